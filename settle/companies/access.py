@@ -1,0 +1,74 @@
+"""Who may do what, decided in one place (C2).
+
+Every view is wrapped in `member_required(level)`: it resolves the signed-in user's
+membership in the current company (kept in the session) and refuses anyone below
+`level`. Changing anything (any non-GET/HEAD request) needs at least Bookkeeper, so
+a Viewer is read-only everywhere without each view having to remember it.
+
+Records are fetched through `access_*` helpers that filter by the membership's
+company: another company's id answers 404, the same as an id that does not exist.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+
+from .models import LEVEL_RANK, Level, Membership
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SESSION_KEY = "company_id"
+
+
+def current_membership(request) -> Membership | None:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    memberships = Membership.objects.select_related("company", "company__subscription").filter(user=user)
+    company_id = request.session.get(SESSION_KEY)
+    membership = memberships.filter(company_id=company_id).first() if company_id else None
+    if membership is None:
+        membership = memberships.order_by("created_at").first()
+        if membership is not None:
+            request.session[SESSION_KEY] = membership.company_id
+    return membership
+
+
+def required_level(method: str, level: str) -> str:
+    if method.upper() in SAFE_METHODS:
+        return level
+    return max(level, Level.BOOKKEEPER, key=lambda lv: LEVEL_RANK[Level(lv)])
+
+
+def member_required(level: str = Level.VIEWER):
+    """Allow the view only to members of the current company at `level` or above."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = getattr(request, "membership", None)
+            if membership is None:
+                return redirect("company_create")
+            if not membership.at_least(required_level(request.method, level)):
+                raise PermissionDenied("Your access level does not allow this.")
+            return view(request, *args, **kwargs)
+
+        wrapped.access_level = level
+        return wrapped
+
+    return decorator
+
+
+def access_object(queryset, *, membership: Membership, pk, for_update: bool = False):
+    """Fetch one row of the membership's company or raise Http404."""
+    queryset = queryset.filter(company=membership.company)
+    if for_update:
+        queryset = queryset.select_for_update()
+    try:
+        return queryset.get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404("Not found.") from None

@@ -1,0 +1,1 @@
+"""No data of its own."""

@@ -1,0 +1,160 @@
+"""The only writers of the ledger (L1–L3).
+
+Every journal entry goes through `post_journal_entry`; corrections go through
+`reverse_journal_entry`; the period lock through `set_period_lock`. Each runs in one
+transaction and takes the company's period-lock row lock, so a lock change and a
+posting cannot interleave.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max
+
+from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
+from settle.core.money import MAX_AMOUNT
+
+from .default_chart import DEFAULT_CHART
+from .models import Account, AccountRole, JournalEntry, JournalLine, PeriodLock
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line to post: exactly one of debit or credit is positive."""
+
+    account: Account
+    debit: Decimal = Decimal("0")
+    credit: Decimal = Decimal("0")
+    description: str = ""
+    invoice: object | None = None  # a sales.Invoice, on receivable lines
+
+
+def create_default_chart(*, company) -> list[Account]:
+    """Give a new company the default chart of accounts; idempotent."""
+    accounts = []
+    for code, name, type_, role in DEFAULT_CHART:
+        account, _ = Account.objects.get_or_create(
+            company=company, code=code, defaults={"name": name, "type": type_, "role": role}
+        )
+        accounts.append(account)
+    PeriodLock.objects.get_or_create(company=company)
+    return accounts
+
+
+def account_for_role(*, company, role: str) -> Account:
+    account = Account.objects.filter(company=company, role=role, is_active=True).order_by("code").first()
+    if account is None:
+        raise SettleError(f"The chart of accounts has no {AccountRole(role).label.lower()} account.")
+    return account
+
+
+def lock_end_date(*, company, for_update: bool = False) -> dt.date | None:
+    qs = PeriodLock.objects.filter(company=company)
+    if for_update:
+        qs = qs.select_for_update()
+    lock = qs.first()
+    return lock.end_date if lock else None
+
+
+def ensure_open(*, company, date: dt.date, for_update: bool = True) -> None:
+    """Raise PeriodLocked if `date` is on or before the period lock end date."""
+    end = lock_end_date(company=company, for_update=for_update)
+    if end is not None and date <= end:
+        raise PeriodLocked(
+            f"The books are locked through {end:%d %b %Y}; nothing dated {date:%d %b %Y} can be posted or changed."
+        )
+
+
+def _validate(company, lines: list[Line]) -> None:
+    if len(lines) < 2:
+        raise UnbalancedEntry("A journal entry needs at least two lines.")
+    for line in lines:
+        if line.account.company_id != company.pk:
+            raise SettleError("An account of another company cannot be used.")
+        for amount in (line.debit, line.credit):
+            if not isinstance(amount, Decimal) or not amount.is_finite():
+                raise UnbalancedEntry("Amounts must be exact decimal numbers.")
+            if amount < 0 or amount > MAX_AMOUNT:
+                raise UnbalancedEntry("Each line needs a positive amount within range.")
+        if (line.debit > 0) == (line.credit > 0):
+            raise UnbalancedEntry("Each line is either a debit or a credit, with a positive amount.")
+    debits = sum((line.debit for line in lines), Decimal("0"))
+    credits = sum((line.credit for line in lines), Decimal("0"))
+    if debits != credits:
+        raise UnbalancedEntry(f"Debits ({debits}) and credits ({credits}) must be equal.")
+
+
+def post_journal_entry(
+    *, company, date: dt.date, lines: list[Line], memo: str = "", source: str = "", created_by=None, reverses=None
+) -> JournalEntry:
+    """Post a balanced entry dated after the period lock. The only way an entry comes to exist."""
+    _validate(company, lines)
+    with transaction.atomic():
+        ensure_open(company=company, date=date)
+        # The period-lock row lock also serialises entry numbering within the company.
+        number = (JournalEntry.objects.filter(company=company).aggregate(n=Max("number"))["n"] or 0) + 1
+        entry = JournalEntry.objects.create(
+            company=company,
+            number=number,
+            date=date,
+            memo=memo[:255],
+            source=source,
+            created_by=created_by,
+            reverses=reverses,
+        )
+        JournalLine.objects.bulk_create(
+            [
+                JournalLine(
+                    entry=entry,
+                    account=line.account,
+                    debit=line.debit,
+                    credit=line.credit,
+                    description=line.description[:255],
+                    invoice=line.invoice,
+                )
+                for line in lines
+            ]
+        )
+    return entry
+
+
+def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "", created_by=None) -> JournalEntry:
+    """Post the mirror image of `entry`. Both the original and the reversal must be in the open period."""
+    with transaction.atomic():
+        entry = JournalEntry.objects.select_for_update().get(pk=entry.pk)
+        ensure_open(company=entry.company, date=entry.date)
+        if hasattr(entry, "reversed_by"):
+            raise SettleError(f"Entry {entry.number} has already been reversed.")
+        if entry.reverses_id is not None:
+            raise SettleError(f"Entry {entry.number} is itself a reversal and cannot be reversed.")
+        lines = [
+            Line(
+                account=line.account,
+                debit=line.credit,
+                credit=line.debit,
+                description=line.description,
+                invoice=line.invoice,
+            )
+            for line in entry.lines.select_related("account")
+        ]
+        return post_journal_entry(
+            company=entry.company,
+            date=date,
+            lines=lines,
+            memo=memo or f"Reversal of entry {entry.number}",
+            source=entry.source,
+            created_by=created_by,
+            reverses=entry,
+        )
+
+
+def set_period_lock(*, company, end_date: dt.date | None, set_by=None) -> PeriodLock:
+    """Set or clear the period lock end date. The caller has checked the user is Creator or Admin."""
+    with transaction.atomic():
+        lock, _ = PeriodLock.objects.select_for_update().get_or_create(company=company)
+        lock.end_date = end_date
+        lock.set_by = set_by
+        lock.save()
+    return lock

@@ -1,0 +1,1 @@
+"""Card processors, payment links and card payments (SPEC P, K, R)."""

@@ -1,0 +1,192 @@
+"""Clients, invoices and their lines, manual payments, and the emails sent for invoices (S1–S6)."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+
+class Client(models.Model):
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="clients")
+    name = models.CharField(max_length=120)
+    # One or more contact addresses, comma-separated; the first is the default recipient.
+    emails = models.CharField("contact email(s)", max_length=500, blank=True)
+    address = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "name"], name="client_name_unique_per_company"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def email_list(self) -> list[str]:
+        return [e.strip() for e in self.emails.split(",") if e.strip()]
+
+
+class TaxRate(models.Model):
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="tax_rates")
+    name = models.CharField(max_length=60)
+    rate = models.DecimalField("rate (%)", max_digits=6, decimal_places=3)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "name"], name="tax_rate_name_unique_per_company"),
+            models.CheckConstraint(condition=models.Q(rate__gte=0, rate__lte=100), name="tax_rate_0_to_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.rate.normalize()}%)"
+
+
+class Terms(models.TextChoices):
+    DUE_ON_RECEIPT = "due_on_receipt", "Due on receipt"
+    NET_15 = "net_15", "Net 15"
+    NET_30 = "net_30", "Net 30"
+    NET_60 = "net_60", "Net 60"
+
+
+TERMS_DAYS = {Terms.DUE_ON_RECEIPT: 0, Terms.NET_15: 15, Terms.NET_30: 30, Terms.NET_60: 60}
+
+
+class InvoiceStatus(models.TextChoices):
+    UNPAID = "unpaid", "Unpaid"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    PAID = "paid", "Paid"
+    OVERDUE = "overdue", "Overdue"
+
+
+class Invoice(models.Model):
+    """An issued invoice. Its posting debits the receivable account and credits income and tax.
+
+    `amount_paid` is kept by the payment services under the invoice's row lock; the ledger
+    integrity command checks it against the journal.
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="invoices")
+    number = models.CharField(max_length=32)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="invoices")
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    terms = models.CharField(max_length=20, choices=Terms.choices, default=Terms.NET_30)
+    receivable_account = models.ForeignKey(
+        "ledger.Account", on_delete=models.PROTECT, related_name="receivable_invoices"
+    )
+    notes = models.TextField(blank=True, max_length=2000)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    tax_total = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    total = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    amount_paid = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    journal_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="invoice"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issue_date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "number"], name="invoice_number_unique_per_company"),
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="invoice_total_not_negative"),
+            models.CheckConstraint(condition=models.Q(amount_paid__gte=0), name="invoice_paid_not_negative"),
+            models.CheckConstraint(condition=models.Q(due_date__gte=models.F("issue_date")), name="invoice_due_after_issue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.number}"
+
+    @property
+    def balance_due(self) -> Decimal:
+        return self.total - self.amount_paid
+
+    @property
+    def is_paid_at_issue(self) -> bool:
+        """S3: an invoice whose receivable account is a bank or cash account is paid at issue."""
+        return self.receivable_account.is_bank_or_cash
+
+    def status_on(self, today) -> str:
+        if self.balance_due <= 0:
+            return InvoiceStatus.PAID
+        if today > self.due_date:
+            return InvoiceStatus.OVERDUE
+        if self.amount_paid > 0:
+            return InvoiceStatus.PARTIALLY_PAID
+        return InvoiceStatus.UNPAID
+
+    @property
+    def status(self) -> str:
+        return self.status_on(self.company.today())
+
+    def get_status_display(self) -> str:
+        return InvoiceStatus(self.status).label
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    description = models.CharField(max_length=255)
+    quantity = models.DecimalField(max_digits=12, decimal_places=4)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4)
+    tax_rate = models.ForeignKey(TaxRate, on_delete=models.PROTECT, null=True, blank=True)
+    income_account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    tax_amount = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="invoice_line_quantity_positive"),
+            models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="invoice_line_price_not_negative"),
+        ]
+
+
+class PaymentMethod(models.TextChoices):
+    CASH = "cash", "Cash"
+    CHEQUE = "cheque", "Cheque"
+    TRANSFER = "transfer", "Bank transfer"
+    OTHER = "other", "Other"
+
+
+class ManualPayment(models.Model):
+    """A payment recorded by hand (S5): debit the deposit account, credit the invoice's receivable."""
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="manual_payments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="manual_payments")
+    date = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CHEQUE)
+    reference = models.CharField(max_length=100, blank=True)
+    deposit_account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, related_name="+")
+    journal_entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="manual_payment")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="manual_payment_positive"),
+        ]
+
+
+class InvoiceEmail(models.Model):
+    """The sent-email log of an invoice (S6)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="emails")
+    to = models.CharField(max_length=500)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(max_length=10000)
+    # What the compose dialog said the invoice offers, as sent ("Stripe", or "" for none).
+    processor_name = models.CharField(max_length=100, blank=True)
+    outgoing = models.OneToOneField(
+        "notifications.OutgoingEmail", on_delete=models.PROTECT, related_name="invoice_email"
+    )
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]

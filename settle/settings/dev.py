@@ -1,0 +1,12 @@
+"""The embedded default: SQLite, the browsable outbox, the local Stripe emulator."""
+
+from .base import *  # noqa: F403
+from .env import env, env_list
+
+DEBUG = True
+SECRET_KEY = env("SECRET_KEY", "dev-only-secret-key-not-for-production")
+# A fixed development key so that `make run` works on a fresh machine; production refuses to boot without its own.
+ENCRYPTION_KEYS = env_list("ENCRYPTION_KEY") or ["ye-TTbxFTfc00OoHdG7PTjoqp2hlKRcrwiXF4jEOCIM="]
+OUTBOX_ENABLED = True
+PUBLIC_URL = (env("PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+STRIPE_API_BASE = env("STRIPE_API_BASE", "http://127.0.0.1:12111")

@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("settle.web.urls")),
+    path("", include("settle.companies.urls")),
+    path("ledger/", include("settle.ledger.urls")),
+    path("", include("settle.sales.urls")),
+    path("", include("settle.payments.urls")),
+    path("", include("settle.notifications.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
