@@ -12,6 +12,10 @@ class Client(models.Model):
     # One or more contact addresses, comma-separated; the first is the default recipient.
     emails = models.CharField("contact email(s)", max_length=500, blank=True)
     address = models.TextField(blank=True, max_length=1000)
+    default_processor = models.ForeignKey(
+        "payments.Processor", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name="Credit Card Processor",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -78,6 +82,11 @@ class Invoice(models.Model):
         "ledger.Account", on_delete=models.PROTECT, related_name="receivable_invoices"
     )
     notes = models.TextField(blank=True, max_length=2000)
+    # S4: "Allow credit card payment via"; the processor at the moment of payment is used (K1).
+    card_processor = models.ForeignKey(
+        "payments.Processor", on_delete=models.SET_NULL, null=True, blank=True, related_name="invoices",
+        verbose_name="Allow credit card payment via",
+    )
     subtotal = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     tax_total = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     total = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))

@@ -4,6 +4,7 @@ from .base import *  # noqa: F403
 from .env import env, env_list
 
 DEBUG = True
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 SECRET_KEY = env("SECRET_KEY", "dev-only-secret-key-not-for-production")
 # A fixed development key so that `make run` works on a fresh machine; production refuses to boot without its own.
 ENCRYPTION_KEYS = env_list("ENCRYPTION_KEY") or ["ye-TTbxFTfc00OoHdG7PTjoqp2hlKRcrwiXF4jEOCIM="]
