@@ -1,0 +1,111 @@
+"""The processor protocol in Settle's terms.
+
+Adapters (only `processors/stripe.py` today) turn these calls into the processor's API
+and its answers into the dataclasses below; nothing of the SDK leaves the adapter.
+Failures are `ProcessorError` subclasses whose message is fit for the user.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from settle.core.errors import SettleError
+
+
+class ProcessorError(SettleError):
+    """The processor could not do what was asked; `message` is fit for the user."""
+
+
+class KeyRejected(ProcessorError):
+    """The processor refuses the key (unknown, revoked, expired)."""
+
+
+class ProcessorUnavailable(ProcessorError):
+    """Network failure, timeout, rate limit or server error: worth retrying later."""
+
+
+class InvalidSignature(ProcessorError):
+    """A webhook's signature does not verify."""
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account_id: str
+    name: str
+    live: bool
+
+
+@dataclass(frozen=True)
+class WebhookSubscription:
+    endpoint_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    amount: Decimal
+    currency: str  # ISO 4217, upper case
+    description: str  # shown as the line item on the processor's page
+    customer_email: str
+    customer_name: str
+    reference: str  # client_reference_id: the invoice
+    metadata: dict[str, str]
+    success_url: str  # may contain {CHECKOUT_SESSION_ID}
+    cancel_url: str
+    idempotency_key: str
+    expires_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutSessionInfo:
+    session_id: str
+    url: str
+    status: str  # open | complete | expired
+    paid: bool
+    amount: Decimal
+    currency: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    payment_intent_id: str = ""
+    expires_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """A completed, paid checkout session, with what the books need."""
+
+    session_id: str
+    payment_intent_id: str
+    charge_id: str
+    amount: Decimal
+    fee: Decimal
+    currency: str
+    paid_at: dt.datetime
+    card_brand: str
+    card_last4: str
+    billing_name: str
+    billing_email: str
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ProcessorEvent:
+    """A verified webhook event: its id, type, and the object id it concerns."""
+
+    event_id: str
+    type: str
+    object_id: str
+    object_type: str
+    data: dict
+
+
+class ProcessorClient(Protocol):
+    def retrieve_account(self) -> AccountInfo: ...
+    def subscribe_webhooks(self, *, url: str, events: list[str]) -> WebhookSubscription: ...
+    def delete_webhook_endpoint(self, endpoint_id: str) -> None: ...
+    def create_checkout_session(self, request: CheckoutRequest) -> CheckoutSessionInfo: ...
+    def retrieve_checkout_session(self, session_id: str) -> CheckoutSessionInfo: ...
+    def expire_checkout_session(self, session_id: str) -> None: ...
+    def payment_result(self, session_id: str) -> PaymentResult | None: ...
+    def list_paid_sessions(self, *, created_after: dt.datetime) -> list[str]: ...
+    def verify_event(self, *, payload: bytes, signature: str, secret: str) -> ProcessorEvent: ...
