@@ -8,7 +8,7 @@ never touch the store; ``operations.py`` stores and links the results.
 
 from __future__ import annotations
 
-from . import ids, money
+from . import ids
 
 API_VERSION = "2026-10-28.endive"  # what stripe-python 16.1.0 pins
 
@@ -60,12 +60,10 @@ def build_account(
         "payouts_enabled": True,
         "requirements": _empty_requirements(),
         "settings": {
-            "bacs_debit_payments": {"display_name": None},
             "branding": {
                 "icon": None, "logo": None, "primary_color": None,
                 "secondary_color": None,
             },
-            "card_issuing": {"tos_acceptance": {"date": None, "ip": None}},
             "card_payments": {
                 "decline_on": {"avs_failure": False, "cvc_failure": True},
                 "statement_descriptor_prefix": None,
@@ -294,7 +292,7 @@ def card_details(card, *, three_d_secure: bool, postal_code: str | None, country
 
 def build_charge(
     *, livemode: bool, intent: dict, payment_method: str, details: dict,
-    billing_details: dict, descriptor: str, receipt_url: str,
+    billing_details: dict, descriptor: str, receipt_base: str,
     outcome, paid: bool,
 ) -> dict:
     """A charge for ``intent``: succeeded when ``paid``, else failed."""
@@ -345,7 +343,7 @@ def build_charge(
         "payment_method_details": details,
         "receipt_email": intent["receipt_email"],
         "receipt_number": None,
-        "receipt_url": receipt_url if paid else None,
+        "receipt_url": f"{receipt_base}/{charge_id}" if paid else None,
         "refunded": False,
         "refunds": {
             "object": "list", "data": [], "has_more": False,
@@ -518,6 +516,3 @@ def build_customer(*, livemode: bool, params: dict, metadata: dict) -> dict:
         "test_clock": None,
     }
 
-
-def format_total(amount: int, currency: str) -> str:
-    return money.format_amount(amount, currency)
