@@ -11,3 +11,7 @@ ENCRYPTION_KEYS = env_list("ENCRYPTION_KEY") or ["ye-TTbxFTfc00OoHdG7PTjoqp2hlKR
 OUTBOX_ENABLED = True
 PUBLIC_URL = (env("PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 STRIPE_API_BASE = env("STRIPE_API_BASE", "http://127.0.0.1:12111")
+# Mail is kept in the browsable outbox (/outbox/); set SMTP_HOST to send through a real server.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if env("SMTP_HOST") else "settle.notifications.backends.OutboxBackend"
+)

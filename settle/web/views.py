@@ -2,7 +2,16 @@ from django.shortcuts import render
 
 from settle.companies.access import member_required
 
+from . import selectors
+from .charts import bar_chart
+
 
 @member_required()
 def dashboard(request):
-    return render(request, "web/dashboard.html", {})
+    company = request.membership.company
+    figures = selectors.dashboard(company=company)
+    return render(
+        request,
+        "web/dashboard.html",
+        {"figures": figures, "aging_chart": bar_chart(figures.aging_buckets)},
+    )

@@ -1,0 +1,46 @@
+"""The browsable outbox (E2): every email on this machine, for development.
+
+ACCESS LEVEL: "login" — any signed-in user sees all mail of every company. That
+is acceptable only because the outbox exists solely when settings.OUTBOX_ENABLED
+is true (the embedded default and tests); in production it answers 404.
+"""
+
+from functools import wraps
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+
+from settle.companies.access import SIGNED_IN, signed_in_required
+
+from .models import OutgoingEmail
+
+PAGE_SIZE = 100
+
+
+def outbox_view(view):
+    """404 unless the outbox is enabled; then require a signed-in user (access level SIGNED_IN = "login")."""
+    guarded = signed_in_required(view)
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not settings.OUTBOX_ENABLED:
+            raise Http404("There is no outbox here.")
+        return guarded(request, *args, **kwargs)
+
+    wrapped.access_level = SIGNED_IN  # "login": any signed-in user, see the module docstring
+    return wrapped
+
+
+@outbox_view
+def outbox(request):
+    emails = OutgoingEmail.objects.only("pk", "to", "subject", "status", "created_at", "sent_at", "attempts")
+    page = Paginator(emails, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "notifications/outbox.html", {"page": page, "emails": page.object_list})
+
+
+@outbox_view
+def outbox_message(request, pk: int):
+    email = get_object_or_404(OutgoingEmail, pk=pk)
+    return render(request, "notifications/outbox_message.html", {"email": email})

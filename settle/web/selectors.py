@@ -1,0 +1,54 @@
+"""Reads for the dashboard. Aggregates in SQL; returns plain values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from settle.core.money import ZERO
+from settle.ledger.selectors import BUCKET_LABELS, AgingReport, receivables_aging
+from settle.payments.models import CardPayment
+from settle.sales.models import Invoice, ManualPayment
+from settle.sales.selectors import invoices
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: dt.date
+    owed_to_you: Decimal  # the receivable balance
+    overdue: Decimal  # the part of it past due
+    received_this_month: Decimal  # manual and recorded card payments dated this month
+    aging: AgingReport
+    recent_invoices: list[Invoice]
+
+    @property
+    def aging_buckets(self) -> list[tuple[str, Decimal]]:
+        return list(zip(BUCKET_LABELS, self.aging.totals.buckets, strict=True))
+
+
+def received_between(*, company, start: dt.date, end: dt.date) -> Decimal:
+    """Payments received `start`..`end`: manual ones not reversed plus card payments recorded in the books."""
+    manual = ManualPayment.objects.filter(
+        company=company, date__range=(start, end), journal_entry__reversed_by__isnull=True
+    ).aggregate(total=Sum("amount"))["total"]
+    card = CardPayment.objects.filter(
+        company=company, paid_on__range=(start, end), status=CardPayment.Status.RECORDED
+    ).aggregate(total=Sum("amount"))["total"]
+    return (manual or ZERO) + (card or ZERO)
+
+
+def dashboard(*, company, recent: int = 8) -> Dashboard:
+    today = company.today()
+    aging = receivables_aging(company=company, as_of=today)
+    totals = aging.totals
+    return Dashboard(
+        today=today,
+        owed_to_you=totals.total,
+        overdue=totals.days_1_30 + totals.days_31_60 + totals.days_61_90 + totals.over_90,
+        received_this_month=received_between(company=company, start=today.replace(day=1), end=today),
+        aging=aging,
+        recent_invoices=list(invoices(company=company)[:recent]),
+    )

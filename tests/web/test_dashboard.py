@@ -1,0 +1,67 @@
+"""The dashboard: what is owed, what is overdue, recent invoices and the A/R aging chart (L4)."""
+
+import re
+
+import pytest
+
+from settle.companies.models import Level
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def stat(html: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}">([^<]*)<', html)
+    assert match, element_id
+    return match.group(1)
+
+
+def bars(html: str) -> list[tuple[str, float]]:
+    """(bucket label, bar height) for each bar of the aging chart, in order."""
+    found = re.findall(r'<title>([^<]*) days: [^<]*</title>\s*<rect [^>]*height="([\d.]+)"', html)
+    return [(label, float(height)) for label, height in found]
+
+
+def test_dashboard_shows_totals_recent_invoices_and_aging_chart(member_client, company, make_invoice):  # L4
+    overdue = make_invoice(company, "Northwind Café", "100.00", days_ago=70)  # 40 days past due
+    current = make_invoice(company, "Harbour Hotel", "250.00", paid="50.00")
+
+    html = member_client(Level.VIEWER).get("/").content.decode()
+
+    assert stat(html, "owed-to-you") == "$300.00"
+    assert stat(html, "overdue") == "$100.00"
+    assert stat(html, "received-this-month") == "$50.00"
+    assert overdue.number in html and current.number in html
+    assert "Northwind Café" in html and "Partially paid" in html and "Overdue" in html
+    # The chart is an inline SVG with one bar per bucket, scaled to the largest.
+    assert "<svg" in html and "<script" not in html
+    heights = dict(bars(html))
+    assert list(heights) == ["Current", "1–30", "31–60", "61–90", "Over 90"]
+    assert heights["Current"] > heights["31–60"] > 0
+    assert heights["1–30"] == heights["61–90"] == heights["Over 90"] == 0
+    assert "Current: $200.00; 1–30: $0.00; 31–60: $100.00; 61–90: $0.00; Over 90: $0.00" in html
+
+
+def test_dashboard_of_an_empty_company(member_client):  # L4
+    response = member_client().get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert stat(html, "owed-to-you") == "$0.00"
+    assert "No invoices yet." in html
+    assert [h for _, h in bars(html)] == [0, 0, 0, 0, 0]
+
+
+def test_dashboard_shows_only_the_current_company(member_client, company, make_invoice):  # C2
+    other = factories.make_company(name="Other Co")
+    make_invoice(other, "Secret Client", "999.00")
+
+    html = member_client().get("/").content.decode()
+
+    assert "Secret Client" not in html
+    assert stat(html, "owed-to-you") == "$0.00"
+
+
+def test_dashboard_needs_login(client):  # C2
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/login" in response["Location"]
