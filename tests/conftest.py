@@ -6,6 +6,8 @@ from settle.companies.models import Level
 
 from . import factories
 
+pytest_plugins = ["tests.stripe_fixtures"]
+
 PASSWORD = "correct horse battery"
 
 

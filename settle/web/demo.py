@@ -17,6 +17,7 @@ from django.db import transaction
 from settle.companies.models import Company, Membership, Subscription, User
 from settle.companies.services import set_subscription, sign_up, update_company
 from settle.ledger.models import AccountRole
+from settle.payments.demo import load_demo_payments
 from settle.ledger.services import account_for_role
 from settle.sales.models import Client, Invoice, PaymentMethod, TaxRate, Terms
 from settle.sales.services.clients import create_client
@@ -141,6 +142,7 @@ STEPS: list[Callable[[Demo], None]] = [
     demo_subscription,
     demo_tax_rate,
     demo_clients,
+    lambda demo: load_demo_payments(demo.company, created_by=demo.user),
     demo_invoices,
 ]
 
