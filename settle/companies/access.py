@@ -11,6 +11,7 @@ company: another company's id answers 404, the same as an id that does not exist
 
 from functools import wraps
 
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -20,6 +21,10 @@ from .models import LEVEL_RANK, Level, Membership
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SESSION_KEY = "company_id"
+
+# `access_level` values for views that are not about one company's data.
+SIGNED_IN = "login"  # any signed-in user, member of a company or not (create/switch company, dev outbox)
+PUBLIC = "public"  # anyone (log in, sign up, password reset, invitations, pay pages, webhooks)
 
 
 def current_membership(request) -> Membership | None:
@@ -61,6 +66,23 @@ def member_required(level: str = Level.VIEWER):
         return wrapped
 
     return decorator
+
+
+def signed_in_required(view):
+    """Allow the view to any signed-in user, whatever their memberships.
+
+    Only for pages that do not show or change one company's data: creating a company,
+    switching between the user's own companies. Anonymous users go to the login page.
+    """
+    wrapped = login_required(view)
+    wrapped.access_level = SIGNED_IN
+    return wrapped
+
+
+def public(view):
+    """Mark a view as open to anyone; it must authorize by other means (a token, a signature)."""
+    view.access_level = PUBLIC
+    return view
 
 
 def access_object(queryset, *, membership: Membership, pk, for_update: bool = False):

@@ -1,3 +1,15 @@
+from functools import partial
+
+from .selectors import memberships_of_user
+
+
 def membership(request):
+    """`membership` and `company` of the current company; `my_memberships` (lazy) for the switcher."""
     membership = getattr(request, "membership", None)
-    return {"membership": membership, "company": membership.company if membership else None}
+    user = getattr(request, "user", None)
+    my_memberships = partial(memberships_of_user, user=user) if user is not None and user.is_authenticated else list
+    return {
+        "membership": membership,
+        "company": membership.company if membership else None,
+        "my_memberships": my_memberships,
+    }
