@@ -1,3 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("settle.payments.urls_settings")),
+    path("", include("settle.payments.urls_pay")),
+]

@@ -1,0 +1,147 @@
+"""Payment links (K1, K5, P5, C3, R4).
+
+A link is `{base}/pay/{token}/` with a 256-bit random token. Only the token's SHA-256
+is stored, so a database leak yields no usable link; a link is found by looking up
+the hash (an indexed equality, so no timing leak about how much of a token matched).
+
+A link names the invoice, not a processor: the page uses the invoice's processor *at
+the moment of payment* (K1), so changing the processor needs no resend.
+"""
+
+import enum
+import hashlib
+import secrets
+
+from django.db import transaction
+
+from settle.companies.models import Subscription
+from settle.core.errors import PeriodLocked
+from settle.ledger.services import lock_end_date
+
+from ..models import PaymentLink, Processor
+
+TOKEN_BYTES = 32  # 256 bits (K1 asks for at least 128)
+
+
+class LinkState(enum.StrEnum):
+    """What the public page of a link shows, in the order it is decided."""
+
+    VOID = "void"  # P5: the processor it was sent for was disconnected
+    UNAVAILABLE = "unavailable"  # C3: the company's subscription is not valid
+    PAID = "paid"  # K5: no amount due
+    NO_PROCESSOR = "no_processor"  # K5: the invoice offers no (connected) processor
+    KEY_REJECTED = "key_rejected"  # R3: Stripe refuses the processor's key
+    PAYABLE = "payable"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_url(*, base: str, token: str) -> str:
+    return f"{base.rstrip('/')}/pay/{token}/"
+
+
+def issue_link(*, invoice, base: str) -> tuple[PaymentLink, str]:
+    """Create a new link for `invoice`; returns the row and its public URL (the token is not kept)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    link = PaymentLink.objects.create(invoice=invoice, token_hash=hash_token(token))
+    return link, link_url(base=base, token=token)
+
+
+def resolve_link(token: str) -> PaymentLink | None:
+    """The link whose token this is, or None. Tokens of absurd length are not even hashed."""
+    if not token or len(token) > 100:
+        return None
+    return (
+        PaymentLink.objects.select_related(
+            "invoice", "invoice__company", "invoice__client", "invoice__card_processor", "invoice__receivable_account"
+        )
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+
+
+def offered_processor(invoice) -> Processor | None:
+    """S3/S4/S6: the processor an emailed invoice offers, or None.
+
+    The invoice's "Allow credit card payment via" processor, if it is still connected
+    and the invoice is not paid at issue (a bank or cash receivable account).
+    """
+    processor = invoice.card_processor
+    if processor is None or not processor.is_connected or invoice.is_paid_at_issue:
+        return None
+    return processor
+
+
+def subscription_valid(company) -> bool:
+    subscription = Subscription.objects.filter(company=company).first()
+    return subscription is not None and subscription.is_valid(company.today())
+
+
+def link_state(link: PaymentLink, invoice=None) -> LinkState:
+    """Which page the link's customer sees now. `invoice` may be a fresher (locked) copy."""
+    invoice = invoice or link.invoice
+    if link.is_void:
+        return LinkState.VOID
+    if not subscription_valid(invoice.company):
+        return LinkState.UNAVAILABLE
+    if invoice.balance_due <= 0:
+        return LinkState.PAID
+    processor = offered_processor(invoice)
+    if processor is None:
+        return LinkState.NO_PROCESSOR
+    if processor.key_rejected_at is not None:
+        return LinkState.KEY_REJECTED
+    return LinkState.PAYABLE
+
+
+def link_refusal(*, invoice) -> str | None:
+    """R4: why the invoice cannot be emailed with a payment link today, or None if it can.
+
+    A payment made today would be dated today; if the period lock reaches today or
+    later, that payment could not be recorded, so the link is not sent.
+    """
+    end = lock_end_date(company=invoice.company)
+    if end is not None and end >= invoice.company.today():
+        return (
+            f"The books are locked through {end:%d %b %Y}, so a payment made today could not be recorded. "
+            "Move the period lock back, or send without a payment link."
+        )
+    return None
+
+
+def void_links(*, processor: Processor, reason: str = "The credit card processor was disconnected.") -> int:
+    """P5: void every live link of invoices that use `processor`. Returns how many were voided."""
+    from django.utils import timezone
+
+    with transaction.atomic():
+        return PaymentLink.objects.filter(invoice__card_processor=processor, voided_at__isnull=True).update(
+            voided_at=timezone.now(), void_reason=reason[:200]
+        )
+
+
+def carries_link(invoice) -> bool:
+    """Whether an email of this invoice would carry a payment link (it offers a processor and has a balance)."""
+    return offered_processor(invoice) is not None and invoice.balance_due > 0
+
+
+def send_refusal(invoice) -> str | None:
+    """For the compose page (S6, R4): why the email cannot carry its payment link today, or None."""
+    return link_refusal(invoice=invoice) if carries_link(invoice) else None
+
+
+def payment_line(*, invoice, base: str) -> str:
+    """The text carrying a new payment link for an invoice email (S6, K1), or "" when it offers none.
+
+    Called by `send_invoice_email` inside its transaction, under the invoice row lock.
+    Raises PeriodLocked with the user's sentence when a payment made today could not be
+    recorded (R4); the caller then sends nothing (the user may send without a link).
+    """
+    if not carries_link(invoice):
+        return ""
+    refusal = link_refusal(invoice=invoice)
+    if refusal:
+        raise PeriodLocked(refusal)
+    _, url = issue_link(invoice=invoice, base=base)
+    return f"View and pay this invoice online: {url}"

@@ -1,0 +1,90 @@
+"""Emails to the business about card payments (R2, R3, P7).
+
+Every email goes through the durable outbox (`queue_email`) with an idempotency key,
+inside the caller's transaction: the email exists if and only if the change it
+reports does, and reporting the same thing twice queues one email.
+"""
+
+from django.conf import settings
+
+from settle.core.money import format_money, quantize
+from settle.notifications.services import queue_email
+
+from ..models import CardPayment, PaymentSettings, Problem
+
+
+def notification_address(company) -> str:
+    """The Payment Notification Email (P7), or "" when none is set."""
+    return PaymentSettings.objects.filter(company=company).values_list("notification_email", flat=True).first() or ""
+
+
+def _app_url(path: str) -> str:
+    return f"{settings.PUBLIC_URL}{path}" if settings.PUBLIC_URL else path
+
+
+def _amount(card_payment: CardPayment) -> str:
+    return format_money(quantize(card_payment.amount, card_payment.currency), card_payment.currency)
+
+
+def notify_payment(*, card_payment: CardPayment) -> None:
+    """R2: tell the business a customer paid (client, invoice, amount, processor).
+
+    Key `payment-notification:<id>`: once per card payment, however often it is reported.
+    """
+    to = notification_address(card_payment.company)
+    if not to:
+        return
+    invoice = card_payment.invoice
+    amount = _amount(card_payment)
+    body = "\n".join(
+        [
+            f"{invoice.client.name} paid {amount} on invoice {invoice.number} by card.",
+            "",
+            f"Client: {invoice.client.name}",
+            f"Invoice: {invoice.number}",
+            f"Amount: {amount}",
+            f"Processor: {card_payment.processor.name}",
+            f"Date: {card_payment.paid_on:%d %b %Y}",
+            f"Card: {card_payment.card_brand.title()} ending {card_payment.card_last4}".rstrip(),
+            f"Payment reference: {card_payment.payment_intent_id}",
+            "",
+            "The payment has been recorded in your books; nothing else needs doing.",
+        ]
+    )
+    queue_email(
+        key=f"payment-notification:{card_payment.pk}",
+        to=to,
+        subject=f"Payment received: {amount} from {invoice.client.name} (invoice {invoice.number})",
+        body=body,
+        company=card_payment.company,
+    )
+
+
+_PROBLEM_SUBJECTS = {
+    Problem.Kind.TO_RECORD: "Payment to record",
+    Problem.Kind.OVERPAID: "Payment larger than the balance due",
+    Problem.Kind.NOT_RECORDABLE: "A card payment could not be recorded",
+    Problem.Kind.KEY_REJECTED: "Stripe no longer accepts your key",
+}
+
+
+def notify_problem(*, problem: Problem) -> None:
+    """R3/R4: tell the business about a problem. Key `payment-problem:<problem key>`."""
+    to = notification_address(problem.company)
+    if not to:
+        return
+    subject = _PROBLEM_SUBJECTS.get(problem.kind, "A problem with card payments")
+    body = "\n".join(
+        [
+            problem.message,
+            "",
+            f"See Payment problems in Settle: {_app_url('/payments/problems/')}",
+        ]
+    )
+    queue_email(
+        key=f"payment-problem:{problem.key}",
+        to=to,
+        subject=f"{subject} — {problem.company.name}",
+        body=body,
+        company=problem.company,
+    )

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from .views import pay, problems, webhooks
+
+urlpatterns = [
+    # The customer's pages (public; the token authorizes).
+    path("pay/<str:token>/", pay.pay_page, name="pay_page"),
+    path("pay/<str:token>/details/", pay.pay_details, name="pay_details"),
+    path("pay/<str:token>/complete/", pay.pay_complete, name="pay_complete"),
+    path("pay/<str:token>/receipt/<int:payment_id>/", pay.pay_receipt, name="pay_receipt"),
+    # Processors' webhooks (public; the signature authorizes).
+    path("payments/webhooks/<int:processor_id>/", webhooks.stripe_webhook, name="stripe_webhook"),
+    # Problems and payments to record (R3, R4).
+    path("payments/problems/", problems.problem_list, name="payment_problems"),
+    path("payments/problems/record/<int:payment_id>/", problems.record_payment, name="record_card_payment"),
+    path("payments/problems/<int:problem_id>/resolve/", problems.dismiss_problem, name="resolve_payment_problem"),
+]

@@ -1,0 +1,156 @@
+"""The customer's side of a payment link (K2–K5, C3, P5): public pages, no login.
+
+The token in the URL is the only credential; an unknown token is a 404. Every page
+is decided by `link_state`; only a payable link shows Pay Invoice.
+"""
+
+from django import forms
+from django.conf import settings
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from settle.companies.access import public
+
+from ..models import CardPayment, CheckoutSession
+from ..processors import client_for
+from ..processors.base import KeyRejected, ProcessorError
+from ..services.checkout import CheckoutFailed, CheckoutRefused, start_checkout
+from ..services.links import LinkState, link_state, resolve_link
+from ..services.problems import report_key_rejected
+from ..services.recording import NotOurPayment, record_card_payment
+
+STATE_TEMPLATES = {
+    LinkState.VOID: "payments/pay/void.html",
+    LinkState.UNAVAILABLE: "payments/pay/unavailable.html",
+    LinkState.PAID: "payments/pay/paid.html",
+    LinkState.NO_PROCESSOR: "payments/pay/no_processor.html",
+    LinkState.KEY_REJECTED: "payments/pay/key_rejected.html",
+    LinkState.PAYABLE: "payments/pay/invoice.html",
+}
+
+
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+class BillingForm(forms.Form):
+    billing_name = forms.CharField(label="Name on card", max_length=200)
+    billing_email = forms.EmailField(label="Email for the receipt", max_length=254)
+
+
+def _link_or_404(token: str):
+    link = resolve_link(token)
+    if link is None:
+        raise Http404("This payment link does not exist.")
+    return link
+
+
+def _base_url(request) -> str:
+    return settings.PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
+
+
+def _context(link, token: str, **extra) -> dict:
+    invoice = link.invoice
+    client = invoice.client
+    context = {
+        "link": link,
+        "token": token,
+        "invoice": invoice,
+        "business": invoice.company,
+        "currency": invoice.company.currency,
+        "lines": invoice.lines.select_related("tax_rate").all(),
+        "contact_email": invoice.company.email,
+    }
+    context.setdefault(
+        "form",
+        BillingForm(initial={"billing_name": client.name, "billing_email": (client.email_list or [""])[0]}),
+    )
+    context.update(extra)
+    return context
+
+
+def _render_state(request, link, token: str, *, status: int = 200, **extra):
+    state = link_state(link)
+    return render(request, STATE_TEMPLATES[state], _context(link, token, state=state, **extra), status=status)
+
+
+@public
+@require_GET
+def pay_page(request, token: str):
+    """K2: the invoice's public page, or the page saying why it cannot be paid (K5)."""
+    link = _link_or_404(token)
+    return _render_state(request, link, token)
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def pay_details(request, token: str):
+    """K3: billing details then Pay Now. The dialog on the invoice page posts here too."""
+    link = _link_or_404(token)
+    if link_state(link) != LinkState.PAYABLE:
+        return redirect("pay_page", token=token)
+    form = BillingForm(request.POST or None) if request.method == "POST" else None
+    if form is None or not form.is_valid():
+        context = _context(link, token, state=LinkState.PAYABLE)
+        if form is not None:
+            context["form"] = form
+        return render(request, "payments/pay/details.html", context, status=200 if form is None else 400)
+    try:
+        url = start_checkout(
+            link=link,
+            billing_name=form.cleaned_data["billing_name"],
+            billing_email=form.cleaned_data["billing_email"],
+            base_url=_base_url(request),
+            token=token,
+        )
+    except CheckoutRefused:
+        return redirect("pay_page", token=token)
+    except CheckoutFailed as exc:
+        return _render_state(request, link, token, status=503, error=exc.message, form=form)
+    return HttpResponseSeeOther(url)  # the processor's card form
+
+
+@public
+@require_GET
+def pay_complete(request, token: str):
+    """K3/R1: the customer is back from the processor. Ask the processor, never the URL, if it is paid."""
+    link = _link_or_404(token)
+    session_id = request.GET.get("session_id", "")[:255]
+    row = (
+        CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account")
+        .filter(link=link, session_id=session_id)
+        .first()
+        if session_id
+        else None
+    )
+    if row is None:
+        return redirect("pay_page", token=token)
+    payment = CardPayment.objects.filter(processor=row.processor, session_id=session_id).first()
+    if payment is None:
+        try:
+            result = client_for(row.processor).payment_result(session_id)
+        except KeyRejected:
+            report_key_rejected(processor=row.processor)
+            result = None
+        except ProcessorError:
+            result = None
+        if result is not None and result.metadata.get("link_id") == str(link.pk):
+            try:
+                payment = record_card_payment(processor=row.processor, result=result)
+            except NotOurPayment:
+                payment = None
+    if payment is None:
+        return render(request, "payments/pay/processing.html", _context(link, token), status=200)
+    return render(request, "payments/pay/complete.html", _context(link, token, payment=payment))
+
+
+@public
+@require_GET
+def pay_receipt(request, token: str, payment_id: int):
+    """K3: the printable receipt of one card payment of this link's invoice."""
+    link = _link_or_404(token)
+    payment = CardPayment.objects.select_related("processor").filter(pk=payment_id, invoice=link.invoice).first()
+    if payment is None:
+        raise Http404("No such receipt.")
+    return render(request, "payments/pay/receipt.html", _context(link, token, payment=payment))

@@ -1,0 +1,74 @@
+"""Payment problems and Payments to record (R3, R4). Bookkeeper and above."""
+
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from settle.companies.access import access_object, member_required
+from settle.companies.models import Level
+from settle.core.errors import SettleError
+
+from ..models import CardPayment, Problem
+from ..services.problems import resolve_problem
+from ..services.recording import record_pending_payment
+
+
+class RecordForm(forms.Form):
+    date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@member_required(Level.BOOKKEEPER)
+@require_GET
+def problem_list(request):
+    company = request.membership.company
+    to_record = (
+        CardPayment.objects.filter(company=company, status=CardPayment.Status.TO_RECORD)
+        .select_related("invoice", "invoice__client", "processor")
+        .order_by("paid_on", "pk")
+    )
+    problems = (
+        Problem.objects.filter(company=company, resolved_at__isnull=True)
+        .select_related("processor", "card_payment", "card_payment__invoice")
+        .order_by("-created_at", "-pk")
+    )
+    return render(
+        request,
+        "payments/problems.html",
+        {"to_record": to_record, "problems": problems, "today": company.today(), "currency": company.currency},
+    )
+
+
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def record_payment(request, payment_id: int):
+    """R4: one action posts a payment waiting in Payments to record (dated today unless a date is given)."""
+    payment = access_object(
+        CardPayment.objects.select_related("invoice", "company"), membership=request.membership, pk=payment_id
+    )
+    form = RecordForm(request.POST)
+    date: dt.date | None = form.cleaned_data["date"] if form.is_valid() else None
+    if not form.is_valid():
+        messages.error(request, "Enter a date such as 2026-01-31.")
+        return redirect("payment_problems")
+    try:
+        record_pending_payment(card_payment=payment, date=date, by=request.user)
+    except SettleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Payment of invoice {payment.invoice.number} recorded.")
+    return redirect("payment_problems")
+
+
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def dismiss_problem(request, problem_id: int):
+    problem = access_object(Problem.objects.all(), membership=request.membership, pk=problem_id)
+    if problem.kind == Problem.Kind.TO_RECORD and problem.card_payment and problem.card_payment.status == CardPayment.Status.TO_RECORD:
+        messages.error(request, "Record the payment first; it is still waiting in Payments to record.")
+    else:
+        resolve_problem(problem=problem)
+        messages.success(request, "Problem marked as resolved.")
+    return redirect("payment_problems")

@@ -1,0 +1,1 @@
+"""Sales views: clients, invoices (with payments and email) and tax rates. HTTP only."""

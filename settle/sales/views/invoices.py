@@ -1,0 +1,272 @@
+"""Invoices (S2–S6): list, issue, edit, detail, processor, manual payments and email.
+
+Viewers read; Bookkeepers and above change (member_required enforces it for every POST).
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from settle.companies.access import member_required
+from settle.companies.models import Level
+from settle.core.errors import SettleError
+from settle.core.money import ZERO, format_money, quantize
+from settle.payments.services.links import send_refusal
+
+from .. import selectors
+from ..access import access_client, access_invoice, access_manual_payment
+from ..forms import (
+    AUTO,
+    InvoiceEmailForm,
+    InvoiceForm,
+    ManualPaymentForm,
+    ProcessorForm,
+    apply_error,
+    line_formset,
+)
+from ..models import InvoiceStatus
+from ..services.invoice_emails import default_body, default_subject, processor_line, send_invoice_email
+from ..services.invoices import PAID_AT_ISSUE_REASON, has_payments, issue_invoice, revise_invoice, set_invoice_processor
+from ..services.manual_payments import is_reversed, record_manual_payment, reverse_manual_payment
+
+STATUS_FILTERS = [(s.value, s.label) for s in InvoiceStatus]
+
+
+@member_required(Level.VIEWER)
+def invoice_list(request):
+    company = request.membership.company
+    status = request.GET.get("status", "")
+    if status not in InvoiceStatus.values:
+        status = ""
+    invoices = selectors.invoices(company=company, status=status or None)
+    today = company.today()
+    rows = [(invoice, invoice.status_on(today)) for invoice in invoices]
+    return render(
+        request,
+        "sales/invoice_list.html",
+        {"rows": rows, "status": status, "status_filters": STATUS_FILTERS, "statuses": dict(STATUS_FILTERS)},
+    )
+
+
+def _invoice_values(form, formset) -> dict:
+    data = form.cleaned_data
+    return {
+        "client": data["client"],
+        "issue_date": data["issue_date"],
+        "terms": data["terms"],
+        "due_date": data.get("due_date"),
+        "receivable_account": data["receivable_account"],
+        "notes": data.get("notes", ""),
+        "card_processor": data["card_processor"],
+        "lines": formset.line_inputs(),
+    }
+
+
+def _form_page(request, *, form, formset, invoice=None):
+    company = request.membership.company
+    clients = selectors.clients(company=company)
+    client_defaults = {}
+    for client in clients:
+        processor = selectors.default_processor_for(client=client)
+        client_defaults[client.pk] = processor.pk if processor else ""
+    return render(
+        request,
+        "sales/invoice_form.html",
+        {
+            "form": form,
+            "formset": formset,
+            "invoice": invoice,
+            "has_clients": clients.exists(),
+            "client_defaults": client_defaults,
+            "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
+            "paid_at_issue_accounts": form.paid_at_issue_accounts,
+            "selected_paid_at_issue": str(form["receivable_account"].value())
+            in {str(pk) for pk in form.paid_at_issue_accounts},
+        },
+    )
+
+
+@member_required(Level.BOOKKEEPER)
+def invoice_new(request):
+    company = request.membership.company
+    if request.method == "POST":
+        form = InvoiceForm(request.POST, company=company)
+        formset = line_formset(request.POST, company=company)
+        if form.is_valid() and formset.is_valid():
+            try:
+                invoice = issue_invoice(company=company, created_by=request.user, **_invoice_values(form, formset))
+            except SettleError as exc:
+                apply_error(form, exc)
+            else:
+                messages.success(request, f"Invoice {invoice.number} issued.")
+                return redirect("sales:invoice_detail", pk=invoice.pk)
+    else:
+        initial = {"issue_date": company.today(), "card_processor": AUTO}
+        client_id = request.GET.get("client")
+        if client_id:
+            try:
+                client = access_client(membership=request.membership, client_id=client_id)
+            except Http404:
+                client = None
+            if client is not None:
+                processor = selectors.default_processor_for(client=client)
+                initial.update(client=client.pk, card_processor=str(processor.pk) if processor else "")
+        form = InvoiceForm(company=company, initial=initial)
+        formset = line_formset(company=company)
+    return _form_page(request, form=form, formset=formset)
+
+
+@member_required(Level.BOOKKEEPER)
+def invoice_edit(request, pk):
+    company = request.membership.company
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    if has_payments(invoice):
+        messages.error(request, "This invoice has payments; reverse them before editing the invoice.")
+        return redirect("sales:invoice_detail", pk=invoice.pk)
+    if request.method == "POST":
+        form = InvoiceForm(request.POST, company=company, auto_processor=False)
+        formset = line_formset(request.POST, company=company, invoice=invoice)
+        if form.is_valid() and formset.is_valid():
+            try:
+                invoice = revise_invoice(invoice=invoice, revised_by=request.user, **_invoice_values(form, formset))
+            except SettleError as exc:
+                apply_error(form, exc)
+            else:
+                messages.success(request, f"Invoice {invoice.number} saved.")
+                return redirect("sales:invoice_detail", pk=invoice.pk)
+    else:
+        form = InvoiceForm(
+            company=company,
+            auto_processor=False,
+            initial={
+                "client": invoice.client_id,
+                "issue_date": invoice.issue_date,
+                "terms": invoice.terms,
+                "due_date": invoice.due_date,
+                "receivable_account": invoice.receivable_account_id,
+                "card_processor": str(invoice.card_processor_id or ""),
+                "notes": invoice.notes,
+            },
+        )
+        formset = line_formset(company=company, invoice=invoice)
+    return _form_page(request, form=form, formset=formset, invoice=invoice)
+
+
+def _detail(request, invoice, *, payment_form=None, processor_form=None, status=200):
+    company = request.membership.company
+    if payment_form is None:
+        payment_form = ManualPaymentForm(
+            company=company,
+            initial={
+                "date": max(company.today(), invoice.issue_date),
+                "amount": quantize(max(invoice.balance_due, ZERO), company.currency),
+            },
+        )
+    if processor_form is None:
+        processor_form = ProcessorForm(company=company, initial={"card_processor": str(invoice.card_processor_id or "")})
+    payments = [(p, is_reversed(p)) for p in invoice.manual_payments.select_related("deposit_account", "journal_entry", "created_by")]
+    email_form = InvoiceEmailForm(
+        initial={"to": invoice.client.emails, "subject": default_subject(invoice), "body": default_body(invoice)}
+    )
+    return render(
+        request,
+        "sales/invoice_detail.html",
+        {
+            "invoice": invoice,
+            "status": invoice.status_on(company.today()),
+            "lines": invoice.lines.select_related("tax_rate"),
+            "payments": payments,
+            "payment_form": payment_form,
+            "processor_form": processor_form,
+            "email_form": email_form,
+            "processor_line": processor_line(invoice),
+            "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
+            "emails": invoice.emails.select_related("sent_by"),
+            "editable": not has_payments(invoice),
+        },
+        status=status,
+    )
+
+
+@member_required(Level.VIEWER)
+def invoice_detail(request, pk):
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    return _detail(request, invoice)
+
+
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def invoice_processor(request, pk):
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    form = ProcessorForm(request.POST, company=request.membership.company)
+    if form.is_valid():
+        try:
+            invoice = set_invoice_processor(invoice=invoice, card_processor=form.cleaned_data["card_processor"])
+        except SettleError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, processor_line(invoice))
+            return redirect("sales:invoice_detail", pk=invoice.pk)
+    return _detail(request, invoice, processor_form=form)
+
+
+@member_required(Level.BOOKKEEPER)
+def payment_new(request, pk):
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    if request.method != "POST":
+        return redirect("sales:invoice_detail", pk=invoice.pk)
+    form = ManualPaymentForm(request.POST, company=request.membership.company)
+    if form.is_valid():
+        try:
+            payment = record_manual_payment(invoice=invoice, created_by=request.user, **form.cleaned_data)
+        except SettleError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, f"Payment of {format_money(payment.amount, invoice.company.currency)} recorded on invoice {invoice.number}.")
+            return redirect("sales:invoice_detail", pk=invoice.pk)
+    return _detail(request, invoice, payment_form=form)
+
+
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def payment_reverse(request, pk, payment_pk):
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    payment = access_manual_payment(membership=request.membership, invoice=invoice, payment_id=payment_pk)
+    try:
+        reverse_manual_payment(payment=payment, reversed_by=request.user)
+    except SettleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Payment reversed; invoice {invoice.number} shows the balance due again.")
+    return redirect("sales:invoice_detail", pk=invoice.pk)
+
+
+@member_required(Level.BOOKKEEPER)
+def invoice_email(request, pk):
+    """The compose page (S6); the invoice page opens the same form in a <dialog>."""
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    if request.method == "POST":
+        form = InvoiceEmailForm(request.POST)
+        if form.is_valid():
+            try:
+                send_invoice_email(
+                    invoice=invoice, sent_by=request.user, **form.cleaned_data,
+                    with_link=not request.POST.get("without_link"),  # R4: "Send without payment link"
+                    base_url=settings.PUBLIC_URL or request.build_absolute_uri("/").rstrip("/"),
+                )
+            except SettleError as exc:
+                apply_error(form, exc)
+            else:
+                messages.success(request, f"Invoice {invoice.number} emailed to {', '.join(form.cleaned_data['to'])}.")
+                return redirect("sales:invoice_detail", pk=invoice.pk)
+    else:
+        form = InvoiceEmailForm(
+            initial={"to": invoice.client.emails, "subject": default_subject(invoice), "body": default_body(invoice)}
+        )
+    return render(
+        request,
+        "sales/invoice_email.html",
+        {"invoice": invoice, "form": form, "processor_line": processor_line(invoice), "link_refusal": send_refusal(invoice)},
+    )

@@ -1,0 +1,84 @@
+"""Emailing an invoice with its payment link (S6, K1, R4) and card payments on the invoice page."""
+
+import datetime as dt
+import re
+from html import unescape
+
+import pytest
+
+from settle.ledger.services import set_period_lock
+from settle.notifications.models import OutgoingEmail
+from settle.payments.services.links import resolve_link
+from settle.sales.models import InvoiceEmail
+from settle.sales.services.invoices import set_invoice_processor
+
+pytestmark = pytest.mark.django_db
+
+LINK = re.compile(r"http://testserver/pay/([A-Za-z0-9_-]+)/")
+
+
+def _send(web, invoice, **extra):
+    return web.post(
+        f"/invoices/{invoice.pk}/email/",
+        {"to": "ap@acme.example", "subject": f"Invoice {invoice.number}", "body": "Thanks for your order.", **extra},
+    )
+
+
+def test_sent_email_carries_a_working_payment_link(member_client, invoice, client):  # S6, K1
+    web = member_client("bookkeeper")
+    compose = web.get(f"/invoices/{invoice.pk}/email/").content.decode()
+    assert "This invoice offers card payment via Stripe." in compose  # S6: the processor line
+    response = _send(web, invoice)
+    assert response.status_code == 302
+    mail = OutgoingEmail.objects.get(key__startswith="invoice-email:")
+    token = LINK.search(mail.body).group(1)
+    link = resolve_link(token)
+    assert link is not None and link.invoice == invoice
+    assert InvoiceEmail.objects.get().processor_name == "Stripe"
+    web.logout()
+    assert "Pay Invoice" in client.get(f"/pay/{token}/").content.decode()
+
+
+def test_invoice_without_processor_is_sent_without_link(member_client, invoice):  # S6
+    set_invoice_processor(invoice=invoice, card_processor=None)
+    _send(member_client("bookkeeper"), invoice)
+    mail = OutgoingEmail.objects.get(key__startswith="invoice-email:")
+    assert "/pay/" not in mail.body
+
+
+def test_period_lock_through_today_refuses_link_and_offers_send_without(company, member_client, invoice):  # R4
+    set_period_lock(company=company, end_date=company.today())
+    web = member_client("bookkeeper")
+    expected = (
+        f"The books are locked through {company.today():%d %b %Y}, so a payment made today could not be recorded. "
+        "Move the period lock back, or send without a payment link."
+    )
+    compose = unescape(web.get(f"/invoices/{invoice.pk}/email/").content.decode())
+    assert expected in compose and "Send without payment link" in compose
+    refused = _send(web, invoice)
+    assert refused.status_code == 200
+    page = unescape(refused.content.decode())
+    assert expected in page and "Send without payment link" in page
+    assert not OutgoingEmail.objects.filter(key__startswith="invoice-email:").exists()
+    assert not InvoiceEmail.objects.exists()
+
+    sent = _send(web, invoice, without_link="1")
+    assert sent.status_code == 302
+    mail = OutgoingEmail.objects.get(key__startswith="invoice-email:")
+    assert "/pay/" not in mail.body
+    assert not invoice.payment_links.exists()
+
+
+def test_lock_in_the_past_does_not_refuse(company, member_client, invoice):  # R4
+    set_period_lock(company=company, end_date=company.today() - dt.timedelta(days=1))
+    assert _send(member_client("bookkeeper"), invoice).status_code == 302
+    assert LINK.search(OutgoingEmail.objects.get(key__startswith="invoice-email:").body)
+
+
+def test_invoice_page_lists_card_payments_and_links(member_client, stripe, sent_link, invoice):  # R1, K1
+    session_id = stripe.open_session(sent_link)
+    stripe.pay(session_id)
+    stripe.complete(sent_link, session_id)
+    page = member_client("viewer").get(f"/invoices/{invoice.pk}/").content.decode()
+    assert "Card payments" in page and "Visa ending 4242" in page and "Recorded" in page
+    assert "Payment links" in page and "Active" in page
