@@ -2,6 +2,8 @@ from django.shortcuts import render
 
 from settle.companies.access import member_required
 
+from settle.payments.models import Problem
+
 from . import selectors
 from .charts import bar_chart
 
@@ -13,5 +15,9 @@ def dashboard(request):
     return render(
         request,
         "web/dashboard.html",
-        {"figures": figures, "aging_chart": bar_chart(figures.aging_buckets)},
+        {
+            "figures": figures,
+            "aging_chart": bar_chart(figures.aging_buckets),
+            "open_problems": Problem.objects.filter(company=company, resolved_at__isnull=True).count(),
+        },
     )

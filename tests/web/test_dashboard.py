@@ -65,3 +65,14 @@ def test_dashboard_needs_login(client):  # C2
     response = client.get("/")
     assert response.status_code == 302
     assert "/login" in response["Location"]
+
+
+def test_dashboard_points_to_open_payment_problems(member_client, company):  # R3
+    from settle.payments.models import Problem
+
+    client = member_client(Level.BOOKKEEPER)
+    assert b"payment-problems" not in client.get("/").content
+    Problem.objects.create(company=company, kind=Problem.Kind.OVERPAID, message="Overpaid.", key="t:1")
+    body = client.get("/").content.decode()
+    assert "1 card payment problem needs your attention" in body
+    assert 'href="/payments/problems/"' in body
