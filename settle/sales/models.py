@@ -191,8 +191,9 @@ class InvoiceEmail(models.Model):
     body = models.TextField(max_length=10000)
     # What the compose dialog said the invoice offers, as sent ("Stripe", or "" for none).
     processor_name = models.CharField(max_length=100, blank=True)
+    # Set in the same transaction right after the row is created (the queue key names this row).
     outgoing = models.OneToOneField(
-        "notifications.OutgoingEmail", on_delete=models.PROTECT, related_name="invoice_email"
+        "notifications.OutgoingEmail", on_delete=models.PROTECT, related_name="invoice_email", null=True
     )
     sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

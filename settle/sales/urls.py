@@ -1,3 +1,23 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .views import clients, invoices, tax_rates
+
+app_name = "sales"
+
+urlpatterns = [
+    path("clients/", clients.client_list, name="client_list"),
+    path("clients/new/", clients.client_new, name="client_new"),
+    path("clients/<int:pk>/", clients.client_detail, name="client_detail"),
+    path("clients/<int:pk>/edit/", clients.client_edit, name="client_edit"),
+    path("invoices/", invoices.invoice_list, name="invoice_list"),
+    path("invoices/new/", invoices.invoice_new, name="invoice_new"),
+    path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:pk>/edit/", invoices.invoice_edit, name="invoice_edit"),
+    path("invoices/<int:pk>/processor/", invoices.invoice_processor, name="invoice_processor"),
+    path("invoices/<int:pk>/payments/new/", invoices.payment_new, name="payment_new"),
+    path("invoices/<int:pk>/payments/<int:payment_pk>/reverse/", invoices.payment_reverse, name="payment_reverse"),
+    path("invoices/<int:pk>/email/", invoices.invoice_email, name="invoice_email"),
+    path("settings/tax-rates/", tax_rates.tax_rate_list, name="tax_rate_list"),
+    path("settings/tax-rates/<int:pk>/", tax_rates.tax_rate_edit, name="tax_rate_edit"),
+    path("settings/tax-rates/<int:pk>/delete/", tax_rates.tax_rate_delete, name="tax_rate_delete"),
+]

@@ -1,0 +1,124 @@
+"""Manual payments (S5): cash, cheque or transfer against an invoice; partial allowed."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import transaction
+
+from settle.core.errors import SettleError
+from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
+from settle.ledger.services import Line, post_journal_entry, reverse_journal_entry
+
+from ..models import Invoice, ManualPayment, PaymentMethod
+from ..selectors import deposit_accounts
+from ..validators import check_plain_text
+from .invoices import MAX_DATE
+
+REFERENCE_MAX = ManualPayment._meta.get_field("reference").max_length
+
+
+@transaction.atomic
+def record_manual_payment(
+    *,
+    invoice: Invoice,
+    date: dt.date,
+    amount: Decimal,
+    method: str = PaymentMethod.CHEQUE,
+    reference: str = "",
+    deposit_account,
+    created_by=None,
+) -> ManualPayment:
+    """Record a payment received by hand: debit `deposit_account`, credit the invoice's receivable.
+
+    Takes the invoice row lock, so the balance checked is the balance paid against. Refuses an
+    amount that is not positive, more than the balance due, dated before the invoice, or a
+    deposit account that is not one of the company's bank or cash accounts.
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    company = invoice.company
+    currency = company.currency
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise SettleError("Enter the amount received.", field="amount")
+    if amount <= 0:
+        raise SettleError("The amount must be more than zero.", field="amount")
+    if amount > MAX_AMOUNT:
+        raise SettleError("That amount is too large.", field="amount")
+    if quantize(amount, currency) != amount:
+        raise SettleError(f"{currency} amounts have at most {exponent(currency)} decimals.", field="amount")
+    balance = invoice.balance_due
+    if balance <= 0:
+        raise SettleError(f"Invoice {invoice.number} has no balance due.", field="amount")
+    if amount > balance:
+        raise SettleError(
+            f"The amount is more than the balance due ({format_money(balance, currency)}); "
+            "record at most the balance due.",
+            field="amount",
+        )
+    if not isinstance(date, dt.date):
+        raise SettleError("Enter the date the payment was received.", field="date")
+    if date > MAX_DATE:
+        raise SettleError("Enter a date before the year 3000.", field="date")
+    if date < invoice.issue_date:
+        raise SettleError(
+            f"The payment date cannot be before the invoice's issue date ({invoice.issue_date:%d %b %Y}).", field="date"
+        )
+    if method not in PaymentMethod.values:
+        raise SettleError("Choose how the payment was made.", field="method")
+    reference = (reference or "").strip()
+    if len(reference) > REFERENCE_MAX:
+        raise SettleError(f"The reference may be at most {REFERENCE_MAX} characters.", field="reference")
+    check_plain_text(reference, field="reference")
+    if deposit_account is None or not deposit_accounts(company=company).filter(pk=deposit_account.pk).exists():
+        raise SettleError("Choose one of your bank or cash accounts to deposit to.", field="deposit_account")
+
+    label = f"Payment for invoice {invoice.number}" + (f" ({reference})" if reference else "")
+    entry = post_journal_entry(
+        company=company,
+        date=date,
+        lines=[
+            Line(account=deposit_account, debit=amount, description=label),
+            Line(account=invoice.receivable_account, credit=amount, description=label, invoice=invoice),
+        ],
+        memo=f"{label} – {invoice.client.name}",
+        source=f"manual_payment:invoice:{invoice.pk}",
+        created_by=created_by,
+    )
+    payment = ManualPayment.objects.create(
+        company=company,
+        invoice=invoice,
+        date=date,
+        amount=amount,
+        method=method,
+        reference=reference,
+        deposit_account=deposit_account,
+        journal_entry=entry,
+        created_by=created_by,
+    )
+    invoice.amount_paid += amount
+    invoice.save(update_fields=["amount_paid"])
+    return payment
+
+
+def is_reversed(payment: ManualPayment) -> bool:
+    return hasattr(payment.journal_entry, "reversed_by")
+
+
+@transaction.atomic
+def reverse_manual_payment(*, payment: ManualPayment, reversed_by=None) -> ManualPayment:
+    """Undo a manual payment: reverse its entry on the payment's own date and restore the balance.
+
+    Takes the invoice row lock. PeriodLocked if the payment is dated inside the period lock.
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    payment = ManualPayment.objects.select_related("journal_entry").get(pk=payment.pk)
+    if is_reversed(payment):
+        raise SettleError("This payment has already been reversed.")
+    reverse_journal_entry(
+        entry=payment.journal_entry,
+        date=payment.date,
+        memo=f"Reversal of payment for invoice {invoice.number}",
+        created_by=reversed_by,
+    )
+    invoice.amount_paid -= payment.amount
+    invoice.save(update_fields=["amount_paid"])
+    return payment
