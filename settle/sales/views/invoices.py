@@ -182,6 +182,7 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, status=
             "processor_form": processor_form,
             "email_form": email_form,
             "processor_line": processor_line(invoice),
+            "link_refusal": send_refusal(invoice),
             "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
             "emails": invoice.emails.select_related("sent_by"),
             "editable": not has_payments(invoice),

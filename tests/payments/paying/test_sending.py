@@ -55,6 +55,8 @@ def test_period_lock_through_today_refuses_link_and_offers_send_without(company,
     )
     compose = unescape(web.get(f"/invoices/{invoice.pk}/email/").content.decode())
     assert expected in compose and "Send without payment link" in compose
+    dialog = unescape(web.get(f"/invoices/{invoice.pk}/").content.decode())  # the Email dialog warns up front
+    assert expected in dialog and "Send without payment link" in dialog
     refused = _send(web, invoice)
     assert refused.status_code == 200
     page = unescape(refused.content.decode())
