@@ -1,8 +1,13 @@
 """The chart of accounts and the double-entry journal (L1–L3).
 
-Writes go through `settle.ledger.services` only. Posted entries are immutable:
-`JournalEntry.save()` and `.delete()` refuse to touch an existing row, and the
-database refuses lines that are not one-sided and positive.
+Writes go through `settle.ledger.services` only. Posted entries are immutable, in depth:
+
+- `JournalEntry`/`JournalLine` `.save()` and `.delete()` refuse to touch an existing row;
+- the database refuses lines that are not one-sided and positive (check constraint);
+- triggers (migration 0003) refuse UPDATE of entries and lines on both databases, refuse
+  DELETE on PostgreSQL, and on PostgreSQL a deferred constraint trigger refuses, at
+  commit, any entry with fewer than two lines or unequal debits and credits;
+- `manage.py check_ledger` re-checks every invariant in SQL.
 """
 
 from decimal import Decimal
@@ -84,6 +89,7 @@ class JournalEntry(models.Model):
     class Meta:
         ordering = ["date", "number"]
         verbose_name_plural = "journal entries"
+        indexes = [models.Index(fields=["company", "date"], name="entry_company_date")]
         constraints = [
             models.UniqueConstraint(fields=["company", "number"], name="entry_number_unique_per_company"),
         ]
@@ -92,7 +98,7 @@ class JournalEntry(models.Model):
         return f"Entry {self.number} on {self.date}"
 
     def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.pop("_allow_update", False):
+        if self.pk is not None:
             raise ImmutableRecord("A posted journal entry cannot be changed; post a reversing entry instead.")
         super().save(*args, **kwargs)
 

@@ -10,14 +10,14 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
-from settle.core.money import MAX_AMOUNT
+from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 
 from .default_chart import DEFAULT_CHART
-from .models import Account, AccountRole, JournalEntry, JournalLine, PeriodLock
+from .models import Account, AccountRole, AccountType, JournalEntry, JournalLine, PeriodLock
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,30 @@ def create_default_chart(*, company) -> list[Account]:
         accounts.append(account)
     PeriodLock.objects.get_or_create(company=company)
     return accounts
+
+
+def create_account(*, company, code: str, name: str, type: str, role: str = "") -> Account:
+    """Add an account to the company's chart. Code and name are unique within the company."""
+    code, name = (code or "").strip(), (name or "").strip()
+    if not code:
+        raise SettleError("Enter an account code.", field="code")
+    if not name:
+        raise SettleError("Enter an account name.", field="name")
+    if type not in AccountType.values:
+        raise SettleError("Choose an account type.", field="type")
+    if role not in AccountRole.values:
+        raise SettleError("Choose a valid role.", field="role")
+    with transaction.atomic():
+        accounts = Account.objects.filter(company=company)
+        if accounts.filter(code__iexact=code).exists():
+            raise SettleError(f"Account code {code} is already in use.", field="code")
+        if accounts.filter(name__iexact=name).exists():
+            raise SettleError(f"An account named {name} already exists.", field="name")
+        try:
+            with transaction.atomic():
+                return Account.objects.create(company=company, code=code, name=name, type=type, role=role)
+        except IntegrityError:
+            raise SettleError("That account code or name is already in use.", field="code") from None
 
 
 def account_for_role(*, company, role: str) -> Account:
@@ -67,30 +91,49 @@ def ensure_open(*, company, date: dt.date, for_update: bool = True) -> None:
         )
 
 
-def _validate(company, lines: list[Line]) -> None:
+def _validate(company, date, lines: list[Line]) -> None:
+    if isinstance(date, dt.datetime) or not isinstance(date, dt.date):
+        raise SettleError("A journal entry needs a date.", field="date")
     if len(lines) < 2:
         raise UnbalancedEntry("A journal entry needs at least two lines.")
     for line in lines:
-        if line.account.company_id != company.pk:
+        if not isinstance(line.account, Account) or line.account.company_id != company.pk:
             raise SettleError("An account of another company cannot be used.")
+        if line.invoice is not None and line.invoice.company_id != company.pk:
+            raise SettleError("An invoice of another company cannot be used.")
         for amount in (line.debit, line.credit):
+            # bool/int/float are refused: money is Decimal, never float (N3).
             if not isinstance(amount, Decimal) or not amount.is_finite():
                 raise UnbalancedEntry("Amounts must be exact decimal numbers.")
             if amount < 0 or amount > MAX_AMOUNT:
                 raise UnbalancedEntry("Each line needs a positive amount within range.")
+            if quantize(amount, company.currency) != amount:
+                raise UnbalancedEntry(
+                    f"{company.currency} amounts have at most {exponent(company.currency)} decimals."
+                )
         if (line.debit > 0) == (line.credit > 0):
             raise UnbalancedEntry("Each line is either a debit or a credit, with a positive amount.")
     debits = sum((line.debit for line in lines), Decimal("0"))
     credits = sum((line.credit for line in lines), Decimal("0"))
     if debits != credits:
-        raise UnbalancedEntry(f"Debits ({debits}) and credits ({credits}) must be equal.")
+        cur = company.currency
+        raise UnbalancedEntry(
+            f"Debits ({format_money(debits, cur)}) and credits ({format_money(credits, cur)}) must be equal; "
+            f"the entry is off by {format_money(abs(debits - credits), cur)}."
+        )
 
 
 def post_journal_entry(
     *, company, date: dt.date, lines: list[Line], memo: str = "", source: str = "", created_by=None, reverses=None
 ) -> JournalEntry:
-    """Post a balanced entry dated after the period lock. The only way an entry comes to exist."""
-    _validate(company, lines)
+    """Post a balanced entry dated after the period lock. The only way an entry comes to exist.
+
+    Refuses (SettleError subclasses, nothing written): fewer than two lines, a line that is
+    not one-sided and positive, a non-Decimal amount or one finer than the company
+    currency's minor unit, debits unequal to credits, an account or invoice of another
+    company, a date on or before the period lock. Takes the period-lock row lock.
+    """
+    _validate(company, date, lines)
     with transaction.atomic():
         ensure_open(company=company, date=date)
         # The period-lock row lock also serialises entry numbering within the company.
@@ -121,14 +164,26 @@ def post_journal_entry(
 
 
 def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "", created_by=None) -> JournalEntry:
-    """Post the mirror image of `entry`. Both the original and the reversal must be in the open period."""
+    """Post the mirror image of `entry`. Both the original and the reversal must be in the open period.
+
+    Refuses an entry that is already reversed or is itself a reversal. Takes the entry's row
+    lock, then the period-lock row lock.
+    """
+    if isinstance(date, dt.datetime) or not isinstance(date, dt.date):
+        raise SettleError("Enter the date of the reversing entry.", field="date")
     with transaction.atomic():
-        entry = JournalEntry.objects.select_for_update().get(pk=entry.pk)
+        entry = JournalEntry.objects.select_for_update(of=("self",)).select_related("company").get(pk=entry.pk)
         ensure_open(company=entry.company, date=entry.date)
-        if hasattr(entry, "reversed_by"):
+        if JournalEntry.objects.filter(reverses=entry).exists():
             raise SettleError(f"Entry {entry.number} has already been reversed.")
         if entry.reverses_id is not None:
             raise SettleError(f"Entry {entry.number} is itself a reversal and cannot be reversed.")
+        ensure_open(company=entry.company, date=date)
+        if date < entry.date:
+            raise SettleError(
+                f"A reversing entry cannot be dated before the entry it reverses ({entry.date:%d %b %Y}).",
+                field="date",
+            )
         lines = [
             Line(
                 account=line.account,
@@ -137,7 +192,7 @@ def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "",
                 description=line.description,
                 invoice=line.invoice,
             )
-            for line in entry.lines.select_related("account")
+            for line in entry.lines.select_related("account", "invoice")
         ]
         return post_journal_entry(
             company=entry.company,
@@ -148,6 +203,23 @@ def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "",
             created_by=created_by,
             reverses=entry,
         )
+
+
+MANUAL_SOURCES = {"manual", ""}
+
+
+def reverse_manual_entry(*, entry: JournalEntry, date: dt.date, memo: str = "", created_by=None) -> JournalEntry:
+    """The Journal page's "Reverse": only entries posted by hand.
+
+    Entries posted for an invoice or a payment are corrected from that invoice or payment,
+    whose service reverses the entry and keeps the invoice's amount paid in step.
+    """
+    if entry.source not in MANUAL_SOURCES:
+        raise SettleError(
+            f"Entry {entry.number} was posted automatically ({entry.source}); correct it from the invoice or "
+            "payment that produced it."
+        )
+    return reverse_journal_entry(entry=entry, date=date, memo=memo, created_by=created_by)
 
 
 def set_period_lock(*, company, end_date: dt.date | None, set_by=None) -> PeriodLock:

@@ -225,7 +225,6 @@ TABLE: dict[str, Access] = {
     "ledger:entry_create": Access(Level.BOOKKEEPER, GET_POST),
     "ledger:entry": Access(Level.VIEWER, kwargs=lambda w: {"pk": w.entry().pk}),
     "ledger:entry_reverse": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.entry().pk}),
-    "ledger:period_lock": Access(Level.ADMIN, GET_POST),
     # --- sales ---
     "sales:client_list": Access(Level.VIEWER),
     "sales:client_new": Access(Level.BOOKKEEPER, GET_POST),

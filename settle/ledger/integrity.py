@@ -1,0 +1,220 @@
+"""The ledger's invariants re-checked in SQL, behind the services and the database (L2).
+
+`find_faults()` runs each check as an aggregate query and returns one sentence per fault,
+naming the ids involved; `manage.py check_ledger` prints them. Amounts are compared as
+exact integer ten-thousandths (see `selectors.units`).
+"""
+
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Max, Q, Sum, When
+
+from settle.sales.models import Invoice
+
+from .models import AccountRole, JournalEntry, JournalLine
+from .selectors import from_units, sum_units, units
+
+# The triggers installed by migration 0003, per database vendor.
+GUARDS = {
+    "postgresql": [
+        "ledger_journalentry_no_update",
+        "ledger_journalentry_no_delete",
+        "ledger_journalline_no_update",
+        "ledger_journalline_no_delete",
+        "ledger_journalentry_balanced",
+        "ledger_journalline_balanced",
+    ],
+    "sqlite": ["ledger_journalentry_no_update", "ledger_journalline_no_update"],
+}
+
+PAID_AT_ISSUE_ROLES = [AccountRole.BANK, AccountRole.CASH]
+
+
+def _entry(row, prefix="") -> str:
+    return f"entry {row[prefix + 'number']} (id {row[prefix + 'id']}, company {row[prefix + 'company_id']})"
+
+
+def find_faults(*, company=None) -> list[str]:
+    """Every ledger invariant that does not hold, for one company or all of them."""
+    entries = JournalEntry.objects.order_by()
+    lines = JournalLine.objects.order_by()
+    invoices = Invoice.objects.order_by()
+    if company is not None:
+        entries = entries.filter(company=company)
+        lines = lines.filter(entry__company=company)
+        invoices = invoices.filter(company=company)
+
+    faults: list[str] = []
+
+    # L2: at least two lines, debits equal credits.
+    for row in (
+        entries.annotate(n=Count("lines"), dr=sum_units("lines__debit"), cr=sum_units("lines__credit"))
+        .filter(Q(n__lt=2) | ~Q(dr=F("cr")))
+        .values("id", "number", "company_id", "n", "dr", "cr")
+    ):
+        faults.append(
+            f"Unbalanced {_entry(row)}: {row['n']} line(s), "
+            f"debits {from_units(row['dr'])}, credits {from_units(row['cr'])}."
+        )
+
+    # Each line one-sided and positive.
+    for row in lines.exclude(Q(debit__gt=0, credit=0) | Q(debit=0, credit__gt=0)).values(
+        "id", "entry_id", "debit", "credit"
+    ):
+        faults.append(
+            f"Line {row['id']} of entry id {row['entry_id']} is not one-sided and positive "
+            f"(debit {row['debit']}, credit {row['credit']})."
+        )
+
+    # A line's account and invoice belong to its entry's company.
+    for row in lines.exclude(account__company_id=F("entry__company_id")).values(
+        "id", "entry_id", "account_id", "entry__company_id", "account__company_id"
+    ):
+        faults.append(
+            f"Line {row['id']} of entry id {row['entry_id']} (company {row['entry__company_id']}) "
+            f"uses account {row['account_id']} of company {row['account__company_id']}."
+        )
+    for row in (
+        lines.filter(invoice__isnull=False)
+        .exclude(invoice__company_id=F("entry__company_id"))
+        .values("id", "entry_id", "invoice_id", "entry__company_id")
+    ):
+        faults.append(
+            f"Line {row['id']} of entry id {row['entry_id']} (company {row['entry__company_id']}) "
+            f"names invoice {row['invoice_id']} of another company."
+        )
+
+    # L3: nothing dated on or before the lock was created after the lock was set.
+    for row in entries.filter(
+        company__period_lock__end_date__gte=F("date"),
+        created_at__gt=F("company__period_lock__updated_at"),
+    ).values("id", "number", "company_id", "date", "company__period_lock__end_date"):
+        faults.append(
+            f"Locked-period {_entry(row)} dated {row['date']} was created after the books were "
+            f"locked through {row['company__period_lock__end_date']}."
+        )
+
+    # Entry numbers run 1..N per company: a gap means an entry was removed.
+    for row in (
+        entries.values("company_id").annotate(n=Count("id"), top=Max("number")).exclude(n=F("top")).values(
+            "company_id", "n", "top"
+        )
+    ):
+        faults.append(
+            f"Company {row['company_id']} has {row['n']} entries numbered up to {row['top']}: "
+            "an entry is missing or misnumbered."
+        )
+
+    # A reversal mirrors the entry it reverses: per account and invoice the pair nets to zero.
+    for row in entries.filter(reverses__isnull=False).exclude(company_id=F("reverses__company_id")).values(
+        "id", "number", "company_id", "reverses_id"
+    ):
+        faults.append(f"Reversal {_entry(row)} reverses entry id {row['reverses_id']} of another company.")
+    pair = Case(
+        When(entry__reverses__isnull=False, then=F("entry__reverses_id")),
+        default=F("entry_id"),
+        output_field=IntegerField(),
+    )
+    for row in (
+        lines.filter(Q(entry__reverses__isnull=False) | Q(entry__reversed_by__isnull=False))
+        .annotate(original=pair)
+        .values("original", "account_id", "invoice_id")
+        .annotate(net=Sum(units("debit") - units("credit")))
+        .exclude(net=0)
+    ):
+        faults.append(
+            f"Reversal of entry id {row['original']} does not mirror it on account {row['account_id']}"
+            f"{' for invoice ' + str(row['invoice_id']) if row['invoice_id'] else ''} "
+            f"(the pair nets to {from_units(row['net'])})."
+        )
+
+    # Each posted invoice's entry debits its receivable account by the invoice total.
+    on_receivable = Q(journal_entry__lines__account_id=F("receivable_account_id"))
+    for row in (
+        invoices.filter(journal_entry__isnull=False)
+        .annotate(
+            posted=Sum(
+                units("journal_entry__lines__debit") - units("journal_entry__lines__credit"),
+                filter=on_receivable,
+            ),
+            expected=units("total"),
+        )
+        .filter(Q(posted__isnull=True) | ~Q(posted=F("expected")))
+        .values("id", "number", "company_id", "journal_entry_id", "posted", "total")
+    ):
+        faults.append(
+            f"Invoice {row['number']} (id {row['id']}, company {row['company_id']}): its entry id "
+            f"{row['journal_entry_id']} debits its receivable account {from_units(row['posted'])}, "
+            f"not its total {row['total']}."
+        )
+
+    # Each invoice's amount_paid is what the journal says was paid on it: the credits to its
+    # receivable account carrying the invoice, outside its own posting and that posting's
+    # reversal (payment reversal pairs net to zero). An invoice whose "receivable" is a bank
+    # or cash account was paid at issue (S3): amount_paid is its total.
+    payment = (
+        Q(journal_lines__account_id=F("receivable_account_id"))
+        & ~Q(journal_lines__entry_id=F("journal_entry_id"))
+        & ~Q(journal_lines__entry__reverses_id=F("journal_entry_id"))
+    )
+    for row in (
+        invoices.filter(journal_entry__isnull=False)
+        .exclude(receivable_account__role__in=PAID_AT_ISSUE_ROLES)
+        .annotate(
+            paid=sum_units("journal_lines__credit", filter=payment) - sum_units("journal_lines__debit", filter=payment),
+            recorded=units("amount_paid"),
+        )
+        .exclude(paid=F("recorded"))
+        .values("id", "number", "company_id", "paid", "amount_paid")
+    ):
+        faults.append(
+            f"Invoice {row['number']} (id {row['id']}, company {row['company_id']}) records "
+            f"{row['amount_paid']} paid but the journal shows {from_units(row['paid'])}."
+        )
+    for row in (
+        invoices.filter(journal_entry__isnull=False, receivable_account__role__in=PAID_AT_ISSUE_ROLES)
+        .exclude(amount_paid=F("total"))
+        .values("id", "number", "company_id", "amount_paid", "total")
+    ):
+        faults.append(
+            f"Invoice {row['number']} (id {row['id']}, company {row['company_id']}) was paid at issue "
+            f"but records {row['amount_paid']} paid of {row['total']}."
+        )
+
+    # The trial balance of each company sums to zero.
+    for row in (
+        lines.values("entry__company_id")
+        .annotate(dr=sum_units("debit"), cr=sum_units("credit"))
+        .exclude(dr=F("cr"))
+        .values("entry__company_id", "dr", "cr")
+    ):
+        faults.append(
+            f"Trial balance of company {row['entry__company_id']} does not balance: "
+            f"debits {from_units(row['dr'])}, credits {from_units(row['cr'])}."
+        )
+
+    faults.extend(missing_guards())
+    return faults
+
+
+def missing_guards() -> list[str]:
+    """The database triggers of migration 0003 that are absent or disabled."""
+    expected = GUARDS.get(connection.vendor, [])
+    if not expected:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgname = ANY(%s)",
+                [expected],
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN (%s)"
+                % ", ".join(["%s"] * len(expected)),
+                expected,
+            )
+        present = {name for (name,) in cursor.fetchall()}
+    return [f"Database guard {name} is missing or disabled." for name in expected if name not in present]
+
+
+__all__ = ["find_faults", "missing_guards"]

@@ -1,0 +1,66 @@
+"""L3: nothing dated on or before the period lock end date may be created, changed or reversed."""
+
+import datetime as dt
+
+import pytest
+
+from settle.companies.models import Level
+from settle.core.errors import PeriodLocked
+from settle.ledger.models import JournalEntry, PeriodLock
+from settle.ledger.services import reverse_journal_entry, set_period_lock
+
+from .conftest import d, entry_post_data, post
+
+LOCK = d("2026-01-31")
+
+
+def test_posting_on_or_before_the_lock_is_refused(company, chart, creator):  # L3
+    set_period_lock(company=company, end_date=LOCK, set_by=creator)
+    for date in (LOCK, LOCK - dt.timedelta(days=40)):
+        with pytest.raises(PeriodLocked, match="locked through 31 Jan 2026"):
+            post(company, date, (chart.bank, "10.00"), (chart.sales, "-10.00"))
+    assert not JournalEntry.objects.exists()
+    assert post(company, LOCK + dt.timedelta(days=1), (chart.bank, "10.00"), (chart.sales, "-10.00")).number == 1
+
+
+def test_reversing_a_locked_entry_is_refused(company, chart, creator):  # L3
+    entry = post(company, d("2026-01-15"), (chart.bank, "10.00"), (chart.sales, "-10.00"))
+    set_period_lock(company=company, end_date=LOCK, set_by=creator)
+    with pytest.raises(PeriodLocked, match="locked through 31 Jan 2026"):
+        reverse_journal_entry(entry=entry, date=d("2026-02-05"))
+    assert JournalEntry.objects.count() == 1
+
+
+def test_reversal_dated_on_or_before_the_lock_is_refused(company, chart, creator):  # L3
+    entry = post(company, d("2026-02-10"), (chart.bank, "10.00"), (chart.sales, "-10.00"))
+    set_period_lock(company=company, end_date=LOCK, set_by=creator)
+    with pytest.raises(PeriodLocked, match="nothing dated 31 Jan 2026"):
+        reverse_journal_entry(entry=entry, date=LOCK)
+    assert reverse_journal_entry(entry=entry, date=d("2026-02-10")).reverses == entry
+
+
+def test_clearing_the_lock_reopens_the_period(company, chart, creator):  # L3
+    set_period_lock(company=company, end_date=LOCK, set_by=creator)
+    set_period_lock(company=company, end_date=None, set_by=creator)
+    assert post(company, LOCK, (chart.bank, "1.00"), (chart.sales, "-1.00")).number == 1
+
+
+def test_manual_entry_form_refuses_a_locked_date(company, chart, creator, member_client):  # L3, N4
+    set_period_lock(company=company, end_date=LOCK, set_by=creator)
+    client = member_client(Level.BOOKKEEPER)
+    response = client.post(
+        "/ledger/journal/new/", entry_post_data("2026-01-20", [(chart.bank, "10.00", ""), (chart.sales, "", "10.00")])
+    )
+    assert response.status_code == 400
+    assert "The books are locked through 31 Jan 2026" in response.content.decode()
+    assert not JournalEntry.objects.exists()
+
+
+def test_reverse_button_refuses_a_locked_entry(company, chart, creator, member_client):  # L3, N4
+    entry = post(company, d("2026-01-15"), (chart.bank, "10.00"), (chart.sales, "-10.00"))
+    set_period_lock(company=company, end_date=LOCK, set_by=creator)
+    client = member_client(Level.BOOKKEEPER)
+    response = client.post(f"/ledger/journal/{entry.pk}/reverse/", {"date": "2026-02-05"})
+    assert response.status_code == 400
+    assert "The books are locked through 31 Jan 2026" in response.content.decode()
+    assert JournalEntry.objects.count() == 1
