@@ -6,7 +6,7 @@ import pytest
 
 from settle.companies.models import Level
 from settle.core.errors import PeriodLocked
-from settle.ledger.models import JournalEntry, PeriodLock
+from settle.ledger.models import JournalEntry
 from settle.ledger.services import reverse_journal_entry, set_period_lock
 
 from .conftest import d, entry_post_data, post
