@@ -3,6 +3,7 @@
 Every conversion between an amount and Stripe's integer minor units happens here.
 """
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_currency, get_currency_name
@@ -61,9 +62,20 @@ def from_minor_units(value: int, currency: str) -> Decimal:
     return quantize(Decimal(value).scaleb(-exponent(currency)), currency)
 
 
+# Digits with an optional decimal part; commas allowed only as whole thousands groups.
+_AMOUNT_RE = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+
+
 def parse_amount(raw: str, currency: str) -> Decimal:
-    """Parse user input such as "1,234.50" into an exact amount, or raise InvalidAmount."""
-    text = (raw or "").strip().replace(",", "")
+    """Parse user input such as "1,234.50" into an exact amount, or raise InvalidAmount.
+
+    A comma is read only as a thousands separator in its proper place: "1,50" and "1,0,0"
+    are refused rather than guessed at.
+    """
+    text = (raw or "").strip()
+    if not _AMOUNT_RE.match(text):
+        raise InvalidAmount("Enter an amount such as 120.00.")
+    text = text.replace(",", "")
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -85,3 +97,11 @@ def format_money(amount: Decimal | None, currency: str, locale: str = "en_US") -
 
 def currency_name(currency: str, locale: str = "en_US") -> str:
     return get_currency_name(currency.upper(), locale=locale)
+
+
+def plain_number(value: Decimal) -> str:
+    """A Decimal as people write it, without trailing zeros or exponent: 20.000 -> "20", 1.50 -> "1.5"."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"

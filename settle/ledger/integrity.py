@@ -147,6 +147,16 @@ def find_faults(*, company=None) -> list[str]:
             f"not its total {row['total']}."
         )
 
+    # An invoice stands on a live posting: its current entry has not been reversed (a revision
+    # reverses the old entry and points the invoice at the new one).
+    for row in invoices.filter(journal_entry__reversed_by__isnull=False).values(
+        "id", "number", "company_id", "journal_entry_id"
+    ):
+        faults.append(
+            f"Invoice {row['number']} (id {row['id']}, company {row['company_id']}): its entry id "
+            f"{row['journal_entry_id']} has been reversed, yet the invoice still stands on it."
+        )
+
     # Each invoice's amount_paid is what the journal says was paid on it: the credits to its
     # receivable account carrying the invoice, outside its own posting and that posting's
     # reversal (payment reversal pairs net to zero). An invoice whose "receivable" is a bank

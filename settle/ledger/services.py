@@ -91,9 +91,18 @@ def ensure_open(*, company, date: dt.date, for_update: bool = True) -> None:
         )
 
 
+# Bounds that catch a mistyped year (0001, 9999) before it reaches the books.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
+
 def _validate(company, date, lines: list[Line]) -> None:
     if isinstance(date, dt.datetime) or not isinstance(date, dt.date):
         raise SettleError("A journal entry needs a date.", field="date")
+    if not EARLIEST_DATE <= date <= LATEST_DATE:
+        raise SettleError(
+            f"Enter a date between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}.", field="date"
+        )
     if len(lines) < 2:
         raise UnbalancedEntry("A journal entry needs at least two lines.")
     for line in lines:
@@ -205,7 +214,7 @@ def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "",
         )
 
 
-MANUAL_SOURCES = {"manual", ""}
+MANUAL_SOURCES = {"manual"}
 
 
 def reverse_manual_entry(*, entry: JournalEntry, date: dt.date, memo: str = "", created_by=None) -> JournalEntry:

@@ -1,13 +1,17 @@
-"""The browsable outbox (E2): every email on this machine, for development.
+"""The browsable outbox (E2) of the embedded default, for development.
 
-ACCESS LEVEL: "login" — any signed-in user sees all mail of every company. That
-is acceptable only because the outbox exists solely when settings.OUTBOX_ENABLED
-is true (the embedded default and tests); in production it answers 404.
+ACCESS LEVEL: "login" — a signed-in user sees the mail of the companies they belong to
+(invoices, payment notifications, invitations they sent) and mail addressed to them
+alone (their password resets, invitations they received); nobody reads another
+company's mail or another person's reset link. The outbox exists only when
+settings.OUTBOX_ENABLED is true (the embedded default and tests); in production it
+answers 404.
 """
 
 from functools import wraps
 
 from django.conf import settings
+from django.db.models import Q
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
@@ -33,14 +37,20 @@ def outbox_view(view):
     return wrapped
 
 
+def visible_to(user):
+    """The outgoing mail `user` may read."""
+    mine = Q(company__memberships__user=user) | Q(to__iexact=user.email)
+    return OutgoingEmail.objects.filter(pk__in=OutgoingEmail.objects.filter(mine).values("pk"))
+
+
 @outbox_view
 def outbox(request):
-    emails = OutgoingEmail.objects.only("pk", "to", "subject", "status", "created_at", "sent_at", "attempts")
+    emails = visible_to(request.user).only("pk", "to", "subject", "status", "created_at", "sent_at", "attempts")
     page = Paginator(emails, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "notifications/outbox.html", {"page": page, "emails": page.object_list})
 
 
 @outbox_view
 def outbox_message(request, pk: int):
-    email = get_object_or_404(OutgoingEmail, pk=pk)
+    email = get_object_or_404(visible_to(request.user), pk=pk)
     return render(request, "notifications/outbox_message.html", {"email": email})

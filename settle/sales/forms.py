@@ -9,7 +9,7 @@ from decimal import Decimal
 from django import forms
 
 from settle.core.errors import SettleError
-from settle.core.money import InvalidAmount, MAX_AMOUNT, parse_amount
+from settle.core.money import plain_number, InvalidAmount, MAX_AMOUNT, parse_amount
 from settle.ledger.models import AccountRole
 
 from . import selectors
@@ -258,8 +258,8 @@ def line_formset(data=None, *, company, invoice: Invoice | None = None):
         initial = [
             {
                 "description": line.description,
-                "quantity": line.quantity.normalize(),
-                "unit_price": line.unit_price.normalize(),
+                "quantity": plain_number(line.quantity),
+                "unit_price": plain_number(line.unit_price),
                 "tax_rate": line.tax_rate_id,
             }
             for line in invoice.lines.all()

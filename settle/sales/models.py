@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from settle.core.money import plain_number
 
 
 class Client(models.Model):
@@ -45,7 +46,7 @@ class TaxRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.rate.normalize()}%)"
+        return f"{self.name} ({plain_number(self.rate)}%)"
 
 
 class Terms(models.TextChoices):

@@ -262,7 +262,7 @@ TABLE: dict[str, Access] = {
     "record_card_payment": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"payment_id": w.card_payment().pk}),
     "resolve_payment_problem": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"problem_id": w.problem().pk}),
     # --- notifications: the development outbox (404 unless OUTBOX_ENABLED; off in production).
-    # Any signed-in user sees every company's mail there, so it is not company-scoped.
+    # A signed-in user reads the mail of their companies and mail addressed to them.
     "outbox": Access(SIGNED_IN),
-    "outbox_message": Access(SIGNED_IN, kwargs=lambda w: {"pk": w.outgoing_email().pk}, scoped=False),
+    "outbox_message": Access(SIGNED_IN, kwargs=lambda w: {"pk": w.outgoing_email().pk}),
 }

@@ -37,7 +37,7 @@ def chart(company):
     return Chart(company)
 
 
-def post(company, date, *legs, memo="", source="", invoice=None):
+def post(company, date, *legs, memo="", source="manual", invoice=None):
     """post(company, date, (debit_account, "10.00"), (credit_account, "-10.00"), ...): positive = debit."""
     lines = []
     for leg in legs:

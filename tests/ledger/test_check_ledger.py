@@ -175,6 +175,15 @@ def test_invoice_total_out_of_step_with_its_posting_is_found(company, books):  #
     assert f"debits its receivable account 250.0000, not its total 260" in output
 
 
+def test_invoice_standing_on_a_reversed_posting_is_found(company, creator, books):  # L2
+    invoice = books["paid"]
+    set_period_lock(company=company, end_date=None, set_by=creator)
+    reverse_journal_entry(entry=invoice.journal_entry, date=d("2026-02-10"))  # bypassing the invoice's own service
+    code, output = check()
+    assert code == 1
+    assert f"Invoice {invoice.number} (id {invoice.pk}, company {company.pk}): its entry id {invoice.journal_entry_id} has been reversed" in output
+
+
 def test_reversal_that_does_not_mirror_is_found(company, chart, books):  # L2
     one = post(company, d("2026-02-01"), (chart.bank, "10.00"), (chart.sales, "-10.00"))
     two = post(company, d("2026-02-02"), (chart.bank, "4.00"), (chart.sales, "-4.00"))

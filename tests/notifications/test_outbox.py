@@ -20,11 +20,11 @@ def outbox_backend(settings):
     settings.EMAIL_BACKEND = "settle.notifications.backends.OutboxBackend"
 
 
-def test_outbox_lists_sent_queued_and_failed_mail(member_client, outbox_backend):  # E2
-    queue_email(key="a", to="ada@example.com", subject="Invoice 1001 from Maple Bakery", body=BODY)
+def test_outbox_lists_sent_queued_and_failed_mail(member_client, company, outbox_backend):  # E2
+    queue_email(key="a", to="ada@example.com", subject="Invoice 1001 from Maple Bakery", body=BODY, company=company)
     worker.send_due()
-    queue_email(key="b", to="bob@example.com", subject="Invoice 1002 from Maple Bakery", body="x")
-    failed = queue_email(key="c", to="cy@example.com", subject="Payment problem", body="x")
+    queue_email(key="b", to="bob@example.com", subject="Invoice 1002 from Maple Bakery", body="x", company=company)
+    failed = queue_email(key="c", to="cy@example.com", subject="Payment problem", body="x", company=company)
     OutgoingEmail.objects.filter(pk=failed.pk).update(status=OutgoingEmail.Status.FAILED, attempts=12)
 
     page = member_client().get("/outbox/")
@@ -37,8 +37,8 @@ def test_outbox_lists_sent_queued_and_failed_mail(member_client, outbox_backend)
         assert expected in text
 
 
-def test_message_page_links_the_url_and_escapes_the_rest(member_client, outbox_backend):  # E2
-    email = queue_email(key="a", to="ada@example.com", subject="Invoice 1001 from Maple Bakery", body=BODY)
+def test_message_page_links_the_url_and_escapes_the_rest(member_client, company, outbox_backend):  # E2
+    email = queue_email(key="a", to="ada@example.com", subject="Invoice 1001 from Maple Bakery", body=BODY, company=company)
     worker.send_due()
 
     page = member_client().get(f"/outbox/{email.pk}/")
@@ -70,3 +70,22 @@ def test_outbox_is_404_when_disabled(member_client, settings):  # E2
 
 def test_unknown_message_is_404(member_client):  # E2
     assert member_client().get("/outbox/999999/").status_code == 404
+
+
+def test_nobody_reads_another_companys_mail_or_another_persons_reset_link(member_client, company, client):  # E2, C2
+    from tests import factories
+
+    ours = queue_email(key="ours", to="ada@example.com", subject="Invoice of Maple Bakery", body=BODY, company=company)
+    other_company = factories.make_company(name="Other Co")
+    theirs = queue_email(key="theirs", to="x@example.com", subject="Invoice of Other Co", body=BODY, company=other_company)
+    reset = queue_email(key="reset", to="someone.else@example.com", subject="Reset your password", body=BODY)
+
+    web = member_client()
+    own_reset = queue_email(key="own", to=factories.creator_of(company).email, subject="Your reset", body=BODY)
+    listing = web.get("/outbox/").content.decode()
+    assert "Invoice of Maple Bakery" in listing and "Your reset" in listing
+    assert "Invoice of Other Co" not in listing and "Reset your password" not in listing
+    assert web.get(f"/outbox/{ours.pk}/").status_code == 200
+    assert web.get(f"/outbox/{own_reset.pk}/").status_code == 200
+    assert web.get(f"/outbox/{theirs.pk}/").status_code == 404
+    assert web.get(f"/outbox/{reset.pk}/").status_code == 404

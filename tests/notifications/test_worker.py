@@ -96,8 +96,8 @@ def test_back_off_is_capped_at_one_hour():  # E1
     assert worker.retry_delay(50) == dt.timedelta(hours=1)
 
 
-def test_gives_up_after_max_attempts_and_keeps_the_row(smtp_server, member_client):  # E1, E2
-    row = queue()
+def test_gives_up_after_max_attempts_and_keeps_the_row(smtp_server, member_client, company):  # E1, E2
+    row = queue(company=company)
     OutgoingEmail.objects.filter(pk=row.pk).update(attempts=worker.MAX_ATTEMPTS - 1)
     smtp_server.stop()
 

@@ -64,3 +64,13 @@ def test_tax_rates_need_admin_and_own_company(company, member_client):  # C2
     assert admin.get(f"/settings/tax-rates/{theirs.pk}/").status_code == 404
     assert admin.post(f"/settings/tax-rates/{theirs.pk}/delete/").status_code == 404
     assert TaxRate.objects.filter(pk=theirs.pk).exists() and TaxRate.objects.filter(company=company).count() == 0
+
+
+def test_whole_rates_show_as_people_write_them(member_client, company):  # S2
+    from decimal import Decimal
+
+    from settle.sales.services.tax_rates import create_tax_rate
+
+    create_tax_rate(company=company, name="VAT", rate=Decimal("20"))
+    page = member_client("admin").get("/settings/tax-rates/").content.decode()
+    assert ">20<" in page and "E+" not in page

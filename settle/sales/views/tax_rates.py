@@ -12,6 +12,7 @@ from .. import selectors
 from ..access import access_tax_rate
 from ..forms import TaxRateForm, apply_error
 from ..services.tax_rates import create_tax_rate, delete_tax_rate, update_tax_rate
+from settle.core.money import plain_number
 
 
 @member_required(Level.ADMIN)
@@ -32,7 +33,7 @@ def tax_rate_list(request):
 @member_required(Level.ADMIN)
 def tax_rate_edit(request, pk):
     tax_rate = access_tax_rate(membership=request.membership, tax_rate_id=pk)
-    initial = {"name": tax_rate.name, "rate": tax_rate.rate.normalize()}
+    initial = {"name": tax_rate.name, "rate": plain_number(tax_rate.rate)}
     form = TaxRateForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import template
 
-from settle.core.money import format_money, quantize
+from settle.core.money import format_money, plain_number, quantize
 
 register = template.Library()
 
@@ -16,3 +16,11 @@ def money(amount, currency="USD"):
     if not isinstance(amount, Decimal):
         amount = Decimal(str(amount))
     return format_money(quantize(amount, currency), currency)
+
+
+@register.filter
+def plain(value):
+    """A quantity or rate without trailing zeros or exponent: 10.0000 -> 10."""
+    if value is None or value == "":
+        return ""
+    return plain_number(value if isinstance(value, Decimal) else Decimal(str(value)))
