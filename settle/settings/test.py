@@ -1,7 +1,18 @@
 """Tests: SQLite in memory unless DATABASE_URL names another database."""
 
+import os
+import tempfile
+
 from .base import *  # noqa: F403
 from .env import env
+
+# SQLite tests use a file, not memory: an in-memory shared-cache database answers "table is
+# locked" at once instead of waiting, so concurrent-writer tests could not run on it. One file
+# per test process, so parallel runs never share one.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"settle-test-{os.getpid()}.sqlite3")
+    }
 
 SECRET_KEY = "test-secret-key"
 ENCRYPTION_KEYS = ["aJyrosyj5V9gibOJfTvstLR4oMd7QknSqY-CKfZfCbg="]

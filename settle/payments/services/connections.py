@@ -8,9 +8,13 @@
     mark_key_rejected(...)          R3: Stripe no longer accepts a stored key
     rotate_secrets()                re-encrypt every stored secret with the newest ENCRYPTION_KEYS key
 
-Nothing is saved unless the whole change succeeds: Stripe is asked before anything is
-written, and the webhook subscription happens inside the transaction that creates the
-processor, so a failed subscription leaves no row behind.
+Nothing is saved unless the whole change succeeds, and no database transaction is held
+across a call to Stripe (on SQLite a write transaction blocks every other writer):
+Stripe checks the key before anything is written; the webhook endpoint's URL needs the
+processor's id, so a *pending* row (disconnected, hence invisible and outside the name
+constraint) is created in a short transaction, the endpoint is created at Stripe, and a
+second short transaction makes the processor connected. Any failure deletes the pending
+row and the endpoint (best effort), so a failed connect leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -142,10 +146,12 @@ def connect_stripe_processor(
 
     Order: the form of the key, the name and the deposit account are checked first;
     then Stripe is asked whether it accepts the key (KeyRejected / ProcessorUnavailable
-    otherwise, nothing saved). The row is created, and when `public_url` (default
-    settings.PUBLIC_URL) is set, Stripe's webhooks are subscribed at
-    `{public_url}/payments/webhooks/{pk}/` inside the same transaction: a failed
-    subscription saves nothing. The company's first processor becomes its default (P6).
+    otherwise, nothing saved). When `public_url` (default settings.PUBLIC_URL) is set,
+    a pending (disconnected) row is created in a short transaction so Stripe's webhooks
+    can be subscribed at `{public_url}/payments/webhooks/{pk}/` with no transaction open;
+    a second short transaction then connects it. A failed subscription or save deletes the
+    pending row and the endpoint (best effort): nothing is kept. The company's first
+    processor becomes its default (P6).
     Raises SettleError (with `field`) for anything the user must change.
     """
     public_url = settings.PUBLIC_URL if public_url is None else public_url
@@ -159,45 +165,76 @@ def connect_stripe_processor(
     except base.KeyRejected as exc:
         raise base.KeyRejected(f"{exc.message} Nothing was saved. {WHERE_TO_FIND}", field="secret_key") from None
 
-    subscription = None
+    fields = dict(
+        company=company,
+        kind=Processor.Kind.STRIPE,
+        name=name,
+        deposit_account=deposit_account,
+        secret_key=Secret(key),
+        key_last4=key[-4:],
+        account_id=account.account_id,
+        account_name=account.name[:200],
+        created_by=created_by,
+    )
+    pending = subscription = None
+    if public_url:
+        # A pending row gives the endpoint's URL its id; it is not connected until the end.
+        with transaction.atomic():
+            pending = Processor.objects.create(**fields, disconnected_at=timezone.now())
+        try:
+            subscription = client.subscribe_webhooks(
+                url=webhook_url(public_url=public_url, processor_id=pending.pk), events=WEBHOOK_EVENTS
+            )
+        except base.ProcessorError as exc:
+            _discard_pending(pending)
+            raise type(exc)(_subscription_failed(exc)) from None
+        except BaseException:
+            _discard_pending(pending)
+            raise
+
     try:
         with transaction.atomic():
-            processor = Processor.objects.create(
-                company=company,
-                kind=Processor.Kind.STRIPE,
-                name=name,
-                deposit_account=deposit_account,
-                secret_key=Secret(key),
-                key_last4=key[-4:],
-                account_id=account.account_id,
-                account_name=account.name[:200],
-                created_by=created_by,
-            )
-            if public_url:
-                try:
-                    subscription = client.subscribe_webhooks(
-                        url=webhook_url(public_url=public_url, processor_id=processor.pk), events=WEBHOOK_EVENTS
-                    )
-                except base.ProcessorError as exc:
-                    raise type(exc)(
-                        f"Stripe accepted the key, but subscribing to its webhooks failed, so nothing was saved. "
-                        f"{exc.message}"
-                    ) from None
+            if pending is None:
+                processor = Processor.objects.create(**fields)
+            else:
+                processor = Processor.objects.select_for_update().get(pk=pending.pk)
                 processor.webhook_endpoint_id = subscription.endpoint_id
                 processor.webhook_secret = Secret(subscription.secret)
-                processor.save(update_fields=["webhook_endpoint_id", "webhook_secret"])
+                processor.disconnected_at = None
+                processor.save(update_fields=["webhook_endpoint_id", "webhook_secret", "disconnected_at"])
             row, _ = PaymentSettings.objects.select_for_update().get_or_create(company=company)
             if row.default_processor_id is None or not _is_connected(row.default_processor_id):
                 row.default_processor = processor
                 row.save(update_fields=["default_processor"])
     except IntegrityError:
         _forget_endpoint(client, subscription)
+        _discard_pending(pending)
         raise SettleError(f"You already have a processor named {name}. Choose another name.", field="name") from None
     except BaseException:
         _forget_endpoint(client, subscription)
+        _discard_pending(pending)
         raise
     logger.info("Connected processor %s (%s) for company %s", processor.pk, account.account_id, company.pk)
     return processor
+
+
+def _subscription_failed(exc: base.ProcessorError) -> str:
+    """P3: the user's sentence when Stripe accepted the key but the webhook subscription failed."""
+    failed = "Stripe accepted the key, but subscribing to its webhooks failed, so nothing was saved"
+    if isinstance(exc, base.ProcessorUnavailable):
+        return f"{failed}: Stripe could not be reached. Try again in a moment."
+    return f"{failed}. {exc.message}"
+
+
+def _discard_pending(pending: Processor | None) -> None:
+    """Best effort: delete the pending row of a connect that did not complete."""
+    if pending is None:
+        return
+    try:
+        with transaction.atomic():
+            Processor.objects.filter(pk=pending.pk, disconnected_at__isnull=False, webhook_endpoint_id="").delete()
+    except Exception:  # noqa: BLE001 - the original failure is what the user must see
+        logger.exception("Could not delete pending processor %s", pending.pk)
 
 
 def _is_connected(processor_id) -> bool:
@@ -239,8 +276,9 @@ def disconnect_processor(*, processor: Processor, by=None) -> Processor:
     invoices that use it (they must be emailed again, after reconnecting, to get new
     links); those invoices, clients and the company stop naming it as their processor
     (it no longer exists as a choice). Then, best effort and outside the transaction
-    (Stripe may already refuse the key): expire its open checkout sessions and delete
-    its webhook endpoint. The row stays, for the payments recorded through it.
+    (Stripe may already refuse the key): expire its open checkout sessions (one found
+    paid is recorded) and delete its webhook endpoint. The row stays, for the payments
+    recorded through it.
     """
     from settle.sales.models import Client, Invoice
 
@@ -265,16 +303,16 @@ def disconnect_processor(*, processor: Processor, by=None) -> Processor:
         "Disconnected processor %s by user %s; voided %s payment links", locked.pk, getattr(by, "pk", None), voided
     )
 
+    from .sessions import retire_session
+
     client = client_for(locked)
-    for pk, session_id in open_sessions:
+    rows = CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account")
+    for row in rows.filter(pk__in=[pk for pk, _ in open_sessions]):
         try:
-            client.expire_checkout_session(session_id)
+            retire_session(row)  # a session paid meanwhile is recorded, not left behind (R1)
         except base.ProcessorError as exc:
-            logger.warning("Could not expire checkout session %s of processor %s: %s", session_id, locked.pk, exc.message)
-            continue
-        CheckoutSession.objects.filter(pk=pk, status=CheckoutSession.Status.OPEN).update(
-            status=CheckoutSession.Status.EXPIRED
-        )
+            logger.warning("Could not expire checkout session %s of processor %s: %s",
+                           row.session_id, locked.pk, exc.message)
     if locked.webhook_endpoint_id:
         try:
             client.delete_webhook_endpoint(locked.webhook_endpoint_id)

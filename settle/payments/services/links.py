@@ -11,14 +11,16 @@ the moment of payment* (K1), so changing the processor needs no resend.
 import enum
 import hashlib
 import secrets
+from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 
 from settle.companies.models import Subscription
 from settle.core.errors import PeriodLocked
 from settle.ledger.services import lock_end_date
 
-from ..models import PaymentLink, Processor
+from ..models import CardPayment, PaymentLink, Processor
 
 TOKEN_BYTES = 32  # 256 bits (K1 asks for at least 128)
 
@@ -79,14 +81,38 @@ def subscription_valid(company) -> bool:
     return subscription is not None and subscription.is_valid(company.today())
 
 
+def pending_card_payments(invoice) -> Decimal:
+    """R4: card payments of `invoice` that went through but wait in Payments to record.
+
+    They are not in `invoice.amount_paid` yet (the period lock kept them out of the books),
+    but the customer has paid them: asking for them again would charge twice. Only
+    payments in the company's currency count (a foreign-currency one is not comparable).
+    """
+    total = (
+        CardPayment.objects.filter(
+            invoice=invoice, status=CardPayment.Status.TO_RECORD, currency=invoice.company.currency.upper()
+        ).aggregate(total=Sum("amount"))["total"]
+    )
+    return total or Decimal("0")
+
+
+def amount_payable(invoice) -> Decimal:
+    """K4, R4: what the customer can still pay by card: the balance due less payments waiting to be recorded."""
+    return invoice.balance_due - pending_card_payments(invoice)
+
+
 def link_state(link: PaymentLink, invoice=None) -> LinkState:
-    """Which page the link's customer sees now. `invoice` may be a fresher (locked) copy."""
+    """Which page the link's customer sees now. `invoice` may be a fresher (locked) copy.
+
+    PAID (no amount due) once `amount_payable` is zero or less, which counts card payments
+    waiting in Payments to record as paid (R4): they are the customer's money already.
+    """
     invoice = invoice or link.invoice
     if link.is_void:
         return LinkState.VOID
     if not subscription_valid(invoice.company):
         return LinkState.UNAVAILABLE
-    if invoice.balance_due <= 0:
+    if amount_payable(invoice) <= 0:
         return LinkState.PAID
     processor = offered_processor(invoice)
     if processor is None:

@@ -1,9 +1,14 @@
 """Reconciliation: find paid sessions Settle never heard of and record them (R1).
 
 Returns and webhooks can both be lost (the customer closes the tab, the site was down
-longer than Stripe retries). `reconcile_payments` asks each connected processor for
-its paid Checkout Sessions of the last days and records those marked as Settle's that
-are not in the books yet. Recording is idempotent, so running it any number of times,
+longer than Stripe retries). `reconcile_payments` asks each processor that is connected,
+or was disconnected within the look-back window, for its paid Checkout Sessions of the
+last days and records those marked as Settle's that
+are not in the books yet. A payment completed just before a disconnect, whose return and
+webhooks were both lost, moved real money: disconnecting deletes the webhook endpoint but
+the key usually still works, so it is still found. Processors whose key Stripe rejected
+are skipped (asking again would only be refused); their `key_rejected` problem was raised
+when the key was first refused and stays until dismissed. Recording is idempotent, so running it any number of times,
 or at the same moment as a webhook, records each payment once.
 """
 
@@ -11,12 +16,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from ..models import CardPayment, Processor
+from ..models import CardPayment, Problem, Processor
 from ..processors import client_for
 from ..processors.base import KeyRejected, ProcessorError
-from .problems import report_key_rejected
+from .problems import raise_problem, report_key_rejected
 from .recording import NotOurPayment, record_card_payment
 
 log = logging.getLogger(__name__)
@@ -34,13 +41,16 @@ class ReconcileReport:
 def reconcile_payments(*, since: dt.datetime | None = None, company=None) -> ReconcileReport:
     """Record every paid, not yet recorded Settle session created after `since` (default 7 days ago).
 
-    One processor's failure (unreachable, key rejected) does not stop the others; a
-    rejected key raises its problem. Each payment is recorded in its own transaction.
+    Processors checked: connected ones and those disconnected after `since` (R1), except
+    those whose key was rejected. One processor's failure (unreachable, key rejected)
+    does not stop the others; a connected processor's rejected key raises its problem
+    (R3); a disconnected one's is only marked, so it is not asked again (the business
+    already let it go). Each payment is recorded in its own transaction.
     """
     since = since or timezone.now() - dt.timedelta(days=DEFAULT_DAYS)
     report = ReconcileReport()
     processors = Processor.objects.select_related("company", "deposit_account").filter(
-        disconnected_at__isnull=True, key_rejected_at__isnull=True
+        Q(disconnected_at__isnull=True) | Q(disconnected_at__gte=since), key_rejected_at__isnull=True
     )
     if company is not None:
         processors = processors.filter(company=company)
@@ -67,12 +77,34 @@ def reconcile_payments(*, since: dt.datetime | None = None, company=None) -> Rec
                 if payment is not None:  # not in the books a moment ago (a racing webhook may have won)
                     report.recorded.append(payment)
         except KeyRejected:
-            report_key_rejected(processor=processor)
+            if processor.is_connected:
+                report_key_rejected(processor=processor)
+            else:
+                _report_disconnected_key_rejected(processor)
             report.failed.append(processor.name)
         except ProcessorError as exc:
             log.warning("Reconciling %s (%s) failed: %s", processor.name, processor.pk, exc)
             report.failed.append(processor.name)
     return report
+
+
+def _report_disconnected_key_rejected(processor: Processor) -> None:
+    """R3: a disconnected processor's key is refused: mark it (not asked again) and tell the business once."""
+    log.warning("Reconciling disconnected processor %s: Stripe rejects its key", processor.pk)
+    with transaction.atomic():
+        Processor.objects.filter(pk=processor.pk, key_rejected_at__isnull=True).update(key_rejected_at=timezone.now())
+        raise_problem(
+            company=processor.company,
+            kind=Problem.Kind.KEY_REJECTED,
+            message=(
+                f"Stripe no longer accepts the secret key of the disconnected processor “{processor.name}” "
+                f"(ending {processor.key_last4}), so Settle can no longer check it for card payments made just "
+                "before it was disconnected. Look in your Stripe Dashboard for payments of the last days that are "
+                "not in your books and record them by hand."
+            ),
+            key=f"key-rejected:{processor.pk}",
+            processor=processor,
+        )
 
 
 def reconcile_job() -> None:

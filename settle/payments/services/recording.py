@@ -18,9 +18,15 @@ row locks are no-ops, SQLite, which serialises writers instead) cannot insert tw
 the loser's IntegrityError rolls back its savepoint and it returns the winner's row.
 Everything a payment causes (the CardPayment, its journal entry, the invoice's
 `amount_paid`, problems, notification emails) is written in that one transaction.
+
+A new payment also marks its CheckoutSession row `complete` (same transaction) and, once
+that transaction has committed, expires the invoice's other open sessions at the
+processor (`sessions.expire_after_payment`, best effort): their amounts were fixed
+before this payment, so paying one of them would charge the customer twice.
 """
 
 import datetime as dt
+import functools
 import zoneinfo
 from decimal import Decimal
 
@@ -33,10 +39,11 @@ from settle.ledger.models import AccountRole
 from settle.ledger.services import Line, account_for_role, lock_end_date, post_journal_entry
 from settle.sales.models import Invoice
 
-from ..models import CardPayment, Problem, Processor
+from ..models import CardPayment, CheckoutSession, Problem, Processor
 from ..processors.base import PaymentResult
 from .notifications import notify_payment
 from .problems import raise_problem
+from .sessions import expire_after_payment
 
 
 class NotOurPayment(SettleError):
@@ -116,6 +123,13 @@ def record_card_payment(*, processor: Processor, result: PaymentResult) -> CardP
                 )
         except IntegrityError:
             return CardPayment.objects.get(processor=processor, payment_intent_id=result.payment_intent_id)
+        CheckoutSession.objects.filter(processor=processor, session_id=result.session_id).update(
+            status=CheckoutSession.Status.COMPLETE
+        )
+        transaction.on_commit(
+            functools.partial(expire_after_payment, invoice_id=invoice.pk, paid_session_id=result.session_id),
+            robust=True,
+        )
 
         if payment.currency != company.currency.upper():
             raise_problem(
@@ -237,17 +251,33 @@ def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by) 
         raise_problem(
             company=company,
             kind=Problem.Kind.OVERPAID,
-            message=(
-                f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number}, which had "
-                f"{_fmt_amount(balance_before, payment.currency)} due. The payment was recorded and the client "
-                f"is in credit by {_fmt_amount(amount - max(balance_before, Decimal('0')), payment.currency)}: "
-                "refund the difference or apply it to another invoice."
+            message=overpayment_message(
+                client=invoice.client.name, number=invoice.number, balance_before=balance_before, amount=amount,
+                currency=payment.currency,
             ),
             key=f"overpaid:{payment.pk}",
             processor=processor,
             card_payment=payment,
         )
     notify_payment(card_payment=payment)
+
+
+def overpayment_message(*, client: str, number: str, balance_before: Decimal, amount: Decimal, currency: str) -> str:
+    """R3: the `overpaid` problem's sentence. The credit named is the client's whole credit on
+    the invoice after this payment (amount − balance before), also when it was already in credit."""
+    credit = _fmt_amount(amount - balance_before, currency)
+    paid = _fmt_amount(amount, currency)
+    if balance_before <= 0:
+        what = (
+            f"Invoice {number} was already fully paid; {client} paid {paid} more by card, so the client is now "
+            f"{credit} in credit on it."
+        )
+    else:
+        what = (
+            f"Invoice {number} had {_fmt_amount(balance_before, currency)} due; the card payment of {paid} by "
+            f"{client} leaves the client {credit} in credit."
+        )
+    return f"{what} The payment was recorded: refund the difference or apply it to another invoice."
 
 
 def _lock_invoice(company, invoice_id) -> Invoice | None:

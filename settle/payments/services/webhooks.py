@@ -18,6 +18,14 @@ Contract of `handle_webhook`:
 - We answer 2xx only once the event is fully handled. If the processor cannot be
   reached (ProcessorUnavailable) or refuses the key (KeyRejected, which also raises
   the key_rejected problem), the answer is 503 so that Stripe retries later.
+- Any other refusal while re-reading the object (ProcessorError: e.g. Stripe answers
+  "No such checkout.session" for this key, or a restricted key lacks a permission)
+  will not get better by retrying, so it is *acknowledged*: logged (ids and Stripe's
+  scrubbed message only, never a secret), the event row stored like a handled event, and
+  2xx answered (Outcome.UNREADABLE). If the object is one of our checkout sessions, a
+  `not_recordable` problem tells the business to check that payment in Stripe and
+  record it by hand if it was paid (R3); otherwise (not ours, e.g. a forged-but-signed
+  or foreign id) nothing else happens.
 - A *disconnected* processor's events are still verified and handled: a payment the
   customer completed before the disconnect moved real money and must reach the books.
   (Disconnecting deletes the webhook endpoint at Stripe, so only retries of earlier
@@ -25,6 +33,8 @@ Contract of `handle_webhook`:
 """
 
 import enum
+import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,18 +42,21 @@ from django.db import IntegrityError, transaction
 
 from settle.core.errors import SettleError
 
-from ..models import CheckoutSession, Processor
+from ..models import CheckoutSession, Problem, Processor
 from ..models import ProcessorEvent as EventRow
 from ..processors import client_for
-from ..processors.base import InvalidSignature, KeyRejected, ProcessorEvent, ProcessorUnavailable
-from .problems import report_key_rejected
+from ..processors.base import InvalidSignature, KeyRejected, ProcessorError, ProcessorEvent, ProcessorUnavailable
+from .problems import raise_problem, report_key_rejected
 from .recording import NotOurPayment, record_card_payment
+
+log = logging.getLogger(__name__)
 
 
 class Outcome(enum.StrEnum):
     HANDLED = "handled"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+    UNREADABLE = "unreadable"  # the processor refused to give the event's object; acknowledged
 
 
 class UnknownProcessor(SettleError):
@@ -84,6 +97,27 @@ def _session_expired(processor: Processor, event: ProcessorEvent) -> _Prepared:
     return _Prepared(apply)
 
 
+def _unreadable(processor: Processor, event: ProcessorEvent, reason: str) -> None:
+    """The processor would not give the object of a verified event. If it is one of our sessions, tell the business."""
+    row = CheckoutSession.objects.select_related("link__invoice").filter(
+        processor=processor, session_id=event.object_id
+    ).first()
+    if row is None:
+        return
+    invoice = row.link.invoice
+    raise_problem(
+        company=processor.company,
+        kind=Problem.Kind.NOT_RECORDABLE,
+        message=(
+            f"Stripe reported a payment event for invoice {invoice.number} through “{processor.name}”, but would "
+            f"not give the payment's details ({reason}) Check this payment in your Stripe Dashboard (session "
+            f"{event.object_id}) and, if it was paid, record it by hand."
+        ),
+        key=f"not-recordable:{processor.pk}:{event.object_id}"[:200],
+        processor=processor,
+    )
+
+
 HANDLERS: dict[str, Callable[[Processor, ProcessorEvent], _Prepared]] = {
     "checkout.session.completed": _session_paid,
     "checkout.session.async_payment_succeeded": _session_paid,
@@ -112,6 +146,15 @@ def handle_webhook(*, processor_id: int, payload: bytes, signature: str) -> Outc
             raise RetryLater("Stripe refused this processor's key.") from None
         except ProcessorUnavailable:
             raise RetryLater("The processor could not be reached.") from None
+        except ProcessorError as exc:
+            log.warning(
+                "Webhook event %s (%s) of processor %s: the processor refused to give %s: %s",
+                event.event_id, event.type, processor.pk, event.object_id, exc.message,
+            )
+            prepared = _Prepared(functools.partial(_unreadable, processor, event, exc.message))
+            outcome = Outcome.UNREADABLE
+        else:
+            outcome = Outcome.HANDLED
 
     with transaction.atomic():
         try:
@@ -122,4 +165,4 @@ def handle_webhook(*, processor_id: int, payload: bytes, signature: str) -> Outc
         if prepared is None:
             return Outcome.IGNORED
         prepared.apply()
-    return Outcome.HANDLED
+    return outcome

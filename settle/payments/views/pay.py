@@ -16,7 +16,7 @@ from ..models import CardPayment, CheckoutSession
 from ..processors import client_for
 from ..processors.base import KeyRejected, ProcessorError
 from ..services.checkout import CheckoutFailed, CheckoutRefused, start_checkout
-from ..services.links import LinkState, link_state, resolve_link
+from ..services.links import LinkState, link_state, pending_card_payments, resolve_link
 from ..services.problems import report_key_rejected
 from ..services.recording import NotOurPayment, record_card_payment
 
@@ -53,10 +53,15 @@ def _base_url(request) -> str:
 def _context(link, token: str, **extra) -> dict:
     invoice = link.invoice
     client = invoice.client
+    pending = pending_card_payments(invoice)  # R4: paid by the customer, waiting to be recorded
     context = {
         "link": link,
         "token": token,
         "invoice": invoice,
+        # What the customer has paid and can still pay (K2, K4): payments waiting in
+        # Payments to record count as paid, so the page never asks for them twice.
+        "amount_paid": invoice.amount_paid + pending,
+        "balance_due": invoice.balance_due - pending,
         "business": invoice.company,
         "currency": invoice.company.currency,
         "lines": invoice.lines.select_related("tax_rate").all(),

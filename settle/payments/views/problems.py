@@ -1,4 +1,10 @@
-"""Payment problems and Payments to record (R3, R4). Bookkeeper and above."""
+"""Payment problems and Payments to record (R3, R4). Bookkeeper and above.
+
+Exception: a `key_rejected` problem is about the processor itself, and processor
+administration is Creator/Admin only (C2), so only they may mark it resolved. The URL
+stays Bookkeeper (the access matrix declares one level per URL); the view refuses a
+Bookkeeper for that kind, changing nothing, and says why.
+"""
 
 import datetime as dt
 
@@ -29,11 +35,13 @@ def problem_list(request):
         .select_related("invoice", "invoice__client", "processor")
         .order_by("paid_on", "pk")
     )
-    problems = (
+    problems = list(
         Problem.objects.filter(company=company, resolved_at__isnull=True)
         .select_related("processor", "card_payment", "card_payment__invoice")
         .order_by("-created_at", "-pk")
     )
+    for problem in problems:
+        problem.may_resolve = may_resolve(request.membership, problem)
     return render(
         request,
         "payments/problems.html",
@@ -62,11 +70,25 @@ def record_payment(request, payment_id: int):
     return redirect("payment_problems")
 
 
+ADMIN_ONLY_KINDS = {Problem.Kind.KEY_REJECTED}
+
+
+def may_resolve(membership, problem: Problem) -> bool:
+    """C2: processor problems need Creator/Admin; the others Bookkeeper (the view's level)."""
+    return problem.kind not in ADMIN_ONLY_KINDS or membership.at_least(Level.ADMIN)
+
+
 @member_required(Level.BOOKKEEPER)
 @require_POST
 def dismiss_problem(request, problem_id: int):
     problem = access_object(Problem.objects.all(), membership=request.membership, pk=problem_id)
-    if problem.kind == Problem.Kind.TO_RECORD and problem.card_payment and problem.card_payment.status == CardPayment.Status.TO_RECORD:
+    if not may_resolve(request.membership, problem):
+        messages.error(
+            request,
+            "Only a Creator or Admin can mark this problem resolved: it concerns the credit card processor "
+            "(Settings > Add-ons).",
+        )
+    elif problem.kind == Problem.Kind.TO_RECORD and problem.card_payment and problem.card_payment.status == CardPayment.Status.TO_RECORD:
         messages.error(request, "Record the payment first; it is still waiting in Payments to record.")
     else:
         resolve_problem(problem=problem)

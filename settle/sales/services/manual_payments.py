@@ -12,6 +12,8 @@ from settle.ledger.services import Line, post_journal_entry, reverse_journal_ent
 from ..models import Invoice, ManualPayment, PaymentMethod
 from ..selectors import deposit_accounts
 from ..validators import check_plain_text
+from settle.payments.services.sessions import expire_after_payment
+
 from .invoices import MAX_DATE
 
 REFERENCE_MAX = ManualPayment._meta.get_field("reference").max_length
@@ -96,6 +98,8 @@ def record_manual_payment(
     )
     invoice.amount_paid += amount
     invoice.save(update_fields=["amount_paid"])
+    # A card checkout opened for the old balance would now charge too much (K4): retire it.
+    transaction.on_commit(lambda: expire_after_payment(invoice_id=invoice.pk, paid_session_id=""))
     return payment
 
 

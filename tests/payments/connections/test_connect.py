@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from settle.companies.models import Level
+from settle.core.errors import SettleError
 from settle.ledger.models import Account, AccountRole, AccountType
 from settle.ledger.services import account_for_role
 from settle.payments.models import PaymentSettings, Processor
@@ -231,9 +232,79 @@ def test_failed_webhook_subscription_saves_nothing(company, creator, settings, e
         connect_stripe_processor(
             company=company, name="Stripe", deposit_account=stripe_clearing, secret_key=stripe_key, created_by=creator
         )
-    assert "subscribing to its webhooks failed, so nothing was saved" in failed.value.message
+    assert failed.value.message == (
+        "Stripe accepted the key, but subscribing to its webhooks failed, so nothing was saved: "
+        "Stripe could not be reached. Try again in a moment."
+    )
+    assert failed.value.message.lower().count("nothing was saved") == 1
     assert Processor.objects.count() == 0
     assert not PaymentSettings.objects.filter(default_processor__isnull=False).exists()
+
+
+def _connect_in_thread(company, creator, stripe_key, stripe_clearing):
+    """Start connecting in another thread (its own database connection); returns (thread, outcome)."""
+    import threading
+
+    from django.db import connections
+
+    outcome = {}
+
+    def run():
+        try:
+            outcome["processor"] = connect_stripe_processor(
+                company=company, name="Stripe", deposit_account=stripe_clearing, secret_key=stripe_key,
+                created_by=creator,
+            )
+        except Exception as exc:  # asserted by the test
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_database_transaction_is_held_while_stripe_subscribes_webhooks(
+    company, creator, settings, emulator, stripe_key, stripe_clearing
+):  # P3 N2 (SQLite: an open write transaction would block every other writer)
+    import time
+
+    from settle.companies.models import Company
+
+    settings.PUBLIC_URL = "https://books.example.com"
+    emulator.add_fault(path="/v1/webhook_endpoints", kind="delay", seconds="2", method="POST", count=1)
+    thread, outcome = _connect_in_thread(company, creator, stripe_key, stripe_clearing)
+    time.sleep(0.6)  # the connect is now waiting for Stripe to create the endpoint
+    started = time.monotonic()
+    Company.objects.filter(pk=company.pk).update(email="books@maple.example")  # any other writer
+    assert time.monotonic() - started < 1.0, "a write waited for the Stripe call to finish"
+    thread.join(20)
+    assert "error" not in outcome, outcome
+    processor = Processor.objects.get()
+    assert processor.is_connected and processor.webhook_endpoint_id == emulator.webhook_endpoints(stripe_key)[0]["id"]
+    assert PaymentSettings.objects.get(company=company).default_processor == processor
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_failing_after_the_subscription_deletes_the_endpoint(
+    company, creator, settings, emulator, stripe_key, stripe_clearing
+):  # P3 P4 N4
+    import time
+
+    settings.PUBLIC_URL = "https://books.example.com"
+    emulator.add_fault(path="/v1/webhook_endpoints", kind="delay", seconds="1.5", method="POST", count=1)
+    thread, outcome = _connect_in_thread(company, creator, stripe_key, stripe_clearing)
+    time.sleep(0.6)
+    # Meanwhile another Stripe account is connected under the same name (no webhooks for it).
+    other = connect_stripe_processor(company=company, name="Stripe", deposit_account=stripe_clearing,
+                                     secret_key=emulator.add_key(), created_by=creator, public_url="")
+    thread.join(20)
+    assert isinstance(outcome.get("error"), SettleError), outcome
+    assert "You already have a processor named Stripe" in outcome["error"].message
+    assert list(Processor.objects.all()) == [other]  # nothing of the failed connect was kept
+    assert emulator.webhook_endpoints(stripe_key) == []  # its endpoint was deleted at Stripe
 
 
 def test_two_processors_with_their_own_names(member_client, company, emulator):  # P4

@@ -151,3 +151,56 @@ def test_processor_change_after_sending_is_used_without_resend(
     response = stripe.complete(sent_link, session_id)
     assert "Payment complete" in response.content.decode()
     assert invoice.card_payments.get().processor == second
+
+
+def test_payment_waiting_in_payments_to_record_is_not_asked_for_again(client, company, stripe, sent_link, invoice):  # R4, K4, K5
+    from settle.ledger.services import set_period_lock
+    from settle.payments.models import CardPayment
+
+    session_id = stripe.open_session(sent_link)
+    set_period_lock(company=company, end_date=company.today())  # the lock moves forward after sending
+    assert stripe.pay(session_id).status_code == 200
+    stripe.complete(sent_link, session_id)
+    assert CardPayment.objects.get().status == CardPayment.Status.TO_RECORD
+    invoice.refresh_from_db()
+    assert invoice.balance_due == Decimal("120.00")  # not in the books yet…
+    html = _no_pay_button(client.get(sent_link.path))  # …but the customer has paid it
+    assert "There is no amount due on this invoice" in html
+    assert "data-amount-paid>$120.00" in html and "data-balance-due>$0.00" in html
+    assert client.post(f"{sent_link.path}details/", {"billing_name": "A", "billing_email": "a@b.example"}).status_code == 302
+    assert CheckoutSession.objects.count() == 1
+
+
+def test_partial_payment_waiting_to_be_recorded_leaves_the_rest_to_pay(
+    client, company, stripe, sent_link, invoice, processor
+):  # R4, K4
+    import datetime as dt
+
+    from settle.ledger.services import set_period_lock
+    from settle.payments.models import CardPayment
+    from settle.payments.processors.base import PaymentResult
+    from settle.payments.services.recording import record_card_payment
+
+    set_period_lock(company=company, end_date=company.today() - dt.timedelta(days=1))
+    # A $30.00 card payment of yesterday (locked) waits in Payments to record.
+    record_card_payment(processor=processor, result=PaymentResult(
+        session_id="cs_earlier", payment_intent_id="pi_earlier", charge_id="ch_earlier", amount=Decimal("30.00"),
+        fee=Decimal("1.17"), currency="USD",
+        paid_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1, hours=1), card_brand="visa",
+        card_last4="4242", billing_name="Ada", billing_email="ada@acme.example",
+        metadata={"invoice_id": str(invoice.pk), "company_id": str(company.pk), "settle_payment": "1"},
+    ))
+    assert CardPayment.objects.get().status == CardPayment.Status.TO_RECORD
+    html = client.get(sent_link.path).content.decode()
+    assert "data-amount-paid>$30.00" in html and "data-balance-due>$90.00" in html
+    assert "data-dialog-amount>$90.00" in html and "Pay Invoice" in html
+    session_id = stripe.open_session(sent_link)
+    assert CheckoutSession.objects.get(session_id=session_id).amount == Decimal("90.00")
+
+
+def test_payment_complete_page_promises_no_receipt_email(stripe, sent_link):  # K3
+    session_id = stripe.open_session(sent_link, email="ada@acme.example")
+    stripe.pay(session_id)
+    html = stripe.complete(sent_link, session_id).content.decode()
+    assert "Keep this receipt for your records: print it with the button below." in html
+    assert "receipt goes to" not in html

@@ -86,7 +86,17 @@ def test_return_before_payment_shows_processing_and_trusts_nothing_from_the_url(
     assert not CardPayment.objects.exists()
 
 
-def test_amount_is_balance_due_at_payment_time(company, stripe, sent_link, invoice):  # K4
+def at_stripe(emulator, key, session_id) -> dict:
+    """The session as Stripe holds it, read through Stripe's own API (/v1) with the account's key."""
+    import requests
+
+    response = requests.get(f"{emulator.url}/v1/checkout/sessions/{session_id}",
+                            headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert response.status_code == 200, response.text[:300]
+    return response.json()
+
+
+def test_amount_is_balance_due_at_payment_time(company, emulator, stripe_key, stripe, sent_link, invoice):  # K4, R1
     first = stripe.open_session(sent_link)
     assert CheckoutSession.objects.get(session_id=first).amount == Decimal("120.00")
     # Opening again with the same details reuses the open session (no second session).
@@ -95,12 +105,123 @@ def test_amount_is_balance_due_at_payment_time(company, stripe, sent_link, invoi
     second = stripe.open_session(sent_link)
     assert second != first
     assert CheckoutSession.objects.get(session_id=second).amount == Decimal("74.50")
+    # K4/R1: the $120.00 session is expired at Stripe before the $74.50 one opens, so it cannot be paid.
+    assert at_stripe(emulator, stripe_key, first)["status"] == "expired"
+    assert CheckoutSession.objects.get(session_id=first).status == CheckoutSession.Status.EXPIRED
+    assert at_stripe(emulator, stripe_key, second)["status"] == "open"
     stripe.pay(second)
     stripe.complete(sent_link, second)
     payment = CardPayment.objects.get()
     assert payment.amount == Decimal("74.50")
+    assert CheckoutSession.objects.get(session_id=second).status == CheckoutSession.Status.COMPLETE
     invoice.refresh_from_db()
     assert invoice.balance_due == 0
+
+
+def test_manual_payment_retires_the_open_card_checkout(
+    company, emulator, stripe_key, stripe, sent_link, invoice, django_capture_on_commit_callbacks
+):  # K4, S5
+    session = stripe.open_session(sent_link)  # $120.00, the customer's tab still open
+    with django_capture_on_commit_callbacks(execute=True):
+        record_manual_payment(invoice=invoice, date=company.today(), amount=Decimal("20.00"), deposit_account=bank(company))
+    assert at_stripe(emulator, stripe_key, session)["status"] == "expired"
+    assert CheckoutSession.objects.get(session_id=session).status == CheckoutSession.Status.EXPIRED
+
+
+def test_a_stale_session_cannot_be_paid_so_the_invoice_is_charged_once(
+    company, emulator, stripe_key, stripe, sent_link, invoice, processor
+):  # K4, R1
+    first = stripe.open_session(sent_link)  # $120.00
+    record_manual_payment(invoice=invoice, date=company.today(), amount=Decimal("20.00"), deposit_account=bank(company))
+    second = stripe.open_session(sent_link)  # $100.00
+    refused = stripe.pay(first)  # the customer's old tab
+    assert refused.status_code != 200
+    assert at_stripe(emulator, stripe_key, first)["status"] == "expired"
+    assert stripe.pay(second).status_code == 200
+    reconcile_payments()
+    for session_id in (first, second):
+        stripe.complete(sent_link, session_id)
+    assert [p.amount for p in CardPayment.objects.all()] == [Decimal("100.00")]
+    invoice.refresh_from_db()
+    assert invoice.balance_due == 0 and not Problem.objects.filter(kind=Problem.Kind.OVERPAID).exists()
+
+
+def test_changed_billing_details_open_a_new_session_and_expire_the_old(
+    emulator, stripe_key, stripe, sent_link
+):  # K3, K4
+    first = stripe.open_session(sent_link, name="Ada Lovelace", email="ada@acme.example")
+    # Stripe fixes the customer's email when a session opens: new details, new session, old one closed.
+    second = stripe.open_session(sent_link, name="Ada Lovelace", email="accounts@acme.example")
+    assert second != first
+    assert at_stripe(emulator, stripe_key, first)["status"] == "expired"
+    assert at_stripe(emulator, stripe_key, second)["customer_email"] == "accounts@acme.example"
+    assert CheckoutSession.objects.filter(status=CheckoutSession.Status.OPEN).count() == 1
+
+
+def test_session_paid_before_it_could_be_expired_is_recorded_not_ignored(
+    client, emulator, stripe_key, stripe, sent_link, invoice, notify_email
+):  # R1, K4, K5
+    first = stripe.open_session(sent_link, email="ada@acme.example")
+    assert stripe.pay(first).status_code == 200  # webhooks paused, the customer never came back
+    # Pay Now again (other details, so no reuse): Stripe refuses to expire the completed session;
+    # Settle reads it, records the payment, decides again and finds nothing left to pay.
+    response = stripe.pay_now(sent_link, email="other@acme.example")
+    assert response.status_code == 302 and response["Location"] == sent_link.path
+    payment = CardPayment.objects.get()
+    assert payment.session_id == first and payment.status == CardPayment.Status.RECORDED
+    assert CheckoutSession.objects.get(session_id=first).status == CheckoutSession.Status.COMPLETE
+    assert CheckoutSession.objects.count() == 1  # no second session was opened
+    assert len(at_stripe_sessions(emulator, stripe_key)) == 1
+    invoice.refresh_from_db()
+    assert invoice.balance_due == 0
+    assert "There is no amount due" in client.get(sent_link.path).content.decode()
+    assert OutgoingEmail.objects.filter(key=f"payment-notification:{payment.pk}").exists()
+
+
+def at_stripe_sessions(emulator, key) -> list[dict]:
+    import requests
+
+    return requests.get(f"{emulator.url}/v1/checkout/sessions", params={"limit": 100},
+                        headers={"Authorization": f"Bearer {key}"}, timeout=10).json()["data"]
+
+
+def test_recorded_payment_expires_the_invoices_other_open_sessions(
+    emulator, stripe_key, stripe, sent_link, invoice, processor, django_capture_on_commit_callbacks
+):  # R1, K4
+    from settle.payments.processors import base, client_for
+    from settle.payments.services.links import issue_link
+
+    # Another session of the same invoice, opened through a second link (e.g. an earlier email).
+    other_link, _ = issue_link(invoice=invoice, base="http://testserver")
+    info = client_for(processor).create_checkout_session(base.CheckoutRequest(
+        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
+        customer_name="Boss", reference=str(invoice.pk),
+        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
+                  "link_id": str(other_link.pk), "settle_payment": "1"},
+        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="other-tab",
+    ))
+    CheckoutSession.objects.create(link=other_link, processor=processor, session_id=info.session_id, url=info.url,
+                                   amount=Decimal("120.00"), currency="USD")
+    paid = stripe.open_session(sent_link)  # expires the other one already (K4)...
+    assert at_stripe(emulator, stripe_key, info.session_id)["status"] == "expired"
+    # ...and one that slipped past (a concurrent click) is expired once the payment is recorded.
+    late = client_for(processor).create_checkout_session(base.CheckoutRequest(
+        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
+        customer_name="Boss", reference=str(invoice.pk),
+        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
+                  "link_id": str(other_link.pk), "settle_payment": "1"},
+        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="late-tab",
+    ))
+    CheckoutSession.objects.create(link=other_link, processor=processor, session_id=late.session_id, url=late.url,
+                                   amount=Decimal("120.00"), currency="USD")
+    stripe.pay(paid)
+    with django_capture_on_commit_callbacks(execute=True):
+        stripe.complete(sent_link, paid)
+    assert at_stripe(emulator, stripe_key, late.session_id)["status"] == "expired"
+    assert CheckoutSession.objects.get(session_id=late.session_id).status == CheckoutSession.Status.EXPIRED
+    assert CheckoutSession.objects.get(session_id=paid).status == CheckoutSession.Status.COMPLETE
+    assert stripe.pay(late.session_id).status_code != 200
+    assert CardPayment.objects.count() == 1
 
 
 def test_zero_decimal_currency_is_charged_in_whole_units(client, db, emulator, stripe):  # N3
@@ -218,6 +339,36 @@ def test_bad_signature_alone_records_nothing(stripe, sent_link, processor):  # R
     assert not JournalEntry.objects.filter(source__startswith="card_payment:").exists()
 
 
+def _ghost_event(session_id: str, event_id: str) -> dict:
+    return {"id": event_id, "object": "event", "type": "checkout.session.completed",
+            "data": {"object": {"id": session_id, "object": "checkout.session"}}}
+
+
+def test_signed_webhook_for_a_session_stripe_cannot_find_is_acknowledged(stripe, processor, caplog):  # R1
+    # Correctly signed with the processor's own secret, but Stripe answers "No such checkout.session".
+    response = stripe.deliver(processor, _ghost_event("cs_live_never_existed", "evt_ghost_1"))
+    assert response.status_code == 200 and response.content == b"unreadable"
+    assert ProcessorEvent.objects.filter(event_id="evt_ghost_1").exists()  # handled: not delivered again
+    assert not CardPayment.objects.exists() and not Problem.objects.exists()  # not one of ours
+    assert str(processor.webhook_secret) not in caplog.text and str(processor.secret_key) not in caplog.text
+    assert "cs_live_never_existed" in caplog.text
+    assert stripe.deliver(processor, _ghost_event("cs_live_never_existed", "evt_ghost_1")).content == b"duplicate"
+
+
+def test_signed_webhook_for_one_of_our_sessions_stripe_cannot_find_raises_a_problem(
+    stripe, sent_link, processor, notify_email
+):  # R1, R3
+    CheckoutSession.objects.create(link=sent_link.link, processor=processor, session_id="cs_live_gone",
+                                   amount=Decimal("120.00"), currency="USD")
+    response = stripe.deliver(processor, _ghost_event("cs_live_gone", "evt_ghost_2"))
+    assert response.status_code == 200
+    problem = Problem.objects.get(kind=Problem.Kind.NOT_RECORDABLE)
+    assert "cs_live_gone" in problem.message and sent_link.link.invoice.number in problem.message
+    assert "record it by hand" in problem.message
+    assert OutgoingEmail.objects.filter(key=f"payment-problem:{problem.key}", to=NOTIFY).exists()
+    assert not CardPayment.objects.exists()
+
+
 def test_webhook_for_unknown_processor_is_404(stripe, processor):  # R1
     response = stripe.client.post("/payments/webhooks/999999/", data=b"{}", content_type="application/json",
                                   HTTP_STRIPE_SIGNATURE="t=1,v1=00")
@@ -237,11 +388,41 @@ def test_overpayment_is_recorded_client_in_credit_problem_and_email(
     invoice.refresh_from_db()
     assert invoice.balance_due == Decimal("-50.00")  # the client is in credit
     problem = Problem.objects.get(kind=Problem.Kind.OVERPAID)
-    assert "in credit by $50.00" in problem.message
+    assert problem.message == (
+        f"Invoice {invoice.number} had $70.00 due; the card payment of $120.00 by Acme Cafe leaves the client "
+        "$50.00 in credit. The payment was recorded: refund the difference or apply it to another invoice."
+    )
     mail = OutgoingEmail.objects.get(key=f"payment-problem:{problem.key}")
     assert mail.to == NOTIFY and "larger than the balance due" in mail.subject
     page = member_client("bookkeeper").get("/payments/problems/")
     assert page.status_code == 200 and "Payment larger than the balance due" in page.content.decode()
+
+
+def test_second_overpayment_names_the_whole_credit(company, stripe, sent_link, invoice, processor):  # R3
+    from settle.payments.processors import base, client_for
+
+    first = stripe.open_session(sent_link)  # $120.00
+    # A second $120.00 session of the invoice that Settle did not open through Pay Now (e.g. another tab).
+    other = client_for(processor).create_checkout_session(base.CheckoutRequest(
+        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
+        customer_name="Boss", reference=str(invoice.pk),
+        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
+                  "link_id": str(sent_link.link.pk), "settle_payment": "1"},
+        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="other",
+    ))
+    record_manual_payment(invoice=invoice, date=company.today(), amount=Decimal("50.00"), deposit_account=bank(company))
+    stripe.pay(first)
+    stripe.complete(sent_link, first)  # $70.00 due, $120.00 paid: $50.00 in credit
+    stripe.pay(other.session_id)
+    reconcile_payments()  # already fully paid (−$50.00 due), $120.00 more: $170.00 in credit
+    invoice.refresh_from_db()
+    assert invoice.balance_due == Decimal("-170.00")
+    messages = [p.message for p in Problem.objects.filter(kind=Problem.Kind.OVERPAID).order_by("pk")]
+    assert messages[1] == (
+        f"Invoice {invoice.number} was already fully paid; Acme Cafe paid $120.00 more by card, so the client is "
+        "now $170.00 in credit on it. The payment was recorded: refund the difference or apply it to another invoice."
+    )
+    assert "-$" not in messages[0] + messages[1]
 
 
 def test_period_lock_moved_after_sending_waits_in_payments_to_record(
@@ -375,6 +556,77 @@ def test_reconciliation_records_payment_whose_return_and_webhooks_were_lost(
     assert OutgoingEmail.objects.filter(key__startswith="payment-notification:").count() == 1
 
 
+def test_reconciliation_records_a_payment_made_just_before_a_disconnect(
+    emulator, stripe, sent_link, invoice, processor, notify_email
+):  # R1, P5
+    from settle.payments.services.connections import disconnect_processor
+
+    session_id = stripe.open_session(sent_link)
+    stripe.pay(session_id)  # webhooks paused, the customer never returns…
+    # …and the business disconnects Stripe while Stripe is failing (so the disconnect cannot
+    # look at the session either; see the next test for when it can).
+    control(emulator, "POST", "faults", data={"path": f"/v1/checkout/sessions/{session_id}", "kind": "500",
+                                              "count": "10"})
+    disconnect_processor(processor=processor)
+    control(emulator, "DELETE", "faults")
+    assert not CardPayment.objects.exists()
+    report = reconcile_payments()
+    assert [p.session_id for p in report.recorded] == [session_id]
+    payment = CardPayment.objects.get()
+    assert payment.status == CardPayment.Status.RECORDED and payment.processor == processor
+    invoice.refresh_from_db()
+    assert invoice.balance_due == 0
+    assert reconcile_payments().recorded == []
+
+
+def test_disconnect_records_a_paid_session_it_finds_instead_of_expiring_it(
+    stripe, sent_link, invoice, processor
+):  # R1, P5
+    from settle.payments.services.connections import disconnect_processor
+
+    session_id = stripe.open_session(sent_link)
+    stripe.pay(session_id)  # webhooks paused, the customer never returns
+    disconnect_processor(processor=processor)
+    payment = CardPayment.objects.get()
+    assert payment.session_id == session_id and payment.status == CardPayment.Status.RECORDED
+    assert CheckoutSession.objects.get(session_id=session_id).status == CheckoutSession.Status.COMPLETE
+
+
+def test_reconciliation_skips_processors_disconnected_before_the_window_or_with_a_rejected_key(
+    emulator, stripe_key, stripe, invoice, processor
+):  # R1, R3
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from settle.payments.models import Processor
+    from settle.payments.services.connections import disconnect_processor
+
+    from settle.payments.processors import base, client_for
+
+    # A paid Settle session the disconnect does not know of (no row of ours), found only by listing.
+    info = client_for(processor).create_checkout_session(base.CheckoutRequest(
+        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="ada@acme.example",
+        customer_name="Ada", reference=str(invoice.pk),
+        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id), "settle_payment": "1"},
+        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="unlisted",
+    ))
+    stripe.pay(info.session_id)
+    disconnect_processor(processor=processor)
+    assert not CardPayment.objects.exists()
+    Processor.objects.filter(pk=processor.pk).update(disconnected_at=timezone.now() - dt.timedelta(days=8))
+    assert reconcile_payments().checked == 0  # disconnected before the 7-day look-back window
+    Processor.objects.filter(pk=processor.pk).update(disconnected_at=timezone.now())
+    emulator.revoke_key(stripe_key)
+    report = reconcile_payments()
+    assert report.failed == ["Stripe"] and not CardPayment.objects.exists()
+    problem = Problem.objects.get(kind=Problem.Kind.KEY_REJECTED)
+    assert "disconnected processor" in problem.message and "record them by hand" in problem.message
+    processor.refresh_from_db()
+    assert processor.key_rejected_at is not None
+    assert reconcile_payments().checked == 0 and reconcile_payments().failed == []  # not asked again
+
+
 def test_reconciliation_ignores_sessions_not_made_by_settle(emulator, stripe_key, processor):  # R1
     import requests
 
@@ -422,3 +674,31 @@ def test_payment_the_ledger_refuses_is_kept_to_record_with_a_problem(
     payment.refresh_from_db()
     assert payment.status == CardPayment.Status.RECORDED
     assert not Problem.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_only_creator_or_admin_may_dismiss_a_key_rejected_problem(
+    company, emulator, stripe_key, stripe, sent_link, processor, member_client
+):  # C2, R3
+    from settle.payments.services.problems import raise_problem
+
+    emulator.revoke_key(stripe_key)
+    stripe.pay_now(sent_link)  # raises the key_rejected problem
+    key_problem = Problem.objects.get(kind=Problem.Kind.KEY_REJECTED)
+    other = raise_problem(company=company, kind=Problem.Kind.OVERPAID, message="Paid twice.", key="overpaid:test")
+
+    web = member_client("bookkeeper")
+    page = web.get("/payments/problems/").content.decode()
+    assert page.count("Mark resolved") == 1 and "A Creator or Admin can mark this resolved." in page
+    response = web.post(f"/payments/problems/{key_problem.pk}/resolve/", follow=True)
+    assert "Only a Creator or Admin can mark this problem resolved" in response.content.decode()
+    key_problem.refresh_from_db()
+    assert key_problem.resolved_at is None  # refused: nothing changed
+    web.post(f"/payments/problems/{other.pk}/resolve/")  # Bookkeeper+ for the other kinds
+    other.refresh_from_db()
+    assert other.resolved_at is not None
+
+    admin = member_client("admin")
+    assert admin.get("/payments/problems/").content.decode().count("Mark resolved") == 1
+    admin.post(f"/payments/problems/{key_problem.pk}/resolve/")
+    key_problem.refresh_from_db()
+    assert key_problem.resolved_at is not None

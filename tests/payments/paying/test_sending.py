@@ -15,6 +15,8 @@ from settle.sales.services.invoices import set_invoice_processor
 pytestmark = pytest.mark.django_db
 
 LINK = re.compile(r"http://testserver/pay/([A-Za-z0-9_-]+)/")
+PLAIN_SEND = '<button type="submit">Send</button>'
+PRIMARY_WITHOUT_LINK = '<button type="submit" name="without_link" value="1">Send without payment link</button>'
 
 
 def _send(web, invoice, **extra):
@@ -55,12 +57,14 @@ def test_period_lock_through_today_refuses_link_and_offers_send_without(company,
     )
     compose = unescape(web.get(f"/invoices/{invoice.pk}/email/").content.decode())
     assert expected in compose and "Send without payment link" in compose
+    # R4: "Send without payment link" is the primary (and only) send button; plain Send is gone.
+    assert PRIMARY_WITHOUT_LINK in compose and PLAIN_SEND not in compose
     dialog = unescape(web.get(f"/invoices/{invoice.pk}/").content.decode())  # the Email dialog warns up front
-    assert expected in dialog and "Send without payment link" in dialog
-    refused = _send(web, invoice)
+    assert expected in dialog and PRIMARY_WITHOUT_LINK in dialog and PLAIN_SEND not in dialog
+    refused = _send(web, invoice)  # a stale form's plain Send is still refused
     assert refused.status_code == 200
     page = unescape(refused.content.decode())
-    assert expected in page and "Send without payment link" in page
+    assert expected in page and PRIMARY_WITHOUT_LINK in page and PLAIN_SEND not in page
     assert not OutgoingEmail.objects.filter(key__startswith="invoice-email:").exists()
     assert not InvoiceEmail.objects.exists()
 
@@ -73,6 +77,8 @@ def test_period_lock_through_today_refuses_link_and_offers_send_without(company,
 
 def test_lock_in_the_past_does_not_refuse(company, member_client, invoice):  # R4
     set_period_lock(company=company, end_date=company.today() - dt.timedelta(days=1))
+    compose = member_client("bookkeeper").get(f"/invoices/{invoice.pk}/email/").content.decode()
+    assert PLAIN_SEND in compose and "Send without payment link" not in compose
     assert _send(member_client("bookkeeper"), invoice).status_code == 302
     assert LINK.search(OutgoingEmail.objects.get(key__startswith="invoice-email:").body)
 

@@ -1,0 +1,119 @@
+"""At most one payable Checkout Session per invoice (K4, R1).
+
+A Checkout Session fixes its amount when it is opened. A session left open after the
+balance changed (a cheque recorded, another session paid) could still be paid later,
+charging the customer twice. So:
+
+- before Pay Now opens a new session, every other open session of the invoice is
+  expired at the processor (`retire_sessions`, called by `checkout.start_checkout`);
+- after a payment is recorded, the invoice's other open sessions are expired, once the
+  recording transaction has committed (`expire_after_payment`, scheduled with
+  `transaction.on_commit` by `recording.record_card_payment`; best effort, errors logged).
+
+Expiring a session that the customer has just paid fails at the processor (Stripe only
+expires *open* sessions). That session is then read back and, if paid, RECORDED like any
+other payment (idempotent `record_card_payment`), never ignored: the caller then decides
+again with the new balance.
+
+No database transaction is held across a processor call.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..models import CheckoutSession
+from ..processors import client_for
+from ..processors.base import KeyRejected, ProcessorError, ProcessorUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Retired:
+    """What closing a session found: it was expired by us, or it had already ended."""
+
+    EXPIRED = "expired"  # open until now; expired at the processor by us
+    PAID = "paid"  # it had been paid: the payment is now recorded
+    ENDED = "ended"  # already expired, or complete but not paid yet (delayed methods)
+
+
+def retire_session(row: CheckoutSession) -> str:
+    """Close one of our open sessions at its processor and return a `Retired` value.
+
+    Raises KeyRejected or ProcessorUnavailable when the processor could not be asked,
+    and ProcessorError when it refuses to expire a session it still reports as open:
+    in those cases the row stays open (the session may still be payable).
+    """
+    from .recording import NotOurPayment, record_card_payment
+
+    client = client_for(row.processor)
+    try:
+        client.expire_checkout_session(row.session_id)
+    except (KeyRejected, ProcessorUnavailable):
+        raise
+    except ProcessorError as refused:
+        # Stripe expires only open sessions: find out what this one became.
+        try:
+            info = client.retrieve_checkout_session(row.session_id)
+        except (KeyRejected, ProcessorUnavailable):
+            raise
+        except ProcessorError as exc:
+            # The account does not know the session (e.g. deleted test data): it cannot be paid.
+            log.warning("Checkout session %s of processor %s cannot be read: %s", row.session_id,
+                        row.processor_id, exc.message)
+            _mark(row, CheckoutSession.Status.EXPIRED)
+            return Retired.ENDED
+        if info.status == CheckoutSession.Status.OPEN:
+            raise refused
+        _mark(row, info.status)
+        if not info.paid:
+            return Retired.ENDED
+        result = client.payment_result(row.session_id)
+        if result is None:  # pragma: no cover - paid a moment ago, so it has a result
+            return Retired.ENDED
+        try:
+            record_card_payment(processor=row.processor, result=result)
+        except NotOurPayment:  # pragma: no cover - our rows are our sessions
+            pass
+        return Retired.PAID
+    _mark(row, CheckoutSession.Status.EXPIRED)
+    return Retired.EXPIRED
+
+
+def _mark(row: CheckoutSession, status: str) -> None:
+    status = status if status in CheckoutSession.Status.values else CheckoutSession.Status.EXPIRED
+    # Never move a row back from complete (the recording service may have marked it meanwhile).
+    CheckoutSession.objects.filter(pk=row.pk).exclude(status=CheckoutSession.Status.COMPLETE).update(status=status)
+    row.status = status
+
+
+def open_sessions(*, invoice_id: int, exclude_pks=()) -> list[CheckoutSession]:
+    """Our rows of the invoice's sessions still believed open, oldest first."""
+    return list(
+        CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account")
+        .filter(link__invoice_id=invoice_id, status=CheckoutSession.Status.OPEN)
+        .exclude(pk__in=list(exclude_pks))
+        .order_by("created_at", "pk")
+    )
+
+
+def expire_after_payment(*, invoice_id: int, paid_session_id: str) -> None:
+    """After a payment of the invoice was recorded: expire its other open sessions (best effort).
+
+    Run from `transaction.on_commit`, outside any transaction. Failures are logged, not
+    raised (the payment is recorded; a session that could not be expired is expired by
+    Stripe within 24 hours, and one paid meanwhile is still recorded by its webhook or
+    reconciliation, with an `overpaid` problem).
+    """
+    for row in open_sessions(invoice_id=invoice_id):
+        if row.session_id == paid_session_id:
+            continue
+        try:
+            retire_session(row)
+        except ProcessorError as exc:
+            log.warning(
+                "Could not expire checkout session %s of processor %s after a payment of invoice %s: %s",
+                row.session_id, row.processor_id, invoice_id, exc.message,
+            )
+        except Exception:  # noqa: BLE001 - best effort after commit; the payment itself is safe
+            log.exception("Expiring checkout session %s after a payment failed", row.session_id)
