@@ -16,9 +16,9 @@ from decimal import Decimal
 import pytest
 import requests
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
+from tests.browser_support import chromium_context
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 from settle.companies.models import Company  # noqa: E402
 from settle.notifications import worker  # noqa: E402
@@ -26,8 +26,6 @@ from settle.notifications.models import OutgoingEmail  # noqa: E402
 from settle.payments.models import CardPayment, ProcessorEvent  # noqa: E402
 from tests import factories  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "rolling-pin-42-flour"
 
 
@@ -44,12 +42,8 @@ def _emulator():
 
 @pytest.fixture
 def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
+    with chromium_context(timeout_ms=15_000) as context:
+        yield context.new_page()
 
 
 def _control(emulator, method, path, **kw):

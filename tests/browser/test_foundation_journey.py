@@ -1,26 +1,17 @@
 """The foundation journey in a real browser: sign up, add a client, issue an invoice,
 record a partial payment, and see the balance and status follow (C1, S1, S2, S5)."""
 
-import os
-
 import pytest
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
+from tests.browser_support import chromium_context
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from playwright.sync_api import expect  # noqa: E402
 
 
 @pytest.fixture
 def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
+    with chromium_context() as context:
+        yield context.new_page()
 
 
 @pytest.mark.browser

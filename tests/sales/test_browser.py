@@ -1,32 +1,22 @@
 """The invoice form and compose dialog in a real browser (S3, S4, S6)."""
 
-import os
-
 import pytest
 
 from settle.sales.models import Invoice, InvoiceEmail
+from tests.browser_support import chromium_context
 from tests.factories import creator_of
 
 from .builders import make_client, make_processor
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
 def page(live_server, company):
-    from playwright.sync_api import sync_playwright
-
     user = creator_of(company)
     user.set_password("correct horse battery")
     user.save()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        context = browser.new_context()
+    with chromium_context() as context:
         pg = context.new_page()
-        pg.set_default_timeout(10_000)
         from django.test import Client
 
         django_client = Client()
@@ -36,7 +26,6 @@ def page(live_server, company):
         }])
         pg.base_url = live_server.url
         yield pg
-        browser.close()
 
 
 @pytest.mark.browser

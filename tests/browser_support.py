@@ -1,0 +1,30 @@
+"""Headless Debian Chromium for the browser tests, driven by Playwright's sync API."""
+
+import contextlib
+import os
+
+# Playwright runs an event loop in the test's thread; the Django ORM calls the tests make
+# between browser steps are synchronous and safe there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+# As root, without a sandbox; no background traffic (the machine has no network but loopback).
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@contextlib.contextmanager
+def chromium_context(*, timeout_ms: int = 10_000):
+    """Yields a fresh browser context; every page opened from it waits up to `timeout_ms`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context()
+            context.set_default_timeout(timeout_ms)
+            yield context
+        finally:
+            browser.close()
