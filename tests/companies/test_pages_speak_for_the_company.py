@@ -5,7 +5,7 @@ import zoneinfo
 
 import pytest
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
+from django.utils.formats import date_format
 
 from settle.companies.models import Company, Level
 from settle.sales.services.invoice_emails import send_invoice_email
@@ -22,7 +22,7 @@ def test_times_are_shown_in_the_company_time_zone(member_client, company, creato
     tokyo = sent.created_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
     utc = sent.created_at.astimezone(dt.timezone.utc)
     with timezone.override(zoneinfo.ZoneInfo("Asia/Tokyo")):
-        shown = date_format(tokyo, "N j, Y, P")
+        shown = date_format(tokyo, "DATETIME_FORMAT")
     page = member_client(Level.VIEWER).get(f"/invoices/{invoice.pk}/").content.decode()
     assert shown in page
     assert tokyo.hour != utc.hour  # the two renderings differ, so the check above means something

@@ -199,3 +199,48 @@ def test_fee_rule(emulator, client, currency, amount, fee):  # X1
     txn = paid.payment_intent.latest_charge.balance_transaction
     assert (txn.amount, txn.fee, txn.net) == (amount, fee, amount - fee)
     assert txn.fee_details[0].type == "stripe_fee"
+
+
+def test_expand_embedded_fields_and_products_conform(emulator, client, contract):  # X1
+    """``x-expandableFields`` that are already embedded (``data.price``) are accepted, and
+    ``price.product`` expands to the product ``product_data`` created."""
+    session = new_session(client, line_items=[{
+        "price_data": {"currency": "usd", "unit_amount": 2500,
+                       "product_data": {"name": "Invoice 7", "description": "March",
+                                        "metadata": {"invoice": "7"}}},
+        "quantity": 2}])
+    items = client.v1.checkout.sessions.line_items.list(session.id,
+                                                        {"expand": ["data.price.product"]})
+    contract.check("GET", "/v1/checkout/sessions/{session}/line_items", body(items))
+    product = items.data[0].price.product
+    assert (product.object, product.name, product.description) == ("product", "Invoice 7", "March")
+    assert product.metadata.to_dict() == {"invoice": "7"}
+    contract.check_object(product.to_dict())
+    same = client.v1.checkout.sessions.line_items.list(session.id, {"expand": ["data.price"]})
+    assert isinstance(same.data[0].price.product, str)
+    full = client.v1.checkout.sessions.retrieve(
+        session.id, {"expand": ["line_items.data.price.product", "customer_details"]})
+    contract.check("GET", "/v1/checkout/sessions/{session}", body(full))
+    assert full.line_items.data[0].price.product.id == product.id
+    with pytest.raises(stripe.InvalidRequestError, match="cannot be expanded"):
+        client.v1.checkout.sessions.retrieve(session.id, {"expand": ["url"]})
+
+
+def test_only_nullable_residue_differs_from_literal_oas30(emulator, client, contract):  # X1
+    """Read literally (OAS 3.0.3 ``nullable`` needs ``type`` beside it; openapi-core
+    0.23 / openapi-schema-validator 0.8), Stripe's spec rejects the nulls its API
+    sends where it writes ``nullable`` beside ``anyOf``/``enum``. The contract adds
+    that null option; everything else must pass the literal reading too."""
+    session = new_session(client)
+    emulator.control("POST", f"/_emulator/sessions/{session.id}/pay")
+    paid = client.v1.checkout.sessions.retrieve(
+        session.id, {"expand": ["payment_intent.latest_charge.balance_transaction",
+                                "line_items.data.price.product", "customer"]})
+    raw = body(paid)
+    import json as _json
+    assert contract.unadjusted_errors("GET", "/v1/checkout/sessions/{session}",
+                                      _json.loads(raw)) == []
+    refund = client.v1.refunds.create({"payment_intent": paid.payment_intent.id})
+    assert contract.unadjusted_errors("POST", "/v1/refunds", _json.loads(body(refund))) == []
+    events = client.v1.events.list({"limit": 100})
+    assert contract.unadjusted_errors("GET", "/v1/events", _json.loads(body(events))) == []
