@@ -18,16 +18,48 @@ from .errors import invalid
 
 MAX_DEPTH = 4
 
-# Expandable fields per object type (those whose targets the emulator stores).
+# Expandable fields per object type: Stripe's ``x-expandableFields`` (2023-08-16
+# schema). Ids are replaced by the stored objects; fields that are already
+# embedded objects (``price``, ``customer_details`` …) or null are accepted as at
+# Stripe and the rest of the path continues inside them.
 EXPANDABLE = {
-    "checkout.session": {"payment_intent", "customer", "line_items"},
-    "payment_intent": {"latest_charge", "customer"},
-    "charge": {"balance_transaction", "payment_intent", "customer"},
-    "refund": {"balance_transaction", "charge", "payment_intent"},
-    "balance_transaction": {"source"},
-    "dispute": {"charge", "payment_intent"},
+    "account": {"business_profile", "capabilities", "company", "controller",
+                "external_accounts", "future_requirements", "individual", "requirements",
+                "settings", "tos_acceptance"},
+    "balance_transaction": {"fee_details", "source"},
+    "charge": {"application", "application_fee", "balance_transaction", "billing_details",
+               "customer", "failure_balance_transaction", "fraud_details", "invoice",
+               "on_behalf_of", "outcome", "payment_intent", "payment_method_details",
+               "radar_options", "refunds", "review", "shipping", "source_transfer",
+               "transfer", "transfer_data"},
+    "checkout.session": {"after_expiration", "automatic_tax", "consent",
+                         "consent_collection", "currency_conversion", "custom_fields",
+                         "custom_text", "customer", "customer_details", "invoice",
+                         "invoice_creation", "line_items", "payment_intent", "payment_link",
+                         "payment_method_options", "phone_number_collection",
+                         "setup_intent", "shipping_address_collection", "shipping_cost",
+                         "shipping_details", "shipping_options", "subscription",
+                         "tax_id_collection", "total_details"},
+    "customer": {"address", "cash_balance", "default_source", "discount",
+                 "invoice_settings", "shipping", "sources", "subscriptions", "tax",
+                 "tax_ids", "test_clock"},
+    "dispute": {"balance_transactions", "charge", "evidence", "evidence_details",
+                "payment_intent", "payment_method_details"},
+    "event": {"data", "request"},
+    "item": {"discounts", "price", "taxes"},
     "list": {"data"},
-    "event": set(),
+    "payment_intent": {"amount_details", "application", "automatic_payment_methods",
+                       "customer", "invoice", "last_payment_error", "latest_charge",
+                       "next_action", "on_behalf_of", "payment_method",
+                       "payment_method_options", "processing", "review", "shipping",
+                       "transfer_data"},
+    "price": {"currency_options", "custom_unit_amount", "product", "recurring", "tiers",
+              "transform_quantity"},
+    "product": {"default_price", "package_dimensions", "tax_code"},
+    "refund": {"balance_transaction", "charge", "failure_balance_transaction",
+               "next_action", "payment_intent", "source_transfer_reversal",
+               "transfer_reversal"},
+    "webhook_endpoint": set(),
 }
 
 
@@ -56,7 +88,7 @@ def _expand_path(store, caller, node, parts: list[str], full_path: str) -> None:
         return
     head, rest = parts[0], parts[1:]
     kind = node.get("object")
-    if head not in EXPANDABLE.get(kind, set()):
+    if not isinstance(kind, str) or head not in EXPANDABLE.get(kind, set()):
         raise invalid(f"This property cannot be expanded ({head}).", "expand")
     value = node.get(head)
     if kind == "checkout.session" and head == "line_items":

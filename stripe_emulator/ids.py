@@ -46,6 +46,7 @@ PREFIX_TYPES = {
     "dp": "dispute",
     "cus": "customer",
     "acct": "account",
+    "prod": "product",
 }
 
 

@@ -120,6 +120,32 @@ def build_price(*, price_data: dict, currency: str, unit_amount: int, livemode: 
     }
 
 
+def build_product(*, product_id: str, product_data: dict, livemode: bool, metadata: dict) -> dict:
+    """The product Checkout creates from ``price_data[product_data]``."""
+    created = ids.now()
+    images = product_data.get("images") or []
+    return {
+        "id": product_id,
+        "object": "product",
+        "active": True,
+        "created": created,
+        "default_price": None,
+        "description": product_data.get("description") or None,
+        "features": [],
+        "images": list(images.values()) if isinstance(images, dict) else list(images),
+        "livemode": livemode,
+        "metadata": metadata,
+        "name": product_data["name"],
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": product_data.get("tax_code") or None,
+        "unit_label": None,
+        "updated": created,
+        "url": None,
+    }
+
+
 def build_line_item(*, description: str, price: dict, quantity: int) -> dict:
     """A Checkout line item (``object: item``) without tax or discounts."""
     subtotal = price["unit_amount"] * quantity

@@ -278,13 +278,14 @@ def list_events(store, caller: Caller, params: dict) -> dict:
 
 # -- checkout sessions ----------------------------------------------------
 
-def _line_items(params: dict, caller: Caller) -> tuple[list[dict], str]:
+def _line_items(params: dict, caller: Caller) -> tuple[list[dict], str, list[dict]]:
+    """Line items, their currency, and the products ``product_data`` creates."""
     raw = params.get("line_items")
     if raw in (None, "", []):
         raise missing("line_items")
     if not isinstance(raw, list):
         raise invalid("Invalid array", "line_items")
-    items, currency = [], None
+    items, currency, products = [], None, []
     for index, line in enumerate(raw):
         where = f"line_items[{index}]"
         if not isinstance(line, dict):
@@ -325,6 +326,18 @@ def _line_items(params: dict, caller: Caller) -> tuple[list[dict], str]:
             product_id, name = price_data["product"], price_data["product"]
         elif isinstance(product_data, dict) and product_data.get("name"):
             product_id, name = ids.new_id("prod", 14), product_data["name"]
+            try:
+                product_metadata = {
+                    k: v for k, v in as_metadata(
+                        product_data.get("metadata"), f"{where}[price_data][product_data][metadata]",
+                    ).items() if v is not None
+                }
+            except ParamError as exc:
+                raise param_error(exc)
+            products.append(objects.build_product(
+                product_id=product_id, product_data=product_data,
+                livemode=caller.livemode, metadata=product_metadata,
+            ))
         else:
             raise missing(f"{where}[price_data][product_data][name]")
         price = objects.build_price(
@@ -332,7 +345,7 @@ def _line_items(params: dict, caller: Caller) -> tuple[list[dict], str]:
             livemode=caller.livemode, product_id=product_id,
         )
         items.append(objects.build_line_item(description=name, price=price, quantity=quantity))
-    return items, currency
+    return items, currency, products
 
 
 def _check_url(value, param: str) -> None:
@@ -356,7 +369,7 @@ def create_session(store, caller: Caller, params: dict) -> dict:
     ui_mode = params.get("ui_mode")
     if ui_mode not in (None, "", "hosted", "hosted_page"):
         raise invalid(f"The emulator only supports the hosted page (ui_mode={ui_mode!r}).", "ui_mode")
-    items, currency = _line_items(params, caller)
+    items, currency, products = _line_items(params, caller)
     if params.get("currency") and params["currency"].lower() != currency:
         raise invalid("currency must match the line items' currency", "currency")
     for name in ("success_url", "cancel_url"):
@@ -422,6 +435,8 @@ def create_session(store, caller: Caller, params: dict) -> dict:
         expires_at=expires_at, created=created, metadata=metadata,
     )
     store.put(session, account=caller.account, livemode=caller.livemode)
+    for product in products:  # stored only once the session is valid
+        store.put(product, account=caller.account, livemode=caller.livemode)
     store.data["line_items"][session_id] = items
     private = store.private(session_id)
     private["payment_intent_data"] = {
