@@ -1,0 +1,190 @@
+"""Run Settle's benchmarks in a throwaway database: `python -m bench --help`.
+
+    .venv/bin/python -m bench                                # SQLite, 2,000 invoices
+    .venv/bin/python -m bench --db postgres --out bench/results/2025-01-31-postgres.json
+
+The database is Django's test database (created fresh, destroyed at the end), with
+settle.settings.test. PostgreSQL: --database-url (default postgres://postgres@127.0.0.1:5432/settle_bench;
+the database actually used is its test_ twin, test_settle_bench, dropped if left over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/settle_bench"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Settle's benchmark suite.")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--scale", type=int, default=2000, help="invoices in the main company (default 2000)")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per read (writes: 5x, pages: /2)")
+    parser.add_argument("--database-url", default=DEFAULT_POSTGRES,
+                        help="with --db postgres; its test_ twin is created and dropped (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-card", action="store_true", help="skip the card payments through the emulator")
+    parser.add_argument("--out", help="write the JSON results here (e.g. bench/results/<date>-<db>.json)")
+    return parser.parse_args(argv)
+
+
+def configure(args) -> None:
+    """Environment for Django, before it is imported: test settings and the chosen database."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "settle.settings.test"
+    if args.db == "sqlite":
+        os.environ.pop("DATABASE_URL", None)
+    else:  # never $DATABASE_URL: its test_ twin may be someone's pytest database, and it is dropped here
+        os.environ["DATABASE_URL"] = args.database_url
+    sys.path.insert(0, str(ROOT))
+
+
+def git_commit() -> dict:
+    def git(*cmd):
+        return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD") or None,
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except OSError:
+        return {"commit": None, "dirty": None}
+
+
+def environment() -> dict:
+    import django
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sqlite_version()" if connection.vendor == "sqlite" else "SHOW server_version")
+        version = cursor.fetchone()[0]
+    return {
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "db_vendor": connection.vendor,
+        "db_version": version,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],  # other work on the machine skews numbers
+        "platform": platform.platform(),
+        "git": git_commit(),
+    }
+
+
+def growth(small: dict, large: dict) -> dict:
+    """Per page: queries and size for the small and the large company; `grows` when queries differ."""
+    return {
+        name: {
+            "url_large": large[name]["url"],
+            "queries_small": small[name]["queries"],
+            "queries_large": large[name]["queries"],
+            "kb_small": small[name]["kb"],
+            "kb_large": large[name]["kb"],
+            "queries_grow": large[name]["queries"] > small[name]["queries"],
+        }
+        for name in large
+    }
+
+
+def summary(result: dict) -> str:
+    p, env = result["parameters"], result["environment"]
+    out = [
+        f"Settle bench: {env['db_vendor']} {env['db_version']}, Python {env['python']}, Django {env['django']}, "
+        f"{env['cpu_count']} CPUs (load {env['load_average_at_start'][0]}), commit {(env['git']['commit'] or '?')[:10]}{' (dirty)' if env['git']['dirty'] else ''}",
+        f"Workload: {result['workload']['large']} (+ small company {result['workload']['small']}), "
+        f"built in {result['workload']['build_seconds']} s",
+        "",
+        f"{'operation':34} {'median ms':>10} {'p95 ms':>10} {'min ms':>10} {'ops/s':>9} {'runs':>5}",
+    ]
+    for name, s in result["timings"].items():
+        ops = "" if s["ops_per_s"] is None else f"{s['ops_per_s']:9.1f}"
+        out.append(f"{name:34} {s['median_ms']:10.2f} {s['p95_ms']:10.2f} {s['min_ms']:10.2f} {ops:>9} {s['runs']:5}")
+    if result.get("card_skipped"):
+        out.append(f"(card payments skipped: {result['card_skipped']})")
+    small_n, large_n = result["workload"]["small"]["invoices"], result["workload"]["large"]["invoices"]
+    out += ["", f"Queries per page, company of {small_n} → {large_n} invoices (size in KB):"]
+    for name, g in result["pages"].items():
+        flag = "  <-- queries grow with data" if g["queries_grow"] else ""
+        out.append(
+            f"  {name:22} {g['queries_small']:4} → {g['queries_large']:<4} queries "
+            f"{g['kb_small']:8.1f} → {g['kb_large']:<8.1f} KB{flag}"
+        )
+    out.append(f"\ncheck_ledger after the run: {result['ledger_faults_after']} faults. Total {result['elapsed_seconds']} s.")
+    return "\n".join(out)
+
+
+def run(args) -> dict:
+    import logging
+
+    import django
+
+    django.setup()
+    logging.getLogger("settle").setLevel(logging.WARNING)  # e.g. "Connected processor …" per run
+    from django.db import connection
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    from settle.ledger.integrity import find_faults
+
+    from . import runners, workload
+
+    started = time.perf_counter()
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
+    try:
+        result = {
+            "environment": environment(),
+            "parameters": {"db": args.db, "scale": args.scale, "runs": args.runs, "seed": args.seed},
+            "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        t0 = time.perf_counter()
+        small = workload.build(name="Small Bakery", invoices=max(20, args.scale // 10), seed=args.seed + 1)
+        large = workload.build(name="Maple Bakery", invoices=args.scale, seed=args.seed)
+        result["workload"] = {"large": large.counts(), "small": small.counts(),
+                              "build_seconds": round(time.perf_counter() - t0, 1)}
+        print(f"workload built in {result['workload']['build_seconds']} s", file=sys.stderr)
+
+        result["pages"] = growth(runners.page_profile(small), runners.page_profile(large))
+        timings = {}
+        timings.update(runners.reads(large, runs=args.runs))
+        timings.update(runners.check_ledger(runs=max(3, args.runs // 4)))
+        timings.update(runners.pages(large, runs=max(5, args.runs // 2)))
+        timings.update(runners.writes(large, runs=args.runs * 5))
+        if args.no_card:
+            result["card_skipped"] = "--no-card"
+        else:
+            try:
+                timings.update(runners.card_payments(large, runs=args.runs))
+            except runners.EmulatorUnavailable as exc:  # no emulator here: say so, keep the rest
+                result["card_skipped"] = f"emulator unavailable: {exc}"
+        result["timings"] = timings
+        result["ledger_faults_after"] = len(find_faults())
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+    result["elapsed_seconds"] = round(time.perf_counter() - started, 1)
+    result["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return result
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    configure(args)
+    result = run(args)
+    print(summary(result))
+    if args.out:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"Results written to {path}")
+    return 1 if result["ledger_faults_after"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Runners: each times one operation with time.perf_counter over repeated runs.
+
+`stats()` turns samples (seconds) into min / median / p95 / mean in milliseconds and
+ops/s (runs divided by the time they took). Every runner does `warmup` untimed runs
+first, so one-off costs (imports, template compilation, first connection) stay out.
+Writes go through the same services the views call; pages through Django's test
+Client, logged in, so middleware, access checks and templates are all in the number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import secrets
+import statistics
+import time
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+
+from settle.ledger import selectors
+from settle.ledger.integrity import find_faults
+from settle.ledger.models import AccountRole
+from settle.ledger.services import account_for_role
+from settle.sales.models import Invoice, PaymentMethod
+from settle.sales.services.invoices import issue_invoice
+from settle.sales.services.manual_payments import record_manual_payment
+
+from .workload import Workload, invoice_lines
+
+
+def stats(samples: list[float]) -> dict:
+    s = sorted(samples)
+    ms = 1000.0
+    return {
+        "runs": len(s),
+        "min_ms": round(s[0] * ms, 3),
+        "median_ms": round(statistics.median(s) * ms, 3),
+        "p95_ms": round(s[max(0, math.ceil(0.95 * len(s)) - 1)] * ms, 3),
+        "mean_ms": round(statistics.fmean(s) * ms, 3),
+        "ops_per_s": round(len(s) / sum(s), 2) if sum(s) else None,
+    }
+
+
+def timed(fn, *, runs: int, warmup: int = 1) -> dict:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return stats(samples)
+
+
+def login(w: Workload) -> Client:
+    """A test Client signed in as the company's Creator, working in that company."""
+    client = Client()
+    client.force_login(w.creator)
+    session = client.session
+    session["company_id"] = w.company.pk
+    session.save()
+    return client
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
+    """issue_invoice (one post_journal_entry each), then record_manual_payment on those invoices."""
+    rng = random.Random(seed)
+    today = w.company.today()
+    issued: list[Invoice] = []
+
+    def issue():
+        issued.append(
+            issue_invoice(
+                company=w.company, client=rng.choice(w.clients), issue_date=today,
+                lines=invoice_lines(rng, w.tax_rate), card_processor=None, created_by=w.creator,
+            )
+        )
+
+    results = {"issue_invoice": timed(issue, runs=runs)}
+    unpaid = iter(list(issued))
+
+    def pay():
+        invoice = next(unpaid)
+        record_manual_payment(
+            invoice=invoice, date=today, amount=(invoice.total / 2).quantize(Decimal("0.01")),
+            method=PaymentMethod.TRANSFER, deposit_account=w.bank, created_by=w.creator,
+        )
+
+    results["record_manual_payment"] = timed(pay, runs=runs)
+    return results
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def reads(w: Workload, *, runs: int) -> dict:
+    """The ledger selectors at scale, as of today; registers over the last year."""
+    today = w.company.today()
+    year_ago = today - dt.timedelta(days=365)
+    return {
+        "trial_balance": timed(lambda: selectors.trial_balance(company=w.company, as_of=today), runs=runs),
+        "receivables_aging": timed(lambda: selectors.receivables_aging(company=w.company, as_of=today), runs=runs),
+        "account_register_receivable": timed(
+            lambda: selectors.account_register(account=w.receivable, start=year_ago, end=today), runs=runs
+        ),
+        "account_register_bank": timed(
+            lambda: selectors.account_register(account=w.bank, start=year_ago, end=today), runs=runs
+        ),
+    }
+
+
+def check_ledger(*, runs: int) -> dict:
+    """find_faults() over the whole database (every company), as `manage.py check_ledger` runs it."""
+    faults = find_faults()
+    if faults:
+        raise RuntimeError("The benchmark's own ledger has faults:\n" + "\n".join(faults))
+    return {"check_ledger": timed(find_faults, runs=runs, warmup=0)}
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def page_urls(w: Workload) -> dict[str, str]:
+    """The pages a member opens most, for this company (detail pages: its first client / invoice)."""
+    client = w.clients[0]
+    invoice = Invoice.objects.filter(company=w.company, manual_payments__isnull=False).order_by("pk").first()
+    return {
+        "dashboard": "/",
+        "invoice_list": "/invoices/",
+        "client_list": "/clients/",
+        "client_detail": f"/clients/{client.pk}/",
+        "invoice_detail": f"/invoices/{invoice.pk}/",
+        "accounts": "/ledger/",
+        "trial_balance": "/ledger/trial-balance/",
+        "aging": "/ledger/aging/",
+        "journal": "/ledger/journal/",
+        "register_receivable": f"/ledger/accounts/{w.receivable.pk}/",
+    }
+
+
+def _get(client: Client, url: str):
+    response = client.get(url)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url} answered {response.status_code}")
+    return response
+
+
+def page_profile(w: Workload) -> dict[str, dict]:
+    """Per page: SQL queries and response size (one request, after a warm-up request)."""
+    client = login(w)
+    profile = {}
+    for name, url in page_urls(w).items():
+        _get(client, url)
+        with CaptureQueriesContext(connection) as queries:
+            response = _get(client, url)
+        profile[name] = {"url": url, "queries": len(queries), "kb": round(len(response.content) / 1024, 1)}
+    return profile
+
+
+def pages(w: Workload, *, runs: int) -> dict:
+    client = login(w)
+    return {f"page_{name}": timed(lambda url=url: _get(client, url), runs=runs) for name, url in page_urls(w).items()}
+
+
+# --- card payments through the emulator -----------------------------------------------------
+
+
+class EmulatorUnavailable(Exception):
+    """The Stripe emulator could not be imported or started here."""
+
+
+def card_payments(w: Workload, *, runs: int, warmup: int = 2) -> dict:
+    """Pay Now → pay at the emulator → the customer's return records the payment, per payment.
+
+    Stages: `open_checkout` (start_checkout: the Checkout Session is created at the
+    processor and stored), `pay_at_processor` (the emulator's control API pays it: the
+    emulator's own cost, not Settle's), `return_and_record` (GET /pay/<token>/complete/:
+    the payment is read back from the processor and recorded by record_card_payment).
+    Invoices and links are made outside the timed stages.
+    """
+    from settle.payments.models import CardPayment, CheckoutSession
+    from settle.payments.services.checkout import start_checkout
+    from settle.payments.services.connections import connect_stripe_processor
+    from settle.payments.services.links import issue_link
+
+    rng = random.Random(11)
+    try:
+        from stripe_emulator.testing import start_emulator
+
+        emulator = start_emulator()
+    except (ImportError, OSError, RuntimeError) as exc:
+        raise EmulatorUnavailable(str(exc)) from exc
+    try:
+        key = "sk_live_bench" + secrets.token_hex(12)
+        status, body = emulator.control("POST", "/_emulator/keys", {"key": key, "business_name": "Bench Payments"})
+        if status != 200:
+            raise RuntimeError(f"emulator refused the key: {body}")
+        with override_settings(STRIPE_API_BASE=emulator.url.rstrip("/")):
+            t0 = time.perf_counter()
+            processor = connect_stripe_processor(
+                company=w.company, name="Stripe", created_by=w.creator, secret_key=key, public_url="",
+                deposit_account=account_for_role(company=w.company, role=AccountRole.STRIPE_CLEARING),
+            )
+            connect_s = time.perf_counter() - t0
+            customer = Client()
+            stages = {"open_checkout": [], "pay_at_processor": [], "return_and_record": [], "total": []}
+            for i in range(warmup + runs):
+                invoice = issue_invoice(
+                    company=w.company, client=rng.choice(w.clients), issue_date=w.company.today(),
+                    lines=invoice_lines(rng, w.tax_rate), card_processor=processor, created_by=w.creator,
+                )
+                link, url = issue_link(invoice=invoice, base="http://testserver")
+                token = urlsplit(url).path.strip("/").split("/")[1]
+
+                t0 = time.perf_counter()
+                start_checkout(link=link, billing_name="Ada Lovelace", billing_email="ada@client.example",
+                               base_url="http://testserver", token=token)
+                t1 = time.perf_counter()
+                session_id = CheckoutSession.objects.filter(link=link).latest("pk").session_id
+                t2 = time.perf_counter()
+                status, body = emulator.control("POST", f"/_emulator/sessions/{session_id}/pay", {"card": "4242424242424242"})
+                t3 = time.perf_counter()
+                if status != 200:
+                    raise RuntimeError(f"emulator could not pay {session_id}: {body}")
+                response = customer.get(f"/pay/{token}/complete/", {"session_id": session_id})
+                t4 = time.perf_counter()
+                recorded = CardPayment.objects.filter(
+                    processor=processor, session_id=session_id, status=CardPayment.Status.RECORDED
+                ).exists()
+                if response.status_code != 200 or not recorded:
+                    raise RuntimeError(f"card payment {i} was not recorded (HTTP {response.status_code})")
+                if i >= warmup:
+                    for name, seconds in (("open_checkout", t1 - t0), ("pay_at_processor", t3 - t2),
+                                          ("return_and_record", t4 - t3)):
+                        stages[name].append(seconds)
+                    stages["total"].append((t1 - t0) + (t3 - t2) + (t4 - t3))
+        result = {f"card_{name}": stats(samples) for name, samples in stages.items()}
+        result["card_connect_processor"] = stats([connect_s])
+        return result
+    finally:
+        emulator.stop()
