@@ -243,3 +243,13 @@ def test_jpy_invoice_shown_in_whole_yen(db, client):  # N3
     session.save()
     page = client.get(f"/invoices/{invoice.pk}/").content.decode()
     assert "¥1,001" in page and "¥1,001.00" not in page
+
+
+def test_invoice_list_pages_through_many_invoices(company, bookkeeper):  # S2
+    invoices = [make_invoice(company) for _ in range(53)]  # numbers INV-0001 … INV-0053, newest first
+    first = bookkeeper.get("/invoices/").content.decode()
+    assert "Page 1 of 2" in first
+    assert invoices[-1].number in first and invoices[2].number not in first
+    second = bookkeeper.get("/invoices/?page=2").content.decode()
+    assert invoices[0].number in second and invoices[-1].number not in second
+    assert bookkeeper.get("/invoices/?page=junk").status_code == 200  # a bad page number shows page 1

@@ -4,6 +4,7 @@ Viewers read; Bookkeepers and above change (member_required enforces it for ever
 """
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -34,6 +35,9 @@ from ..services.manual_payments import is_reversed, record_manual_payment, rever
 STATUS_FILTERS = [(s.value, s.label) for s in InvoiceStatus]
 
 
+INVOICE_PAGE_SIZE = 50
+
+
 @member_required(Level.VIEWER)
 def invoice_list(request):
     company = request.membership.company
@@ -41,12 +45,19 @@ def invoice_list(request):
     if status not in InvoiceStatus.values:
         status = ""
     invoices = selectors.invoices(company=company, status=status or None)
+    page = Paginator(invoices, INVOICE_PAGE_SIZE).get_page(request.GET.get("page"))
     today = company.today()
-    rows = [(invoice, invoice.status_on(today)) for invoice in invoices]
+    rows = [(invoice, invoice.status_on(today)) for invoice in page.object_list]
     return render(
         request,
         "sales/invoice_list.html",
-        {"rows": rows, "status": status, "status_filters": STATUS_FILTERS, "statuses": dict(STATUS_FILTERS)},
+        {
+            "rows": rows,
+            "page": page,
+            "status": status,
+            "status_filters": STATUS_FILTERS,
+            "statuses": dict(STATUS_FILTERS),
+        },
     )
 
 
