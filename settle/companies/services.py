@@ -41,7 +41,11 @@ def create_company(*, creator, name: str, currency: str = "USD", time_zone: str 
 
 @transaction.atomic
 def set_subscription(*, company, status: str, trial_ends_on: dt.date | None = None) -> Subscription:
-    """Operator action (C3): active, trial until a date, or lapsed."""
+    """Operator action (C3): active, trial until a date, or lapsed.
+
+    When the result is not valid, every open card Checkout Session of the company is expired
+    at its processor once this commits (`payments.services.sessions.retire_company_sessions`).
+    """
     subscription, _ = Subscription.objects.select_for_update().get_or_create(
         company=company, defaults={"status": status, "trial_ends_on": trial_ends_on}
     )
@@ -49,6 +53,13 @@ def set_subscription(*, company, status: str, trial_ends_on: dt.date | None = No
     subscription.trial_ends_on = trial_ends_on if status == Subscription.Status.TRIAL else None
     subscription.full_clean()
     subscription.save()
+    if not subscription.is_valid(company.today()):
+        # C3: the company's payment links are inactive now; a card form a customer already
+        # opened must not stay payable either. After commit, best effort (errors logged).
+        from settle.payments.services.sessions import retire_company_sessions
+
+        company_id = company.pk
+        transaction.on_commit(lambda: retire_company_sessions(company_id=company_id))
     return subscription
 
 

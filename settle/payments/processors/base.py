@@ -29,6 +29,11 @@ class InvalidSignature(ProcessorError):
     """A webhook's signature does not verify."""
 
 
+class MalformedEvent(ProcessorError):
+    """A webhook's signature verifies but its body is not an event Settle can handle
+    (not a JSON object; no string id of 1–255 characters, type, or object id)."""
+
+
 @dataclass(frozen=True)
 class AccountInfo:
     account_id: str

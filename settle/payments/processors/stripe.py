@@ -13,6 +13,7 @@ from Stripe are passed through `_scrub`, and the client keeps the key in a `Secr
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from decimal import Decimal
@@ -297,32 +298,58 @@ class StripeProcessorClient:
 
     # -- webhooks in ------------------------------------------------------------------
     def verify_event(self, *, payload: bytes, signature: str, secret: str) -> base.ProcessorEvent:
-        try:
-            event = self._client.construct_event(payload, signature, str.__str__(secret), tolerance=300)
-        except stripe.SignatureVerificationError:
-            raise base.InvalidSignature("The webhook signature does not verify.") from None
-        except ValueError:
-            raise base.InvalidSignature("The webhook body is not valid JSON.") from None
-        return event_from_dict(event.to_dict())
+        return verify_event(payload=payload, signature=signature, secret=secret)
 
 
 def verify_event(*, payload: bytes, signature: str, secret: str) -> base.ProcessorEvent:
-    """Verify a webhook without a key (signature checking needs only the endpoint secret)."""
+    """Verify a webhook (signature checking needs only the endpoint secret) and parse its event.
+
+    InvalidSignature when the signature does not verify (or the body is not UTF-8, so it
+    cannot be checked); MalformedEvent when it verifies but the body is not an event (see
+    `event_from_dict`). Either way nothing has been read or changed.
+    """
     try:
-        event = stripe.Webhook.construct_event(payload, signature, str.__str__(secret), tolerance=300)
+        stripe.WebhookSignature.verify_header(payload, signature, str.__str__(secret), tolerance=300)
     except stripe.SignatureVerificationError:
         raise base.InvalidSignature("The webhook signature does not verify.") from None
+    except ValueError:  # not UTF-8
+        raise base.InvalidSignature("The webhook body is not valid text.") from None
+    try:
+        event = json.loads(payload)
     except ValueError:
-        raise base.InvalidSignature("The webhook body is not valid JSON.") from None
-    return event_from_dict(event.to_dict())
+        raise base.MalformedEvent("The webhook body is not valid JSON.") from None
+    return event_from_dict(event)
 
 
-def event_from_dict(event: dict) -> base.ProcessorEvent:
-    obj = _get(event, "data", "object", default={}) or {}
+EVENT_ID_MAX = 255  # ProcessorEvent.event_id
+
+
+def _id(value) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= EVENT_ID_MAX else None
+
+
+def event_from_dict(event) -> base.ProcessorEvent:
+    """The event's id, type and object, or MalformedEvent.
+
+    Stripe always sends a JSON object with a string `id` (deduplication key, at most 255
+    characters here), a string `type` and `data.object` with a string `id`; anything else,
+    even correctly signed, is refused rather than guessed at.
+    """
+    if not isinstance(event, dict):
+        raise base.MalformedEvent("The webhook body is not an event object.")
+    event_id, event_type = _id(event.get("id")), event.get("type")
+    if event_id is None:
+        raise base.MalformedEvent("The webhook event has no valid id.")
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
+        raise base.MalformedEvent("The webhook event has no valid type.")
+    obj = _get(event, "data", "object", default=None)
+    if not isinstance(obj, dict) or _id(obj.get("id")) is None:
+        raise base.MalformedEvent("The webhook event has no valid object id.")
+    object_type = obj.get("object")
     return base.ProcessorEvent(
-        event_id=event.get("id", ""),
-        type=event.get("type", ""),
-        object_id=obj.get("id", "") if isinstance(obj, dict) else "",
-        object_type=obj.get("object", "") if isinstance(obj, dict) else "",
-        data=obj if isinstance(obj, dict) else {},
+        event_id=event_id,
+        type=event_type,
+        object_id=obj["id"],
+        object_type=object_type if isinstance(object_type, str) else "",
+        data=obj,
     )

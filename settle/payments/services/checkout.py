@@ -7,13 +7,19 @@ a write transaction blocks every other writer, and the processor may be slow):
    amount (`amount_payable`: the balance due *now*, K4, less card payments waiting in
    Payments to record, R4) and the processor (the invoice's *now*, K1);
 2. without any transaction: expire at the processor every *other* open session of the
-   invoice (any link), so at most one session of an invoice can be paid (a session's
-   amount is fixed when it opens; an old one paid after the balance changed would charge
-   twice). A session that turns out to be paid already is recorded, and step 1 runs
-   again with the new balance (the invoice may now have no amount due);
+   invoice (any link, any processor), so at most one session of an invoice can be paid (a
+   session's amount is fixed when it opens; an old one paid after the balance changed
+   would charge twice). If one of them cannot be confirmed closed (the processor cannot
+   be reached, refuses the key, or refuses to expire it) no new session is opened and the
+   customer is told to try again (UNREACHABLE / NOT_CLOSED) — unless that session is past
+   its `expires_at` (it can no longer be paid). A session that turns out to be paid
+   already is recorded, and step 1 runs again with the new balance (the invoice may now
+   have no amount due);
 3. reuse a still-open session of this link for the same amount, processor and billing
-   details, or create one with a stable idempotency key, so a retried or doubled click
-   does not open two sessions;
+   details that is not about to expire, or create one with a stable idempotency key, so
+   a retried or doubled click does not open two sessions. A reusable session the
+   processor no longer knows ("No such checkout.session") is marked expired and a new
+   one is opened;
 4. store the session row (unique per processor and session id), then expire any older
    session a concurrent click opened meanwhile (best effort).
 
@@ -21,8 +27,14 @@ Billing details: Stripe fixes the customer's email when a session is created, so
 session is reused only for the *same* name and email; changed details open a new session
 (the old one is expired in step 2), so the receipt goes where the customer now asked.
 
+Sessions expire at the processor about an hour after they open (`SESSION_LIFETIME`;
+Stripe's default would be 24 hours): `expires_at` is the end of the current
+`EXPIRY_STEP`-long window plus the lifetime less one step, so a retry within the same
+window sends identical parameters (Stripe refuses an idempotency key reused with
+different ones).
+
 The idempotency key is derived from (link, processor, amount in minor units, attempt =
-sessions already stored for the link + 1, a hash of the billing details). A timed-out
+sessions already stored for the link + 1, a hash of the billing details, the expiry). A timed-out
 create that still happened at Stripe is therefore replayed, not duplicated, on retry;
 a changed amount, processor or billing details, or a session that expired, gets a new key.
 
@@ -32,12 +44,15 @@ reconciliation), and then the invoice's other open sessions are expired (see
 `sessions.expire_after_payment`).
 """
 
+import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from settle.core.errors import SettleError
 from settle.core.money import InvalidAmount, quantize, to_minor_units
@@ -58,6 +73,18 @@ NOT_CLOSED = (
     "The card processor would not close your earlier payment page, so no new one was opened. "
     "Nothing was charged. Please try again."
 )
+
+
+SESSION_LIFETIME = dt.timedelta(hours=1)  # Stripe allows 30 minutes to 24 hours
+EXPIRY_STEP = dt.timedelta(minutes=5)
+REUSE_MARGIN = dt.timedelta(minutes=5)  # a session expiring sooner than this is not handed out again
+
+
+def _session_expiry(now: dt.datetime) -> dt.datetime:
+    """When a session opened `now` expires: between lifetime − step and lifetime from now, stable within a step."""
+    step = int(EXPIRY_STEP.total_seconds())
+    window_end = (int(now.timestamp()) // step + 1) * step
+    return dt.datetime.fromtimestamp(window_end, tz=dt.timezone.utc) + SESSION_LIFETIME - EXPIRY_STEP
 
 
 class CheckoutRefused(SettleError):
@@ -108,6 +135,7 @@ def _decide(link: PaymentLink, billing_name: str, billing_email: str) -> _Decisi
                 link=link, processor=processor, amount=amount, currency=currency, status=CheckoutSession.Status.OPEN,
                 billing_name=billing_name, billing_email=billing_email,
             )
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now() + REUSE_MARGIN))
             .order_by("-created_at", "-pk")
             .first()
         )
@@ -119,25 +147,34 @@ def _decide(link: PaymentLink, billing_name: str, billing_email: str) -> _Decisi
 def _retire_stale(decision: _Decision) -> bool:
     """Step 2: expire the invoice's other open sessions. True when one of them had been paid (now recorded).
 
-    Sessions at the invoice's current processor must close, or no new session is opened
-    (errors propagate). Sessions at a processor the invoice no longer uses are closed
-    best effort (its key may no longer work); failures are logged.
+    Every one of them must be confirmed closed, at whichever processor it was opened (an
+    old processor's session stays payable by the customer even after the invoice moved to
+    another one): otherwise CheckoutFailed (UNREACHABLE when the processor could not be
+    reached, NOT_CLOSED when it refused) and no new session is opened. A session past its
+    `expires_at` can no longer be paid, so failing to close it is only logged.
+    A rejected key of the invoice's current processor propagates (KeyRejected).
     """
     recorded = False
+    now = timezone.now()
     for row in decision.stale:
-        if row.processor_id == decision.processor.pk:
-            try:
-                recorded |= retire_session(row) == Retired.PAID
-            except (KeyRejected, ProcessorUnavailable):
-                raise
-            except ProcessorError:  # it refuses to expire a session it reports open: open no second one
-                raise CheckoutFailed(NOT_CLOSED) from None
-            continue
+        current = row.processor_id == decision.processor.pk
         try:
             recorded |= retire_session(row) == Retired.PAID
         except ProcessorError as exc:
-            log.warning("Could not expire checkout session %s of processor %s: %s",
+            if row.expires_at is not None and row.expires_at <= now:
+                log.warning("Could not expire checkout session %s of processor %s (past its expiry): %s",
+                            row.session_id, row.processor_id, exc.message)
+                continue
+            log.warning("Checkout session %s of processor %s could not be closed: %s",
                         row.session_id, row.processor_id, exc.message)
+            if isinstance(exc, KeyRejected):
+                if current:
+                    raise
+                report_key_rejected(processor=row.processor)
+                raise CheckoutFailed(NOT_CLOSED) from None
+            if isinstance(exc, ProcessorUnavailable):
+                raise CheckoutFailed(UNREACHABLE) from None
+            raise CheckoutFailed(NOT_CLOSED) from None
     return recorded
 
 
@@ -185,13 +222,31 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
 
         # 3a. Reuse a session still open at the processor.
         if reusable is not None:
-            info = client.retrieve_checkout_session(reusable.session_id)
-            if info.status == "open" and info.url:
+            try:
+                info = client.retrieve_checkout_session(reusable.session_id)
+            except (KeyRejected, ProcessorUnavailable):
+                raise
+            except ProcessorError as exc:
+                # The processor does not know it (e.g. "No such checkout.session"): it cannot be
+                # paid. Forget it and open a new one (the next attempt number gives a new key).
+                log.warning("Reusable checkout session %s cannot be read, treated as gone: %s",
+                            reusable.session_id, exc.message)
+                CheckoutSession.objects.filter(pk=reusable.pk, status=CheckoutSession.Status.OPEN).update(
+                    status=CheckoutSession.Status.EXPIRED
+                )
+                info = None
+            if info is None:
+                pass
+            elif info.status == "open" and info.url:
                 return info.url
-            CheckoutSession.objects.filter(pk=reusable.pk).exclude(status=CheckoutSession.Status.COMPLETE).update(
-                status=info.status if info.status in CheckoutSession.Status.values else CheckoutSession.Status.EXPIRED
-            )
-            if info.paid:
+            else:
+                CheckoutSession.objects.filter(pk=reusable.pk).exclude(
+                    status=CheckoutSession.Status.COMPLETE
+                ).update(
+                    status=info.status if info.status in CheckoutSession.Status.values
+                    else CheckoutSession.Status.EXPIRED
+                )
+            if info is not None and info.paid:
                 # Paid but not yet heard of (lost return and webhooks): record it now.
                 result = client.payment_result(info.session_id)
                 if result is not None:
@@ -203,6 +258,7 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
 
         # 3b. Create a new one. Same link, amount, processor, details and attempt → same key.
         details = hashlib.sha256(f"{billing_name}\n{billing_email}".encode()).hexdigest()[:12]
+        expires_at = _session_expiry(timezone.now())
         request = CheckoutRequest(
             amount=amount,
             currency=currency,
@@ -218,7 +274,11 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
             },
             success_url=f"{base}/pay/{token}/complete/?session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=f"{base}/pay/{token}/",
-            idempotency_key=f"settle-link{link.pk}-p{processor.pk}-{minor}{currency}-a{attempt}-{details}",
+            idempotency_key=(
+                f"settle-link{link.pk}-p{processor.pk}-{minor}{currency}-a{attempt}-{details}"
+                f"-e{int(expires_at.timestamp())}"
+            ),
+            expires_at=expires_at,
         )
         info = client.create_checkout_session(request)
     except KeyRejected:
@@ -243,7 +303,7 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
                     "billing_name": billing_name,
                     "billing_email": billing_email,
                     "status": info.status if info.status in CheckoutSession.Status.values else "open",
-                    "expires_at": info.expires_at,
+                    "expires_at": info.expires_at or request.expires_at,
                 },
             )
     except IntegrityError:  # a concurrent identical click stored it first

@@ -183,10 +183,13 @@ def record_card_payment(*, processor: Processor, result: PaymentResult) -> CardP
 
 
 def record_pending_payment(*, card_payment: CardPayment, date: dt.date | None = None, by=None) -> CardPayment:
-    """R4: post a payment waiting in *Payments to record*, dated `date` (default today).
+    """R4: post a payment waiting in *Payments to record*, dated `date` (default the company's today).
 
+    The date must lie between the day of the payment (`paid_on`) and the company's today,
+    both included: money cannot be booked before it was received, nor in the future.
     Raises PeriodLocked (with the user's sentence) if `date` is still locked, SettleError
-    if the payment is already recorded. Same locking contract as `record_card_payment`.
+    (field "date") for a date outside that range, SettleError if the payment is already
+    recorded. Same locking contract as `record_card_payment`.
     """
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=card_payment.invoice_id)
@@ -198,7 +201,18 @@ def record_pending_payment(*, card_payment: CardPayment, date: dt.date | None = 
                 f"This payment is in {payment.currency} and the books in {payment.company.currency}; "
                 "record it with a manual journal entry."
             )
-        _post(payment=payment, invoice=invoice, date=date or payment.company.today(), created_by=by)
+        today = payment.company.today()
+        date = date or today
+        if date > today:
+            raise SettleError(
+                f"The date cannot be after today ({today:%d %b %Y}): record the payment on or before today.",
+                field="date",
+            )
+        if payment.paid_on is not None and date < payment.paid_on:
+            raise SettleError(
+                f"The date cannot be before the day the customer paid ({payment.paid_on:%d %b %Y}).", field="date"
+            )
+        _post(payment=payment, invoice=invoice, date=date, created_by=by)
         Problem.objects.filter(
             card_payment=payment, kind__in=[Problem.Kind.TO_RECORD, Problem.Kind.NOT_RECORDABLE], resolved_at__isnull=True
         ).update(

@@ -8,7 +8,13 @@ charging the customer twice. So:
   expired at the processor (`retire_sessions`, called by `checkout.start_checkout`);
 - after a payment is recorded, the invoice's other open sessions are expired, once the
   recording transaction has committed (`expire_after_payment`, scheduled with
-  `transaction.on_commit` by `recording.record_card_payment`; best effort, errors logged).
+  `transaction.on_commit` by `recording.record_card_payment`; best effort, errors logged);
+- after anything else changes what the invoice's customer owes (a manual payment, a
+  revised invoice), its open sessions are retired the same way (`retire_open_sessions`,
+  scheduled with `transaction.on_commit` by the sales services; K4);
+- when a company's subscription stops being valid, every open session of the company is
+  retired (`retire_company_sessions`, scheduled by `companies.services.set_subscription`;
+  C3), so a customer's already-open card form cannot be paid either.
 
 Expiring a session that the customer has just paid fails at the processor (Stripe only
 expires *open* sessions). That session is then read back and, if paid, RECORDED like any
@@ -97,23 +103,49 @@ def open_sessions(*, invoice_id: int, exclude_pks=()) -> list[CheckoutSession]:
     )
 
 
-def expire_after_payment(*, invoice_id: int, paid_session_id: str) -> None:
-    """After a payment of the invoice was recorded: expire its other open sessions (best effort).
-
-    Run from `transaction.on_commit`, outside any transaction. Failures are logged, not
-    raised (the payment is recorded; a session that could not be expired is expired by
-    Stripe within 24 hours, and one paid meanwhile is still recorded by its webhook or
-    reconciliation, with an `overpaid` problem).
-    """
-    for row in open_sessions(invoice_id=invoice_id):
-        if row.session_id == paid_session_id:
-            continue
+def _retire_best_effort(rows, *, why: str) -> None:
+    for row in rows:
         try:
             retire_session(row)
         except ProcessorError as exc:
-            log.warning(
-                "Could not expire checkout session %s of processor %s after a payment of invoice %s: %s",
-                row.session_id, row.processor_id, invoice_id, exc.message,
-            )
-        except Exception:  # noqa: BLE001 - best effort after commit; the payment itself is safe
-            log.exception("Expiring checkout session %s after a payment failed", row.session_id)
+            log.warning("Could not expire checkout session %s of processor %s %s: %s",
+                        row.session_id, row.processor_id, why, exc.message)
+        except Exception:  # noqa: BLE001 - best effort after commit; what committed is safe
+            log.exception("Expiring checkout session %s %s failed", row.session_id, why)
+
+
+def retire_open_sessions(*, invoice_id: int, except_session_id: str = "") -> None:
+    """Expire the invoice's open sessions (but `except_session_id`) at their processors (K4; best effort).
+
+    For after a change of what the customer owes has committed (a payment recorded, the
+    invoice revised): a session's amount was fixed when it opened. Run from
+    `transaction.on_commit`, outside any transaction. Failures are logged, not raised (what
+    committed is safe; a session that could not be expired closes at its `expires_at`, at
+    most an hour after it opened, and one paid meanwhile is still recorded by its webhook or
+    reconciliation, with an `overpaid` problem if it paid too much).
+    """
+    rows = [row for row in open_sessions(invoice_id=invoice_id) if row.session_id != except_session_id]
+    _retire_best_effort(rows, why=f"of invoice {invoice_id}")
+
+
+def expire_after_payment(*, invoice_id: int, paid_session_id: str) -> None:
+    """After a payment of the invoice was recorded: expire its other open sessions (best effort).
+
+    See `retire_open_sessions`.
+    """
+    retire_open_sessions(invoice_id=invoice_id, except_session_id=paid_session_id)
+
+
+def retire_company_sessions(*, company_id: int) -> None:
+    """C3: expire every open session of the company's invoices (best effort, errors logged).
+
+    Called after a subscription stopped being valid has committed, outside any transaction:
+    the links are inactive, so no card form opened before may still be paid. A session found
+    paid meanwhile is recorded (see `retire_session`).
+    """
+    rows = list(
+        CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account")
+        .filter(link__invoice__company_id=company_id, status=CheckoutSession.Status.OPEN)
+        .order_by("created_at", "pk")
+    )
+    _retire_best_effort(rows, why=f"of company {company_id} (subscription not valid)")

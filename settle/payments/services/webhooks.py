@@ -5,6 +5,11 @@ Contract of `handle_webhook`:
 - The signature is verified with *that processor's* signing secret by the adapter,
   on the raw body. A missing or wrong signature raises InvalidSignature and changes
   nothing (the view answers 400).
+- A correctly signed body that is not a well-formed event (not a JSON object; no string
+  `id` of 1–255 characters, no string `type`, or no string `data.object.id`) raises
+  MalformedEvent and changes nothing: no event row is stored (so it cannot make a later
+  event look like a duplicate), and the view answers 400. Stripe never sends such a
+  body, so answering 400 (and being retried) costs nothing and hides no real payment.
 - Events are dispatched by type through `HANDLERS`; a type not in the table is
   acknowledged and ignored (Stripe only stops retrying on a 2xx).
 - The event's snapshot is not trusted for state: the handler re-reads the session

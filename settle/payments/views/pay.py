@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from settle.companies.access import public
 
@@ -81,7 +81,7 @@ def _render_state(request, link, token: str, *, status: int = 200, **extra):
 
 
 @public
-@require_GET
+@require_safe  # GET and HEAD
 def pay_page(request, token: str):
     """K2: the invoice's public page, or the page saying why it cannot be paid (K5)."""
     link = _link_or_404(token)
@@ -89,7 +89,7 @@ def pay_page(request, token: str):
 
 
 @public
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def pay_details(request, token: str):
     """K3: billing details then Pay Now. The dialog on the invoice page posts here too."""
     link = _link_or_404(token)
@@ -117,7 +117,7 @@ def pay_details(request, token: str):
 
 
 @public
-@require_GET
+@require_safe  # GET and HEAD
 def pay_complete(request, token: str):
     """K3/R1: the customer is back from the processor. Ask the processor, never the URL, if it is paid."""
     link = _link_or_404(token)
@@ -151,7 +151,7 @@ def pay_complete(request, token: str):
 
 
 @public
-@require_GET
+@require_safe  # GET and HEAD
 def pay_receipt(request, token: str, payment_id: int):
     """K3: the printable receipt of one card payment of this link's invoice."""
     link = _link_or_404(token)

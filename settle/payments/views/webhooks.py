@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 
 from settle.companies.access import public
 
-from ..processors.base import InvalidSignature
+from ..processors.base import InvalidSignature, MalformedEvent
 from ..services.webhooks import RetryLater, UnknownProcessor, handle_webhook
 
 
@@ -14,7 +14,7 @@ from ..services.webhooks import RetryLater, UnknownProcessor, handle_webhook
 @public
 @require_POST
 def stripe_webhook(request, processor_id: int):
-    """400 for a bad or missing signature (nothing changes); 503 to be retried; 200 once handled."""
+    """400 for a bad or missing signature or a signed but malformed event (nothing changes); 503 to be retried; 200 once handled."""
     try:
         outcome = handle_webhook(
             processor_id=processor_id,
@@ -25,6 +25,8 @@ def stripe_webhook(request, processor_id: int):
         return HttpResponse("Unknown processor.", status=404, content_type="text/plain")
     except InvalidSignature:
         return HttpResponseBadRequest("Invalid signature.", content_type="text/plain")
+    except MalformedEvent:
+        return HttpResponseBadRequest("Malformed event.", content_type="text/plain")
     except RetryLater as exc:
         return HttpResponse(exc.message, status=503, content_type="text/plain")
     return HttpResponse(str(outcome), content_type="text/plain")

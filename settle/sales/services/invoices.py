@@ -345,7 +345,8 @@ def revise_invoice(
     Takes the invoice row lock. The old entry is reversed on its own date (the books read as
     if the invoice had been issued as revised) and a new entry is posted on the new issue
     date; PeriodLocked if either date is inside the period lock. `card_processor` USE_DEFAULT
-    keeps the invoice's current processor.
+    keeps the invoice's current processor. After commit, the invoice's open card Checkout
+    Sessions are expired (`payments.services.sessions.retire_open_sessions`, best effort).
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     company = invoice.company
@@ -377,6 +378,12 @@ def revise_invoice(
     _write_lines(invoice, prepared)
     invoice.journal_entry = _post(invoice, prepared, created_by=revised_by)
     invoice.save()
+    # K4: a card checkout opened before the revision charges the old amount (and may be at
+    # the old processor): retire it once the revision has committed; Pay Now opens a new one.
+    from settle.payments.services.sessions import retire_open_sessions
+
+    invoice_id = invoice.pk
+    transaction.on_commit(lambda: retire_open_sessions(invoice_id=invoice_id))
     return invoice
 
 

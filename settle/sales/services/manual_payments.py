@@ -12,7 +12,8 @@ from settle.ledger.services import Line, post_journal_entry, reverse_journal_ent
 from ..models import Invoice, ManualPayment, PaymentMethod
 from ..selectors import deposit_accounts
 from ..validators import check_plain_text
-from settle.payments.services.sessions import expire_after_payment
+from settle.payments.services.links import pending_card_payments
+from settle.payments.services.sessions import retire_open_sessions
 
 from .invoices import MAX_DATE
 
@@ -33,7 +34,8 @@ def record_manual_payment(
     """Record a payment received by hand: debit `deposit_account`, credit the invoice's receivable.
 
     Takes the invoice row lock, so the balance checked is the balance paid against. Refuses an
-    amount that is not positive, more than the balance due, dated before the invoice, or a
+    amount that is not positive, more than the balance due (less card payments waiting in
+    Payments to record, R4), dated before the invoice, or a
     deposit account that is not one of the company's bank or cash accounts.
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -50,6 +52,19 @@ def record_manual_payment(
     balance = invoice.balance_due
     if balance <= 0:
         raise SettleError(f"Invoice {invoice.number} has no balance due.", field="amount")
+    # R4: a card payment waiting in Payments to record is the customer's money already; a manual
+    # payment for the same balance would count it twice once that payment is recorded.
+    waiting = pending_card_payments(invoice)
+    if waiting > 0 and amount > balance - waiting:
+        raise SettleError(
+            f"A card payment of {format_money(waiting, currency)} for this invoice is waiting in Payments to "
+            "record; record that instead."
+            + (
+                f" At most {format_money(balance - waiting, currency)} remains to be paid by other means."
+                if balance - waiting > 0 else ""
+            ),
+            field="amount",
+        )
     if amount > balance:
         raise SettleError(
             f"The amount is more than the balance due ({format_money(balance, currency)}); "
@@ -99,7 +114,8 @@ def record_manual_payment(
     invoice.amount_paid += amount
     invoice.save(update_fields=["amount_paid"])
     # A card checkout opened for the old balance would now charge too much (K4): retire it.
-    transaction.on_commit(lambda: expire_after_payment(invoice_id=invoice.pk, paid_session_id=""))
+    invoice_id = invoice.pk
+    transaction.on_commit(lambda: retire_open_sessions(invoice_id=invoice_id))
     return payment
 
 
