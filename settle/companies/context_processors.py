@@ -12,4 +12,12 @@ def membership(request):
         "membership": membership,
         "company": membership.company if membership else None,
         "my_memberships": my_memberships,
+        # Lazy: counted only by pages that show the navigation.
+        "open_problem_count": partial(_open_problem_count, membership) if membership else int,
     }
+
+
+def _open_problem_count(membership) -> int:
+    from settle.payments.models import Problem
+
+    return Problem.objects.filter(company=membership.company, resolved_at__isnull=True).count()

@@ -76,3 +76,5 @@ def test_dashboard_points_to_open_payment_problems(member_client, company):  # R
     body = client.get("/").content.decode()
     assert "1 card payment problem needs your attention" in body
     assert 'href="/payments/problems/"' in body
+    invoices_page = client.get("/invoices/").content.decode()  # every page's navigation points there too
+    assert 'class="nav-problems"' in invoices_page and ">1</span>" in invoices_page
