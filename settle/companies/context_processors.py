@@ -1,4 +1,4 @@
-from functools import partial
+from functools import cache, partial
 
 from .selectors import memberships_of_user
 
@@ -12,8 +12,8 @@ def membership(request):
         "membership": membership,
         "company": membership.company if membership else None,
         "my_memberships": my_memberships,
-        # Lazy: counted only by pages that show the navigation.
-        "open_problem_count": partial(_open_problem_count, membership) if membership else int,
+        # Lazy and counted at most once per page (the navigation and the dashboard both show it).
+        "open_problem_count": cache(partial(_open_problem_count, membership)) if membership else int,
     }
 
 

@@ -5,8 +5,6 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from settle.ledger.models import PeriodLock
-
 from .models import Company, Invitation, Membership, Subscription, User
 
 
@@ -25,10 +23,6 @@ def members_of(*, company: Company) -> QuerySet[Membership]:
 
 def pending_invitations(*, company: Company) -> QuerySet[Invitation]:
     return Invitation.objects.filter(company=company, accepted_at__isnull=True).order_by("-created_at")
-
-
-def period_lock_end(*, company: Company) -> dt.date | None:
-    return PeriodLock.objects.filter(company=company).values_list("end_date", flat=True).first()
 
 
 @dataclass(frozen=True)

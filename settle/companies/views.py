@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from settle.core.errors import SettleError
-from settle.ledger.services import set_period_lock
+from settle.ledger.services import lock_end_date, set_period_lock
 
 from . import selectors, services
 from .access import SESSION_KEY, access_object, member_required, public, signed_in_required
@@ -191,7 +191,7 @@ def settings_index(request):
         "companies/settings_index.html",
         {
             "subscription": selectors.subscription_state(company=company),
-            "lock_end": selectors.period_lock_end(company=company),
+            "lock_end": lock_end_date(company=company),
         },
     )
 
@@ -327,7 +327,7 @@ def invitation_cancel(request, invitation_id):
 def period_lock(request):
     """L3: set or clear the period lock end date (Creator/Admin)."""
     company = request.membership.company
-    current = selectors.period_lock_end(company=company)
+    current = lock_end_date(company=company)
     form = PeriodLockForm(request.POST or None, company=company, initial={"end_date": current})
     if request.method == "POST" and form.is_valid():
         end_date = form.cleaned_data["end_date"]

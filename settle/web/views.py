@@ -2,8 +2,6 @@ from django.shortcuts import render
 
 from settle.companies.access import member_required
 
-from settle.payments.models import Problem
-
 from . import selectors
 from .charts import bar_chart
 
@@ -15,9 +13,5 @@ def dashboard(request):
     return render(
         request,
         "web/dashboard.html",
-        {
-            "figures": figures,
-            "aging_chart": bar_chart(figures.aging_buckets),
-            "open_problems": Problem.objects.filter(company=company, resolved_at__isnull=True).count(),
-        },
+        {"figures": figures, "aging_chart": bar_chart(figures.aging_buckets)},
     )

@@ -19,7 +19,15 @@ from settle.companies.models import Company
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, ZERO, format_money, quantize
 from settle.ledger.models import Account, AccountRole, AccountType
-from settle.ledger.services import Line, account_for_role, ensure_open, post_journal_entry, reverse_journal_entry
+from settle.ledger.services import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    Line,
+    account_for_role,
+    ensure_open,
+    post_journal_entry,
+    reverse_journal_entry,
+)
 
 from ..models import TERMS_DAYS, Client, Invoice, InvoiceLine, TaxRate, Terms
 from ..selectors import default_processor_for, receivable_accounts
@@ -29,8 +37,6 @@ PAID_AT_ISSUE_REASON = "Paid at issue: this invoice is recorded as paid, so it c
 MAX_QUANTITY = Decimal("99999999.9999")
 PRICE_PLACES = Decimal("0.0001")
 DESCRIPTION_MAX = InvoiceLine._meta.get_field("description").max_length
-MIN_DATE = dt.date(1900, 1, 1)
-MAX_DATE = dt.date(2999, 12, 31)
 NOTES_MAX = Invoice._meta.get_field("notes").max_length
 
 
@@ -141,7 +147,7 @@ def _prepare(company, *, client, issue_date, terms, due_date, receivable_account
         raise SettleError("Choose one of your clients.", field="client")
     if not isinstance(issue_date, dt.date):
         raise SettleError("Enter the issue date.", field="issue_date")
-    if not MIN_DATE <= issue_date <= MAX_DATE:
+    if not EARLIEST_DATE <= issue_date <= LATEST_DATE:
         raise SettleError("Enter an issue date between the years 1900 and 2999.", field="issue_date")
     if terms not in Terms.values:
         raise SettleError("Choose the terms.", field="terms")
@@ -149,7 +155,7 @@ def _prepare(company, *, client, issue_date, terms, due_date, receivable_account
         due_date = issue_date + dt.timedelta(days=TERMS_DAYS[Terms(terms)])
     if not isinstance(due_date, dt.date):
         raise SettleError("Enter the due date.", field="due_date")
-    if due_date > MAX_DATE:
+    if due_date > LATEST_DATE:
         raise SettleError("Enter a due date before the year 3000.", field="due_date")
     if due_date < issue_date:
         raise SettleError("The due date cannot be before the issue date.", field="due_date")

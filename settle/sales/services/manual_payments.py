@@ -7,7 +7,7 @@ from django.db import transaction
 
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
-from settle.ledger.services import Line, post_journal_entry, reverse_journal_entry
+from settle.ledger.services import LATEST_DATE, Line, post_journal_entry, reverse_journal_entry
 
 from ..models import Invoice, ManualPayment, PaymentMethod
 from ..selectors import deposit_accounts
@@ -15,7 +15,6 @@ from ..validators import check_plain_text
 from settle.payments.services.links import pending_card_payments
 from settle.payments.services.sessions import retire_open_sessions
 
-from .invoices import MAX_DATE
 
 REFERENCE_MAX = ManualPayment._meta.get_field("reference").max_length
 
@@ -73,7 +72,7 @@ def record_manual_payment(
         )
     if not isinstance(date, dt.date):
         raise SettleError("Enter the date the payment was received.", field="date")
-    if date > MAX_DATE:
+    if date > LATEST_DATE:
         raise SettleError("Enter a date before the year 3000.", field="date")
     if date < invoice.issue_date:
         raise SettleError(
