@@ -21,7 +21,7 @@ Everything a payment causes (the CardPayment, its journal entry, the invoice's
 
 A new payment also marks its CheckoutSession row `complete` (same transaction) and, once
 that transaction has committed, expires the invoice's other open sessions at the
-processor (`sessions.expire_after_payment`, best effort): their amounts were fixed
+processor (`sessions.retire_open_sessions`, best effort): their amounts were fixed
 before this payment, so paying one of them would charge the customer twice.
 """
 
@@ -43,7 +43,7 @@ from ..models import CardPayment, CheckoutSession, Problem, Processor
 from ..processors.base import PaymentResult
 from .notifications import notify_payment
 from .problems import raise_problem
-from .sessions import expire_after_payment
+from .sessions import retire_open_sessions
 
 
 class NotOurPayment(SettleError):
@@ -127,7 +127,7 @@ def record_card_payment(*, processor: Processor, result: PaymentResult) -> CardP
             status=CheckoutSession.Status.COMPLETE
         )
         transaction.on_commit(
-            functools.partial(expire_after_payment, invoice_id=invoice.pk, paid_session_id=result.session_id),
+            functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
             robust=True,
         )
 

@@ -5,9 +5,9 @@ balance changed (a cheque recorded, another session paid) could still be paid la
 charging the customer twice. So:
 
 - before Pay Now opens a new session, every other open session of the invoice is
-  expired at the processor (`retire_sessions`, called by `checkout.start_checkout`);
+  expired at the processor (`retire_session` on each, called by `checkout.start_checkout`);
 - after a payment is recorded, the invoice's other open sessions are expired, once the
-  recording transaction has committed (`expire_after_payment`, scheduled with
+  recording transaction has committed (`retire_open_sessions`, scheduled with
   `transaction.on_commit` by `recording.record_card_payment`; best effort, errors logged);
 - after anything else changes what the invoice's customer owes (a manual payment, a
   revised invoice), its open sessions are retired the same way (`retire_open_sessions`,
@@ -126,14 +126,6 @@ def retire_open_sessions(*, invoice_id: int, except_session_id: str = "") -> Non
     """
     rows = [row for row in open_sessions(invoice_id=invoice_id) if row.session_id != except_session_id]
     _retire_best_effort(rows, why=f"of invoice {invoice_id}")
-
-
-def expire_after_payment(*, invoice_id: int, paid_session_id: str) -> None:
-    """After a payment of the invoice was recorded: expire its other open sessions (best effort).
-
-    See `retire_open_sessions`.
-    """
-    retire_open_sessions(invoice_id=invoice_id, except_session_id=paid_session_id)
 
 
 def retire_company_sessions(*, company_id: int) -> None:
