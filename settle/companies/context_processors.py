@@ -18,6 +18,6 @@ def membership(request):
 
 
 def _open_problem_count(membership) -> int:
-    from settle.payments.models import Problem
+    from settle.payments.selectors import open_problem_count
 
-    return Problem.objects.filter(company=membership.company, resolved_at__isnull=True).count()
+    return open_problem_count(company=membership.company)

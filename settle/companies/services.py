@@ -56,7 +56,7 @@ def set_subscription(*, company, status: str, trial_ends_on: dt.date | None = No
     if not subscription.is_valid(company.today()):
         # C3: the company's payment links are inactive now; a card form a customer already
         # opened must not stay payable either. After commit, best effort (errors logged).
-        from settle.payments.services.sessions import retire_company_sessions
+        from settle.payments.services.recording import retire_company_sessions
 
         company_id = company.pk
         transaction.on_commit(lambda: retire_company_sessions(company_id=company_id))

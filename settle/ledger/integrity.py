@@ -28,6 +28,15 @@ GUARDS = {
 
 PAID_AT_ISSUE_ROLES = [AccountRole.BANK, AccountRole.CASH]
 
+# Checks other apps add (in their AppConfig.ready()): f(company=None|Company) -> list of fault sentences.
+_EXTRA_CHECKS: list = []
+
+
+def register_check(check) -> None:
+    """Add an app's invariant check to `find_faults` (once)."""
+    if check not in _EXTRA_CHECKS:
+        _EXTRA_CHECKS.append(check)
+
 
 def _entry(row, prefix="") -> str:
     return f"entry {row[prefix + 'number']} (id {row[prefix + 'id']}, company {row[prefix + 'company_id']})"
@@ -202,6 +211,8 @@ def find_faults(*, company=None) -> list[str]:
             f"debits {from_units(row['dr'])}, credits {from_units(row['cr'])}."
         )
 
+    for check in _EXTRA_CHECKS:
+        faults.extend(check(company=company))
     faults.extend(missing_guards())
     return faults
 

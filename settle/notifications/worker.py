@@ -223,8 +223,3 @@ def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
     while not should_stop() and time.monotonic() < deadline:
         time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
 
-
-# Periodic jobs of other apps, one registration line each (their owners add them).
-from settle.payments.services.reconciliation import reconcile_job  # noqa: E402
-
-PERIODIC_JOBS.append(("reconcile_payments", reconcile_job, 300))  # R1: record payments whose return and webhooks were lost

@@ -65,6 +65,22 @@ class ProcessorEditForm(SettleErrorsMixin, forms.Form):
         self.fields["deposit_account"].queryset = accounts
 
 
+class RotateKeyForm(SettleErrorsMixin, forms.Form):
+    """R5: a new secret key of the same Stripe account for a connected processor."""
+
+    secret_key = forms.CharField(
+        label="New Stripe Live Secret Key",
+        max_length=500,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=(
+            "A new secret key of the same Stripe account, e.g. after rolling the key in the Stripe Dashboard "
+            "(Developers > API keys). Links already sent and the payments recorded stay as they are."
+        ),
+        error_messages={"required": "Enter the new Stripe Live Secret Key (it starts with sk_live_)."},
+    )
+
+
 class ProcessorChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
         return obj.name

@@ -1,7 +1,10 @@
 """Card processors, payment links, checkout sessions, card payments and problems (SPEC P, K, R).
 
-Exactly-once recording rests on database uniqueness: one CardPayment per processor
-and Stripe payment intent, one ProcessorEvent per processor and Stripe event.
+Exactly-once recording rests on database uniqueness (R5): one booked CardPayment per
+company, Stripe account and payment intent, whatever the number of processors (connected
+or not) that point at that account; one ProcessorEvent per processor and Stripe event; one
+connected processor per company and Stripe account. Every row of a company's data carries
+`company_id`, so constraints and indexes lead with it.
 """
 
 from decimal import Decimal
@@ -43,6 +46,12 @@ class Processor(models.Model):
                 condition=models.Q(disconnected_at__isnull=True),
                 name="connected_processor_name_unique",
             ),
+            # R5: the same Stripe account cannot be connected twice in one company (rotate the key instead).
+            models.UniqueConstraint(
+                fields=["company", "account_id"],
+                condition=models.Q(disconnected_at__isnull=True) & ~models.Q(account_id=""),
+                name="connected_stripe_account_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -66,6 +75,7 @@ class PaymentSettings(models.Model):
 class PaymentLink(models.Model):
     """An emailed link to an invoice's public page (K1). Only a hash of the token is stored."""
 
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     invoice = models.ForeignKey("sales.Invoice", on_delete=models.CASCADE, related_name="payment_links")
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -78,15 +88,21 @@ class PaymentLink(models.Model):
 
 
 class CheckoutSession(models.Model):
-    """A Stripe Checkout Session opened for a link; reused while open for the same amount."""
+    """A Stripe Checkout Session Settle opened for a link; reused while open for the same amount.
+
+    Only sessions with a row here are Settle's: a payment is booked only through its row,
+    under the row's processor (the one that created the session), R5.
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         COMPLETE = "complete", "Complete"
         EXPIRED = "expired", "Expired"
 
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     link = models.ForeignKey(PaymentLink, on_delete=models.CASCADE, related_name="checkout_sessions")
     processor = models.ForeignKey(Processor, on_delete=models.PROTECT, related_name="checkout_sessions")
+    stripe_account = models.CharField(max_length=64, blank=True)  # the processor's account_id when opened
     session_id = models.CharField(max_length=255)
     url = models.URLField(max_length=2000, blank=True)
     amount = models.DecimalField(max_digits=14, decimal_places=4)
@@ -99,8 +115,9 @@ class CheckoutSession(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["processor", "session_id"], name="one_row_per_checkout_session"),
+            models.UniqueConstraint(fields=["company", "session_id"], name="one_row_per_checkout_session"),
         ]
+        indexes = [models.Index(fields=["company", "link", "status"], name="checkout_session_by_link")]
 
 
 class CardPayment(models.Model):
@@ -109,10 +126,15 @@ class CardPayment(models.Model):
     class Status(models.TextChoices):
         RECORDED = "recorded", "Recorded"
         TO_RECORD = "to_record", "To record"
+        REVERSED = "reversed", "Duplicate booking reversed"
 
     company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="card_payments")
     invoice = models.ForeignKey("sales.Invoice", on_delete=models.PROTECT, related_name="card_payments")
     processor = models.ForeignKey(Processor, on_delete=models.PROTECT, related_name="payments")
+    checkout_session = models.ForeignKey(
+        CheckoutSession, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    stripe_account = models.CharField(max_length=64, blank=True)
     session_id = models.CharField(max_length=255, blank=True)
     payment_intent_id = models.CharField(max_length=255)
     charge_id = models.CharField(max_length=255, blank=True)
@@ -130,11 +152,33 @@ class CardPayment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     recorded_at = models.DateTimeField(null=True, blank=True)
+    # Books hit before R5 was enforced may hold a payment intent booked more than once: the
+    # later bookings point at the first. Such a duplicate can be reversed (audit fields below);
+    # the database refuses any new second booking.
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates"
+    )
+    reversal_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_card_payment"
+    )
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["processor", "payment_intent_id"], name="one_payment_per_intent"),
+            # R5: once per company, Stripe account and payment intent, whatever the processor.
+            models.UniqueConstraint(
+                fields=["company", "stripe_account", "payment_intent_id"],
+                condition=models.Q(duplicate_of__isnull=True),
+                name="one_booking_per_payment_intent",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="reversed") | models.Q(reversal_entry__isnull=False),
+                name="reversed_payment_has_reversal",
+            ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="card_payment_positive"),
             models.CheckConstraint(
                 condition=models.Q(status="to_record") | models.Q(journal_entry__isnull=False),
@@ -150,6 +194,7 @@ class CardPayment(models.Model):
 class ProcessorEvent(models.Model):
     """A webhook event received from a processor; unique per processor so replays do nothing."""
 
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     processor = models.ForeignKey(Processor, on_delete=models.CASCADE, related_name="events")
     event_id = models.CharField(max_length=255)
     type = models.CharField(max_length=100)

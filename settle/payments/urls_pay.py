@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import pay, problems, webhooks
+from .views import card_payments, pay, problems, webhooks
 
 urlpatterns = [
     # The customer's pages (public; the token authorizes).
@@ -8,8 +8,15 @@ urlpatterns = [
     path("pay/<str:token>/details/", pay.pay_details, name="pay_details"),
     path("pay/<str:token>/complete/", pay.pay_complete, name="pay_complete"),
     path("pay/<str:token>/receipt/<int:payment_id>/", pay.pay_receipt, name="pay_receipt"),
+    path("receipts/<str:receipt_token>/", pay.receipt, name="receipt"),
     # Processors' webhooks (public; the signature authorizes).
     path("payments/webhooks/<int:processor_id>/", webhooks.stripe_webhook, name="stripe_webhook"),
+    # Books hit before R5: reverse a duplicate booking from the invoice page.
+    path(
+        "invoices/<int:invoice_id>/card-payments/<int:payment_id>/reverse-duplicate/",
+        card_payments.reverse_duplicate,
+        name="reverse_duplicate_booking",
+    ),
     # Problems and payments to record (R3, R4).
     path("payments/problems/", problems.problem_list, name="payment_problems"),
     path("payments/problems/record/<int:payment_id>/", problems.record_payment, name="record_card_payment"),

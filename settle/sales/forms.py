@@ -86,17 +86,30 @@ class ClientForm(forms.Form):
         required=False,
         validators=[no_markup],
     )
-    default_processor = forms.ModelChoiceField(
+    default_processor = forms.ChoiceField(
         label="Credit Card Processor",
-        queryset=None,
         required=False,
-        empty_label="None",
         help_text="Used on new invoices for this client (Allow credit card payment via).",
     )
 
+    NO_CARD_PAYMENTS = "none"
+
     def __init__(self, *args, company, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["default_processor"].queryset = selectors.connected_processors(company=company)
+        self._processors = list(selectors.connected_processors(company=company))
+        default = selectors.company_default_processor(company=company)
+        self.fields["default_processor"].choices = [
+            ("", f"The company default ({default.name})" if default else "The company default (no card payments)"),
+            (self.NO_CARD_PAYMENTS, "No card payments"),
+            *[(str(p.pk), p.name) for p in self._processors],
+        ]
+
+    def clean_default_processor(self):
+        """S1, S4: the company default (None), no card payments (NO_CARD_PAYMENTS), or a named processor."""
+        value = self.cleaned_data["default_processor"]
+        if value in ("", self.NO_CARD_PAYMENTS):
+            return value or None
+        return next(p for p in self._processors if str(p.pk) == value)
 
     def clean_emails(self):
         from .services.clients import normalize_emails
@@ -302,7 +315,7 @@ class ManualPaymentForm(forms.Form):
     def __init__(self, *args, company, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["amount"].currency = company.currency
-        self.fields["deposit_account"].queryset = selectors.deposit_accounts(company=company)
+        self.fields["deposit_account"].queryset = selectors.bank_and_cash_accounts(company=company)
 
 
 class InvoiceEmailForm(forms.Form):

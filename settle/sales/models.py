@@ -8,6 +8,9 @@ from settle.core.money import plain_number
 
 
 class Client(models.Model):
+    """S1. Card payments on new invoices (S4): `default_processor` when set, else none when
+    `no_card_payments`, else the company default (P6)."""
+
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="clients")
     name = models.CharField(max_length=120)
     # One or more contact addresses, comma-separated; the first is the default recipient.
@@ -17,12 +20,17 @@ class Client(models.Model):
         "payments.Processor", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name="Credit Card Processor",
     )
+    no_card_payments = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["company", "name"], name="client_name_unique_per_company"),
+            models.CheckConstraint(
+                condition=models.Q(no_card_payments=False) | models.Q(default_processor__isnull=True),
+                name="client_no_card_payments_names_no_processor",
+            ),
         ]
 
     def __str__(self) -> str:

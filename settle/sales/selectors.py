@@ -26,10 +26,12 @@ def company_default_processor(*, company) -> Processor | None:
 
 
 def default_processor_for(*, client) -> Processor | None:
-    """S4: the client's default processor, else the company default, else none."""
+    """S4: the client's default processor, else none if the client takes no card payments, else the company default."""
     processor = client.default_processor
     if processor is not None and processor.is_connected and processor.company_id == client.company_id:
         return processor
+    if client.no_card_payments:
+        return None
     return company_default_processor(company=client.company)
 
 
@@ -40,7 +42,7 @@ def receivable_accounts(*, company) -> QuerySet[Account]:
     ).order_by("code")
 
 
-def deposit_accounts(*, company) -> QuerySet[Account]:
+def bank_and_cash_accounts(*, company) -> QuerySet[Account]:
     """Accounts a manual payment may be deposited to (S5): bank and cash."""
     return Account.objects.filter(
         company=company, type=AccountType.ASSET, role__in=DEPOSIT_ROLES, is_active=True

@@ -160,6 +160,11 @@ class World:
             status=CardPayment.Status.TO_RECORD,
         )
 
+    def receipt_token(self):
+        from settle.payments.services.links import receipt_token
+
+        return receipt_token(self.card_payment())
+
     @memo
     def problem(self):
         from settle.payments.models import Problem
@@ -248,6 +253,7 @@ TABLE: dict[str, Access] = {
     "processor_new_stripe": Access(Level.ADMIN, GET_POST),
     "processor_edit": Access(Level.ADMIN, GET_POST, kwargs=lambda w: {"pk": w.processor().pk}),
     "processor_disconnect": Access(Level.ADMIN, GET_POST, kwargs=lambda w: {"pk": w.processor().pk}),
+    "processor_rotate_key": Access(Level.ADMIN, GET_POST, kwargs=lambda w: {"pk": w.processor().pk}),
     "invoice_payments_settings": Access(Level.ADMIN, GET_POST),
     # --- payments: the customer's pages and webhooks (the token / signature authorizes) ---
     "pay_page": Access(PUBLIC, kwargs=lambda w: {"token": w.pay_token()}, scoped=False),
@@ -256,10 +262,15 @@ TABLE: dict[str, Access] = {
     "pay_receipt": Access(
         PUBLIC, kwargs=lambda w: {"token": w.pay_token(), "payment_id": w.card_payment().pk}, scoped=False
     ),
+    # The signed receipt token is the credential (K6); it names no company in the URL.
+    "receipt": Access(PUBLIC, kwargs=lambda w: {"receipt_token": w.receipt_token()}, scoped=False),
     "stripe_webhook": Access(PUBLIC, POST, kwargs=lambda w: {"processor_id": w.processor().pk}, scoped=False),
     # --- payments: problems and payments to record ---
     "payment_problems": Access(Level.BOOKKEEPER),
     "record_card_payment": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"payment_id": w.card_payment().pk}),
+    "reverse_duplicate_booking": Access(
+        Level.ADMIN, POST, kwargs=lambda w: {"invoice_id": w.invoice().pk, "payment_id": w.card_payment().pk}
+    ),
     "resolve_payment_problem": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"problem_id": w.problem().pk}),
     # --- notifications: the development outbox (404 unless OUTBOX_ENABLED; off in production).
     # A signed-in user reads the mail of their companies and mail addressed to them.

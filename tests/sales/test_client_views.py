@@ -15,7 +15,9 @@ def test_create_client_with_processor_and_emails(company, bookkeeper):  # S1
     gone.save()
     page = bookkeeper.get("/clients/new/").content.decode()
     assert "Credit Card Processor" in page and ">Stripe</option>" in page and "Old Stripe" not in page
-    assert '<option value="" selected>None</option>' in page
+    # Three kinds of choice, labelled so (S1, S4): the company default, no card payments, or a named processor.
+    assert '<option value="" selected>The company default (no card payments)</option>' in page
+    assert '<option value="none">No card payments</option>' in page
     response = bookkeeper.post("/clients/new/", {
         "name": "Acme Corp", "emails": "ap@acme.test, ceo@acme.test", "address": "1 Main St", "default_processor": stripe.pk,
     })
@@ -35,7 +37,29 @@ def test_edit_client_default_processor(company, bookkeeper):  # S1
     response = bookkeeper.post(f"/clients/{client.pk}/edit/", {"name": "Acme Two", "emails": "", "address": "", "default_processor": ""})
     assert response.status_code == 302
     client.refresh_from_db()
-    assert client.name == "Acme Two" and client.default_processor is None
+    assert client.name == "Acme Two" and client.default_processor is None and not client.no_card_payments
+
+
+def test_client_can_take_no_card_payments_even_with_a_company_default(company, bookkeeper):  # S1, S4
+    from settle.payments.services.connections import set_default_processor
+    from settle.sales.selectors import default_processor_for
+
+    stripe = make_processor(company, "Stripe")
+    set_default_processor(company=company, processor=stripe)
+    page = bookkeeper.get("/clients/new/").content.decode()
+    assert '<option value="" selected>The company default (Stripe)</option>' in page
+    response = bookkeeper.post("/clients/new/", {"name": "Cash Only Ltd", "emails": "", "address": "", "default_processor": "none"})
+    assert response.status_code == 302
+    client = Client.objects.get(name="Cash Only Ltd")
+    assert client.no_card_payments and client.default_processor is None
+    assert default_processor_for(client=client) is None  # new invoices offer no card payment
+    assert "No card payments" in bookkeeper.get(f"/clients/{client.pk}/").content.decode()
+    edit = bookkeeper.get(f"/clients/{client.pk}/edit/").content.decode()
+    assert '<option value="none" selected>No card payments</option>' in edit
+    # Back to the company default.
+    bookkeeper.post(f"/clients/{client.pk}/edit/", {"name": "Cash Only Ltd", "emails": "", "address": "", "default_processor": ""})
+    client.refresh_from_db()
+    assert not client.no_card_payments and default_processor_for(client=client) == stripe
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def client_for(processor) -> ProcessorClient:
     return client_for_key(processor.secret_key, kind=processor.kind)
 
 
-def verify_event(*, kind: str = "stripe", payload: bytes, signature: str, secret: str) -> base.ProcessorEvent:
+def verify_event(*, kind: str = "stripe", payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
     """Check a webhook's signature with the endpoint secret; raises base.InvalidSignature."""
     from .stripe import verify_event as stripe_verify_event
 

@@ -297,11 +297,11 @@ class StripeProcessorClient:
         return paid
 
     # -- webhooks in ------------------------------------------------------------------
-    def verify_event(self, *, payload: bytes, signature: str, secret: str) -> base.ProcessorEvent:
+    def verify_event(self, *, payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
         return verify_event(payload=payload, signature=signature, secret=secret)
 
 
-def verify_event(*, payload: bytes, signature: str, secret: str) -> base.ProcessorEvent:
+def verify_event(*, payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
     """Verify a webhook (signature checking needs only the endpoint secret) and parse its event.
 
     InvalidSignature when the signature does not verify (or the body is not UTF-8, so it
@@ -328,7 +328,7 @@ def _id(value) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= EVENT_ID_MAX else None
 
 
-def event_from_dict(event) -> base.ProcessorEvent:
+def event_from_dict(event) -> base.VerifiedEvent:
     """The event's id, type and object, or MalformedEvent.
 
     Stripe always sends a JSON object with a string `id` (deduplication key, at most 255
@@ -346,7 +346,7 @@ def event_from_dict(event) -> base.ProcessorEvent:
     if not isinstance(obj, dict) or _id(obj.get("id")) is None:
         raise base.MalformedEvent("The webhook event has no valid object id.")
     object_type = obj.get("object")
-    return base.ProcessorEvent(
+    return base.VerifiedEvent(
         event_id=event_id,
         type=event_type,
         object_id=obj["id"],

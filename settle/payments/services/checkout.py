@@ -63,8 +63,8 @@ from ..processors import client_for
 from ..processors.base import CheckoutRequest, KeyRejected, ProcessorError, ProcessorUnavailable
 from .links import LinkState, amount_payable, link_state
 from .problems import report_key_rejected
-from .recording import NotOurPayment, record_card_payment
-from .sessions import Retired, open_sessions, retire_session
+from .recording import book_session, booking_of, our_session, retire_session
+from .sessions import Retired, open_sessions
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,10 @@ class CheckoutRefused(SettleError):
     def __init__(self, state: LinkState, message: str = ""):
         super().__init__(message or f"This invoice cannot be paid online ({state}).")
         self.state = state
+
+
+class UnknownSession(SettleError):
+    """The return URL names no session Settle opened for this link (a forged or stale URL)."""
 
 
 class CheckoutFailed(SettleError):
@@ -247,13 +251,8 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
                     else CheckoutSession.Status.EXPIRED
                 )
             if info is not None and info.paid:
-                # Paid but not yet heard of (lost return and webhooks): record it now.
-                result = client.payment_result(info.session_id)
-                if result is not None:
-                    try:
-                        record_card_payment(processor=processor, result=result)
-                    except NotOurPayment:
-                        pass
+                # Paid but not yet heard of (lost return and webhooks): book it now.
+                book_session(session=reusable, client=client)
                 return f"{base}/pay/{token}/complete/?session_id={info.session_id}"
 
         # 3b. Create a new one. Same link, amount, processor, details and attempt → same key.
@@ -293,9 +292,11 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
     try:
         with transaction.atomic():
             row, _ = CheckoutSession.objects.get_or_create(
-                processor=processor,
+                company_id=invoice.company_id,
                 session_id=info.session_id,
                 defaults={
+                    "processor": processor,
+                    "stripe_account": processor.account_id,
                     "link": link,
                     "url": info.url or "",
                     "amount": amount,
@@ -307,6 +308,28 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
                 },
             )
     except IntegrityError:  # a concurrent identical click stored it first
-        row = CheckoutSession.objects.select_related("link").get(processor=processor, session_id=info.session_id)
+        row = CheckoutSession.objects.select_related("link").get(company_id=invoice.company_id, session_id=info.session_id)
     _retire_older_than(row)
     return info.url
+
+
+def finish_checkout(*, link: PaymentLink, session_id: str):
+    """K3/R1: the customer is back from the processor with `session_id` in the URL.
+
+    Returns the booked CardPayment, or None while the payment is not confirmed (the page
+    then says it is being processed). The URL is never trusted: the session must be one
+    Settle opened for this very link (else UnknownSession), and the processor is asked
+    whether it is paid. A
+    processor that cannot be asked now gives None (the webhook or the sweep books it later);
+    a rejected key also raises its problem (R3).
+    """
+    row = our_session(company_id=link.company_id, session_id=session_id)
+    if row is None or row.link_id != link.pk:
+        raise UnknownSession("This is not a payment of this invoice's link.")
+    try:
+        return book_session(session=row)
+    except KeyRejected:
+        report_key_rejected(processor=row.processor)
+    except ProcessorError as exc:
+        log.warning("Return from checkout session %s: the processor could not be asked: %s", session_id, exc.message)
+    return booking_of(row)

@@ -62,7 +62,7 @@ def company_processors(*, company) -> QuerySet[Processor]:
     )
 
 
-def deposit_accounts(*, company) -> QuerySet[Account]:
+def processor_deposit_accounts(*, company) -> QuerySet[Account]:
     """P1 "Deposit Payments to": the company's active asset accounts other than receivables."""
     return (
         Account.objects.filter(company=company, type=AccountType.ASSET, is_active=True)
@@ -72,7 +72,7 @@ def deposit_accounts(*, company) -> QuerySet[Account]:
 
 
 def default_deposit_account(*, company) -> Account | None:
-    return deposit_accounts(company=company).filter(role=AccountRole.STRIPE_CLEARING).first()
+    return processor_deposit_accounts(company=company).filter(role=AccountRole.STRIPE_CLEARING).first()
 
 
 def invoices_using(*, processor: Processor):
@@ -132,7 +132,7 @@ def _clean_name(company, name: str, *, exclude_pk=None) -> str:
 
 
 def _check_deposit_account(company, account) -> Account:
-    if account is None or not deposit_accounts(company=company).filter(pk=account.pk).exists():
+    if account is None or not processor_deposit_accounts(company=company).filter(pk=account.pk).exists():
         raise SettleError("Choose one of your asset accounts to deposit payments to.", field="deposit_account")
     return account
 
@@ -164,6 +164,7 @@ def connect_stripe_processor(
         account = client.retrieve_account()
     except base.KeyRejected as exc:
         raise base.KeyRejected(f"{exc.message} Nothing was saved. {WHERE_TO_FIND}", field="secret_key") from None
+    _refuse_account_twice(company, account.account_id)
 
     fields = dict(
         company=company,
@@ -209,6 +210,7 @@ def connect_stripe_processor(
     except IntegrityError:
         _forget_endpoint(client, subscription)
         _discard_pending(pending)
+        _refuse_account_twice(company, account.account_id)  # a concurrent connect of the same account won
         raise SettleError(f"You already have a processor named {name}. Choose another name.", field="name") from None
     except BaseException:
         _forget_endpoint(client, subscription)
@@ -216,6 +218,65 @@ def connect_stripe_processor(
         raise
     logger.info("Connected processor %s (%s) for company %s", processor.pk, account.account_id, company.pk)
     return processor
+
+
+def _refuse_account_twice(company, account_id: str) -> None:
+    """R5: one connected processor per Stripe account in a company; say which one and what to do instead."""
+    if not account_id:
+        return
+    existing = Processor.objects.filter(company=company, account_id=account_id, disconnected_at__isnull=True).first()
+    if existing is not None:
+        raise SettleError(
+            f"This key belongs to the Stripe account already connected as “{existing.name}” (key ending "
+            f"{existing.key_last4}). Nothing was saved. To use this key instead, edit “{existing.name}” and "
+            "rotate its key.",
+            field="secret_key",
+        )
+
+
+def rotate_processor_key(*, processor: Processor, secret_key: str, by=None) -> Processor:
+    """R5: give a connected processor a new secret key of the *same* Stripe account.
+
+    The key's form is checked, then Stripe is asked whose key it is: another account's key
+    (or a key whose account Stripe will not name, e.g. a restricted key without that
+    permission) is refused and nothing is saved. The processor keeps its id, name, links,
+    webhook endpoint and history; a `key_rejected` mark and its open problem are cleared,
+    since Stripe accepts the new key. No transaction is held across the call to Stripe.
+    """
+    if not processor.is_connected:
+        raise SettleError("This processor is disconnected; connect it again instead.")
+    key = check_key_form(secret_key)
+    try:
+        account = client_for_key(key).retrieve_account()
+    except base.KeyRejected as exc:
+        raise base.KeyRejected(f"{exc.message} Nothing was saved. {WHERE_TO_FIND}", field="secret_key") from None
+    if not account.account_id or not processor.account_id:
+        raise SettleError(
+            "Stripe would not say which account this key belongs to, so Settle cannot confirm it is the same "
+            "account. Nothing was saved. Use a standard secret key (sk_live_…).",
+            field="secret_key",
+        )
+    if account.account_id != processor.account_id:
+        raise SettleError(
+            f"This key belongs to another Stripe account than “{processor.name}” uses. Nothing was saved. "
+            "To take payments through another Stripe account, add it as a new processor.",
+            field="secret_key",
+        )
+    with transaction.atomic():
+        locked = Processor.objects.select_for_update().get(pk=processor.pk)
+        if not locked.is_connected:
+            raise SettleError("This processor was disconnected meanwhile; nothing was saved.")
+        locked.secret_key = Secret(key)
+        locked.key_last4 = key[-4:]
+        locked.key_rejected_at = None
+        locked.save(update_fields=["secret_key", "key_last4", "key_rejected_at"])
+        Problem.objects.filter(
+            processor=locked, kind=Problem.Kind.KEY_REJECTED, resolved_at__isnull=True
+        ).update(resolved_at=timezone.now())
+        # A later rejection of the new key must be able to raise its problem again.
+        Problem.objects.filter(key=f"key-rejected:{locked.pk}").update(key=f"key-rejected:{locked.pk}:{timezone.now().timestamp()}")
+    logger.info("Rotated the key of processor %s by user %s", locked.pk, getattr(by, "pk", None))
+    return locked
 
 
 def _subscription_failed(exc: base.ProcessorError) -> str:
@@ -303,7 +364,7 @@ def disconnect_processor(*, processor: Processor, by=None) -> Processor:
         "Disconnected processor %s by user %s; voided %s payment links", locked.pk, getattr(by, "pk", None), voided
     )
 
-    from .sessions import retire_session
+    from .recording import retire_session
 
     client = client_for(locked)
     rows = CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account")
@@ -424,11 +485,12 @@ __all__ = [
     "company_processors",
     "connect_stripe_processor",
     "default_deposit_account",
-    "deposit_accounts",
+    "processor_deposit_accounts",
     "disconnect_processor",
     "invoices_using",
     "mark_key_rejected",
     "payment_settings",
+    "rotate_processor_key",
     "rotate_secrets",
     "set_default_processor",
     "set_notification_email",

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from decimal import Decimal
 
+from django.core import signing
 from django.db import transaction
 from django.db.models import Sum
 
@@ -47,7 +48,7 @@ def link_url(*, base: str, token: str) -> str:
 def issue_link(*, invoice, base: str) -> tuple[PaymentLink, str]:
     """Create a new link for `invoice`; returns the row and its public URL (the token is not kept)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    link = PaymentLink.objects.create(invoice=invoice, token_hash=hash_token(token))
+    link = PaymentLink.objects.create(company_id=invoice.company_id, invoice=invoice, token_hash=hash_token(token))
     return link, link_url(base=base, token=token)
 
 
@@ -171,3 +172,31 @@ def payment_line(*, invoice, base: str) -> str:
         raise PeriodLocked(refusal)
     _, url = issue_link(invoice=invoice, base=base)
     return f"View and pay this invoice online: {url}"
+
+
+# -- receipts (K3, K6) ---------------------------------------------------------------------
+
+_RECEIPT_SALT = "settle.payments.receipt"
+
+
+def receipt_token(payment) -> str:
+    """The unguessable part of a card payment's receipt URL: the payment id, signed (HMAC).
+
+    A receipt has its own URL so that the printed page and the payer's email carry no pay
+    token; it shows only what the receipt shows."""
+    return signing.dumps(payment.pk, salt=_RECEIPT_SALT, compress=False)
+
+
+def receipt_path(payment) -> str:
+    return f"/receipts/{receipt_token(payment)}/"
+
+
+def payment_for_receipt(token: str) -> int | None:
+    """The card payment id a receipt token names, or None for a token Settle did not sign."""
+    if not token or len(token) > 200:
+        return None
+    try:
+        value = signing.loads(token, salt=_RECEIPT_SALT)
+    except signing.BadSignature:
+        return None
+    return value if isinstance(value, int) else None

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import CardPayment, Problem, Processor
-from .notifications import notify_problem
+from .emails import notify_problem
 
 
 def raise_problem(

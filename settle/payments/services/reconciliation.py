@@ -1,10 +1,12 @@
-"""Reconciliation: find paid sessions Settle never heard of and record them (R1).
+"""Reconciliation (the sweep): find paid sessions Settle never heard of and book them (R1, R5).
 
 Returns and webhooks can both be lost (the customer closes the tab, the site was down
 longer than Stripe retries). `reconcile_payments` asks each processor that is connected,
 or was disconnected within the look-back window, for its paid Checkout Sessions of the
-last days and records those marked as Settle's that
-are not in the books yet. A payment completed just before a disconnect, whose return and
+last days, and books those that Settle opened in that processor's company (a
+`CheckoutSession` row) and that are not in the books yet, each under the processor that
+opened it (R5): several processors pointing at one Stripe account all list the same
+sessions, and each is still booked once. A payment completed just before a disconnect, whose return and
 webhooks were both lost, moved real money: disconnecting deletes the webhook endpoint but
 the key usually still works, so it is still found. Processors whose key Stripe rejected
 are skipped (asking again would only be refused); their `key_rejected` problem was raised
@@ -20,11 +22,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import CardPayment, Problem, Processor
+from ..models import CardPayment, CheckoutSession, Problem, Processor
 from ..processors import client_for
 from ..processors.base import KeyRejected, ProcessorError
 from .problems import raise_problem, report_key_rejected
-from .recording import NotOurPayment, record_card_payment
+from .recording import book_session
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +60,9 @@ def reconcile_payments(*, since: dt.datetime | None = None, company=None) -> Rec
         client = client_for(processor)
         try:
             session_ids = client.list_paid_sessions(created_after=since)
-            known = set(
-                CardPayment.objects.filter(processor=processor, session_id__in=session_ids).values_list(
-                    "session_id", flat=True
-                )
-            )
-            for session_id in session_ids:
-                report.checked += 1
-                if session_id in known:
-                    continue
-                result = client.payment_result(session_id)
-                if result is None:
-                    continue
-                try:
-                    payment = record_card_payment(processor=processor, result=result)
-                except NotOurPayment:
-                    continue
+            report.checked += len(session_ids)
+            for row in _unbooked_sessions(processor, session_ids):
+                payment = book_session(session=row, client=client)
                 if payment is not None:  # not in the books a moment ago (a racing webhook may have won)
                     report.recorded.append(payment)
         except KeyRejected:
@@ -86,6 +75,20 @@ def reconcile_payments(*, since: dt.datetime | None = None, company=None) -> Rec
             log.warning("Reconciling %s (%s) failed: %s", processor.name, processor.pk, exc)
             report.failed.append(processor.name)
     return report
+
+
+def _unbooked_sessions(processor: Processor, session_ids: list[str]) -> list[CheckoutSession]:
+    """Settle's rows, in the processor's company, of the listed sessions that no payment is booked from yet."""
+    rows = (
+        CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account", "link")
+        .filter(company_id=processor.company_id, session_id__in=session_ids)
+        .exclude(pk__in=CardPayment.objects.filter(company_id=processor.company_id, checkout_session__isnull=False)
+                 .values("checkout_session_id"))
+        .order_by("created_at", "pk")
+    )
+    if processor.account_id:
+        rows = rows.filter(stripe_account__in=[processor.account_id, ""])
+    return list(rows)
 
 
 def _report_disconnected_key_rejected(processor: Processor) -> None:

@@ -1,32 +1,41 @@
-"""Recording card payments in the books, exactly once (R1–R4).
+"""Booking card payments in the books, exactly once (R1–R5).
 
-Settle learns of a payment from the customer's return, from webhooks (possibly
-repeated, out of order, concurrent) and from reconciliation. All of them call
-`record_card_payment` with what they read *from the processor* (never from the
-customer's browser), and the database makes the outcome single:
+Settle learns of a payment from the customer's return, from webhooks (possibly repeated,
+out of order, concurrent, and delivered to every processor that points at the same Stripe
+account) and from the sweep. All of them go through one function, `book_session`: ask the
+processor for one of *Settle's own* Checkout Sessions (a `CheckoutSession` row) and book it
+if it is paid. What is booked comes from the processor, never from the customer's browser,
+and belongs to the processor that created the session (the row's), never to whichever
+processor happened to hear of it (R5). A session without a row is not Settle's: a sale the
+business made elsewhere with the same Stripe account, or another company's.
+
+The database makes the outcome single: at most one booking per company, Stripe account and
+payment intent (`one_booking_per_payment_intent`), however many processors point at that
+account.
 
 Locking contract (the order matters; every writer of an invoice's payments uses it):
 
-1. the invoice row (`SELECT … FOR UPDATE`), which serialises everything that changes
-   the invoice's `amount_paid` (card payments, manual payments, recording later);
+1. the invoice row (`SELECT … FOR UPDATE`), which serialises everything that changes the
+   invoice's `amount_paid` (card payments, manual payments, recording later);
 2. the company's period-lock row, taken by the ledger while posting.
 
-Under the invoice lock the service looks for the payment; the insert itself is guarded
-by the unique constraint `one_payment_per_intent` (processor, payment intent) inside a
-savepoint, so even a writer that did not take the invoice lock (or a database where
-row locks are no-ops, SQLite, which serialises writers instead) cannot insert twice:
-the loser's IntegrityError rolls back its savepoint and it returns the winner's row.
-Everything a payment causes (the CardPayment, its journal entry, the invoice's
-`amount_paid`, problems, notification emails) is written in that one transaction.
+Under the invoice lock the service looks for the booking; the insert itself is guarded by
+the unique constraint inside a savepoint, so even a writer that did not take the invoice
+lock (or a database where row locks are no-ops, SQLite, which serialises writers instead)
+cannot insert twice: the loser's IntegrityError rolls back its savepoint and it returns the
+winner's row. Everything a payment causes (the CardPayment, its journal entry, the invoice's
+`amount_paid` through `sales.services.balances`, problems, emails) is written in that one
+transaction.
 
 A new payment also marks its CheckoutSession row `complete` (same transaction) and, once
-that transaction has committed, expires the invoice's other open sessions at the
-processor (`sessions.retire_open_sessions`, best effort): their amounts were fixed
-before this payment, so paying one of them would charge the customer twice.
+that transaction has committed, expires the invoice's other open sessions at the processor
+(`retire_open_sessions`, best effort): their amounts were fixed before this payment, so
+paying one of them would charge the customer twice.
 """
 
 import datetime as dt
 import functools
+import logging
 import zoneinfo
 from decimal import Decimal
 
@@ -34,24 +43,20 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from settle.core.errors import SettleError
-from settle.core.money import quantize
+from settle.core.money import format_money, quantize
 from settle.ledger.models import AccountRole
-from settle.ledger.services import Line, account_for_role, lock_end_date, post_journal_entry
+from settle.ledger.services import Line, account_for_role, lock_end_date, post_journal_entry, reverse_journal_entry
 from settle.sales.models import Invoice
+from settle.sales.services.balances import add_payment, remove_payment
 
-from ..models import CardPayment, CheckoutSession, Problem, Processor
-from ..processors.base import PaymentResult
-from .notifications import notify_payment
+from ..models import CardPayment, CheckoutSession, Problem
+from ..processors import client_for
+from ..processors.base import PaymentResult, ProcessorClient, ProcessorError
+from .emails import notify_payment, send_receipt
 from .problems import raise_problem
-from .sessions import retire_open_sessions
+from .sessions import Retired, close_session, company_open_sessions, open_sessions
 
-
-class NotOurPayment(SettleError):
-    """The paid session was not created by Settle for this processor's company."""
-
-
-def _is_ours(processor: Processor, metadata: dict) -> bool:
-    return metadata.get("settle_payment") == "1" and str(metadata.get("company_id")) == str(processor.company_id)
+log = logging.getLogger(__name__)
 
 
 def payment_date(company, paid_at: dt.datetime) -> dt.date:
@@ -61,44 +66,88 @@ def payment_date(company, paid_at: dt.datetime) -> dt.date:
     return paid_at.astimezone(zoneinfo.ZoneInfo(company.time_zone)).date()
 
 
-def record_card_payment(*, processor: Processor, result: PaymentResult) -> CardPayment | None:
-    """Record the paid session `result` of `processor`: once, whatever calls it and how often.
+# -- which session, which booking ------------------------------------------------------------
 
-    Returns the CardPayment (new or already there). Outcomes:
+def our_session(*, company_id: int, session_id: str) -> CheckoutSession | None:
+    """Settle's row of the session `session_id` in the company, or None: not a session Settle opened there."""
+    if not session_id or len(session_id) > 255:
+        return None
+    return (
+        CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account", "link")
+        .filter(company_id=company_id, session_id=session_id)
+        .first()
+    )
+
+
+def booking_of(session: CheckoutSession) -> CardPayment | None:
+    """The card payment already booked from this session, if any."""
+    return CardPayment.objects.filter(
+        company_id=session.company_id, checkout_session=session, duplicate_of__isnull=True
+    ).first()
+
+
+def book_session(*, session: CheckoutSession, client: ProcessorClient | None = None) -> CardPayment | None:
+    """Ask the processor about one of Settle's sessions and book it if it is paid (R1, R5).
+
+    `client` is how to reach the Stripe account (default: the session's own processor; a
+    webhook or the sweep passes the client of the processor that heard of it, which points
+    at the same account). Returns the booked CardPayment (new or already there), or None
+    while the session is not paid, or when the processor's answer is not this session's
+    payment. Raises ProcessorError (KeyRejected, ProcessorUnavailable, …) when the processor
+    cannot be asked; no transaction is open then.
+    """
+    existing = booking_of(session)
+    if existing is not None:
+        return existing
+    result = (client or client_for(session.processor)).payment_result(session.session_id)
+    if result is None:
+        return None
+    return record_card_payment(session=session, result=result)
+
+
+def _names_session(session: CheckoutSession, result: PaymentResult) -> bool:
+    """The paid session is the one the row stands for: same id, and its metadata names the row's company and link."""
+    metadata = result.metadata
+    return (
+        result.session_id == session.session_id
+        and metadata.get("settle_payment") == "1"
+        and str(metadata.get("company_id")) == str(session.company_id)
+        and str(metadata.get("link_id")) == str(session.link_id)
+        and bool(result.payment_intent_id)
+    )
+
+
+def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> CardPayment | None:
+    """Book the paid session `result` of Settle's session `session`: once, whatever calls it and how often.
+
+    Returns the CardPayment (new or already there), or None when `result` is not this
+    session's payment (its id or metadata do not match the row: never booked). Outcomes:
     - day of payment after the period lock: status RECORDED, with a journal entry debiting
-      the deposit account (net) and Credit Card Processing Fees (fee), crediting the
-      invoice's receivable account (amount); the invoice's amount paid goes up; the
-      Payment Notification Email is queued (R2). A payment above the balance due is
+      the session's processor's deposit account (net) and Credit Card Processing Fees (fee),
+      crediting the invoice's receivable account (amount); the invoice's amount paid goes up;
+      the Payment Notification Email is queued (R2). A payment above the balance due is
       still recorded (the client is in credit) and raises an `overpaid` problem (R3).
     - day of payment on or before the period lock: status TO_RECORD, no entry, a
       `to_record` problem and its email (R4); `record_pending_payment` posts it later.
-    - a payment that cannot be matched to an invoice of the company (returns None, no
-      row), in another currency, or whose posting the ledger refuses (e.g. no Credit
-      Card Processing Fees account): TO_RECORD and a `not_recordable` problem (R3).
-
-    Raises NotOurPayment when the session's metadata does not mark it as Settle's for
-    this company (e.g. a sale the business made elsewhere with the same Stripe account).
+    - in another currency, or a posting the ledger refuses (e.g. no Credit Card Processing
+      Fees account): TO_RECORD and a `not_recordable` problem (R3).
+    Every new payment queues the payer's receipt (K6).
     Locking: see the module docstring. Opens its own transaction (or savepoint).
     """
-    if not _is_ours(processor, result.metadata):
-        raise NotOurPayment("This payment was not taken through a Settle payment link.")
+    if not _names_session(session, result):
+        log.warning("Session %s of company %s: the processor's answer does not name it; not booked",
+                    session.session_id, session.company_id)
+        return None
+    processor = session.processor
     company = processor.company
     with transaction.atomic():
-        invoice = _lock_invoice(company, result.metadata.get("invoice_id"))
-        if invoice is None:
-            raise_problem(
-                company=company,
-                kind=Problem.Kind.NOT_RECORDABLE,
-                message=(
-                    f"A card payment ({result.payment_intent_id}) through “{processor.name}” names an invoice "
-                    "that no longer exists in your books. Record it by hand once you know what it was for."
-                ),
-                key=f"not-recordable:{processor.pk}:{result.payment_intent_id}",
-                processor=processor,
-            )
+        invoice = _lock_invoice(company, session.link.invoice_id)
+        if invoice is None:  # pragma: no cover - a session's invoice cannot be deleted (PROTECT by its payments)
             return None
-
-        existing = CardPayment.objects.filter(processor=processor, payment_intent_id=result.payment_intent_id).first()
+        existing = CardPayment.objects.filter(
+            company=company, stripe_account=session.stripe_account, payment_intent_id=result.payment_intent_id,
+            duplicate_of__isnull=True,
+        ).first()
         if existing is not None:
             return existing
         paid_on = payment_date(company, result.paid_at)
@@ -108,6 +157,8 @@ def record_card_payment(*, processor: Processor, result: PaymentResult) -> CardP
                     company=company,
                     invoice=invoice,
                     processor=processor,
+                    checkout_session=session,
+                    stripe_account=session.stripe_account,
                     session_id=result.session_id,
                     payment_intent_id=result.payment_intent_id,
                     charge_id=result.charge_id,
@@ -118,18 +169,20 @@ def record_card_payment(*, processor: Processor, result: PaymentResult) -> CardP
                     card_brand=result.card_brand,
                     card_last4=result.card_last4,
                     billing_name=result.billing_name[:200],
-                    billing_email=result.billing_email[:254],
+                    billing_email=(result.billing_email or session.billing_email)[:254],
                     status=CardPayment.Status.TO_RECORD,
                 )
         except IntegrityError:
-            return CardPayment.objects.get(processor=processor, payment_intent_id=result.payment_intent_id)
-        CheckoutSession.objects.filter(processor=processor, session_id=result.session_id).update(
-            status=CheckoutSession.Status.COMPLETE
-        )
+            return CardPayment.objects.get(
+                company=company, stripe_account=session.stripe_account, payment_intent_id=result.payment_intent_id,
+                duplicate_of__isnull=True,
+            )
+        CheckoutSession.objects.filter(pk=session.pk).update(status=CheckoutSession.Status.COMPLETE)
         transaction.on_commit(
             functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
             robust=True,
         )
+        send_receipt(card_payment=payment)
 
         if payment.currency != company.currency.upper():
             raise_problem(
@@ -194,8 +247,10 @@ def record_pending_payment(*, card_payment: CardPayment, date: dt.date | None = 
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=card_payment.invoice_id)
         payment = CardPayment.objects.select_for_update().get(pk=card_payment.pk)
-        if payment.status == CardPayment.Status.RECORDED:
+        if payment.status != CardPayment.Status.TO_RECORD:
             raise SettleError("This payment has already been recorded.")
+        if payment.duplicate_of_id is not None:
+            raise SettleError("This payment is already booked once; it must not be recorded again.")
         if payment.currency != payment.company.currency.upper():
             raise SettleError(
                 f"This payment is in {payment.currency} and the books in {payment.company.currency}; "
@@ -255,8 +310,7 @@ def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by) 
         source=f"card_payment:{payment.pk}",
         created_by=created_by,
     )
-    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.amount_paid + amount)
-    invoice.amount_paid += amount
+    add_payment(invoice=invoice, amount=amount)
     payment.status = CardPayment.Status.RECORDED
     payment.journal_entry = entry
     payment.recorded_at = timezone.now()
@@ -283,26 +337,128 @@ def overpayment_message(*, client: str, number: str, balance_before: Decimal, am
     paid = _fmt_amount(amount, currency)
     if balance_before <= 0:
         what = (
-            f"Invoice {number} was already fully paid; {client} paid {paid} more by card, so the client is now "
-            f"{credit} in credit on it."
+            f"{client} paid {paid} by card on invoice {number}, which had nothing left to pay, so the client is "
+            f"now {credit} in credit on it."
         )
     else:
         what = (
-            f"Invoice {number} had {_fmt_amount(balance_before, currency)} due; the card payment of {paid} by "
-            f"{client} leaves the client {credit} in credit."
+            f"{client} paid {paid} by card on invoice {number}, which had {_fmt_amount(balance_before, currency)} "
+            f"left to pay, so the client is now {credit} in credit on it."
         )
-    return f"{what} The payment was recorded: refund the difference or apply it to another invoice."
+    return (
+        f"{what} The payment was recorded as received. If the client should not keep the credit, refund the "
+        "difference in your Stripe Dashboard."
+    )
+
+
+# -- closing the sessions an invoice no longer needs -------------------------------------------
+
+def retire_session(row: CheckoutSession) -> str:
+    """Close one of Settle's open sessions at its processor; one found paid is booked (`Retired.PAID`).
+
+    Raises what `sessions.close_session` raises (the row then stays open).
+    """
+    outcome = close_session(row)
+    if outcome == Retired.PAID:
+        book_session(session=row)
+    return outcome
+
+
+def _retire_best_effort(rows, *, why: str) -> None:
+    for row in rows:
+        try:
+            retire_session(row)
+        except ProcessorError as exc:
+            log.warning("Could not expire checkout session %s of processor %s %s: %s",
+                        row.session_id, row.processor_id, why, exc.message)
+        except Exception:  # noqa: BLE001 - best effort after commit; what committed is safe
+            log.exception("Expiring checkout session %s %s failed", row.session_id, why)
+
+
+def retire_open_sessions(*, invoice_id: int, except_session_id: str = "") -> None:
+    """Expire the invoice's open sessions (but `except_session_id`) at their processors (K4; best effort).
+
+    For after a change of what the customer owes has committed (a payment booked, the
+    invoice revised): a session's amount was fixed when it opened. Run from
+    `transaction.on_commit`, outside any transaction. Failures are logged, not raised (what
+    committed is safe; a session that could not be expired closes at its `expires_at`, at
+    most an hour after it opened, and one paid meanwhile is still booked by its webhook or
+    the sweep, with an `overpaid` problem if it paid too much).
+    """
+    rows = [row for row in open_sessions(invoice_id=invoice_id) if row.session_id != except_session_id]
+    _retire_best_effort(rows, why=f"of invoice {invoice_id}")
+
+
+def retire_company_sessions(*, company_id: int) -> None:
+    """C3: expire every open session of the company (best effort, errors logged).
+
+    Called after a subscription stopped being valid has committed, outside any transaction:
+    the links are inactive, so no card form opened before may still be paid. A session found
+    paid meanwhile is booked (see `retire_session`).
+    """
+    _retire_best_effort(company_open_sessions(company_id=company_id), why=f"of company {company_id} (subscription not valid)")
+
+
+# -- books hit before R5 -------------------------------------------------------------------------
+
+def reverse_duplicate_booking(*, card_payment: CardPayment, by=None) -> CardPayment:
+    """R5 repair: reverse a second booking of a payment intent (books kept before R5 was enforced).
+
+    Posts the reversing entry dated the company's today, takes the amount back off the
+    invoice's amount paid, and keeps who did it and when on the payment (shown on the invoice
+    page). Refuses a payment that is not a duplicate, not booked, or already reversed;
+    PeriodLocked (the ledger's sentence) when the booking or today is inside the period lock.
+    Same locking contract as `record_card_payment`.
+    """
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=card_payment.invoice_id)
+        payment = CardPayment.objects.select_for_update().select_related("company", "journal_entry").get(pk=card_payment.pk)
+        if payment.duplicate_of_id is None:
+            raise SettleError("This card payment is its payment's only booking; there is no duplicate to reverse.")
+        if payment.status == CardPayment.Status.REVERSED:
+            raise SettleError("This duplicate booking has already been reversed.")
+        if payment.status != CardPayment.Status.RECORDED:
+            raise SettleError("This duplicate was never booked; dismiss it from Payment problems instead.")
+        entry = reverse_journal_entry(
+            entry=payment.journal_entry,
+            date=payment.company.today(),
+            memo=f"Reversal of duplicate booking of card payment {payment.payment_intent_id} (invoice {invoice.number})",
+            created_by=by,
+        )
+        remove_payment(invoice=invoice, amount=quantize(payment.amount, payment.currency))
+        payment.status = CardPayment.Status.REVERSED
+        payment.reversal_entry = entry
+        payment.reversed_at = timezone.now()
+        payment.reversed_by = by
+        payment.save(update_fields=["status", "reversal_entry", "reversed_at", "reversed_by"])
+        log.info("Duplicate card payment %s reversed by user %s", payment.pk, getattr(by, "pk", None))
+        return payment
+
+
+def duplicate_bookings(*, company=None) -> list[str]:
+    """check_ledger (R5): each payment intent booked more than once in a company and Stripe account."""
+    from django.db.models import Count
+
+    payments = CardPayment.objects.filter(status=CardPayment.Status.RECORDED).order_by()
+    if company is not None:
+        payments = payments.filter(company=company)
+    rows = (
+        payments.values("company_id", "stripe_account", "payment_intent_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+    )
+    return [
+        f"Payment intent {row['payment_intent_id']} of Stripe account {row['stripe_account'] or '(unknown)'} is "
+        f"booked {row['n']} times in company {row['company_id']}: reverse the duplicate booking from its invoice page."
+        for row in rows
+    ]
 
 
 def _lock_invoice(company, invoice_id) -> Invoice | None:
-    try:
-        pk = int(invoice_id)
-    except (TypeError, ValueError):
-        return None
-    invoice = Invoice.objects.select_for_update().filter(pk=pk, company=company).first()
+    invoice = Invoice.objects.select_for_update().filter(pk=invoice_id, company=company).first()
     if invoice is not None:
         # Related rows read after the lock, without outer joins in the locking query.
-        invoice = Invoice.objects.select_related("client", "receivable_account", "company").get(pk=pk)
+        invoice = Invoice.objects.select_related("client", "receivable_account", "company").get(pk=invoice_id)
     return invoice
 
 
@@ -311,6 +467,4 @@ def _fmt(payment: CardPayment) -> str:
 
 
 def _fmt_amount(amount: Decimal, currency: str) -> str:
-    from settle.core.money import format_money
-
     return format_money(quantize(amount, currency), currency)

@@ -14,12 +14,15 @@ Contract of `handle_webhook`:
   acknowledged and ignored (Stripe only stops retrying on a 2xx).
 - The event's snapshot is not trusted for state: the handler re-reads the session
   from the processor (events arrive late, repeated and out of order).
-- Deduplication is the row ProcessorEvent(processor, event_id), unique in the
-  database, inserted *in the same transaction* as what the event causes. A failure
-  midway rolls both back, the view answers 5xx and Stripe delivers again; a
-  duplicate delivery finds the row and does nothing. Recording itself is also
-  idempotent (`record_card_payment`), so a racing return page or reconciliation
-  cannot double a payment either.
+- Deduplication is the row ProcessorEvent(processor, event_id), unique in the database,
+  inserted once the event is handled (in the same transaction as what the handler's
+  `apply` writes). A payment is booked by `recording.book_session`, itself exactly once per
+  company, Stripe account and payment intent (R5), so a failure midway (the view answers
+  5xx and Stripe delivers again), a duplicate delivery, the same event delivered to
+  another processor's endpoint of the same Stripe account, or a racing return page or
+  sweep cannot double a payment.
+- Only sessions Settle opened in the processor's company are booked, under the processor
+  that opened them; any other session is acknowledged and left alone.
 - We answer 2xx only once the event is fully handled. If the processor cannot be
   reached (ProcessorUnavailable) or refuses the key (KeyRejected, which also raises
   the key_rejected problem), the answer is 503 so that Stripe retries later.
@@ -47,12 +50,11 @@ from django.db import IntegrityError, transaction
 
 from settle.core.errors import SettleError
 
-from ..models import CheckoutSession, Problem, Processor
-from ..models import ProcessorEvent as EventRow
+from ..models import CheckoutSession, Problem, Processor, ProcessorEvent
 from ..processors import client_for
-from ..processors.base import InvalidSignature, KeyRejected, ProcessorError, ProcessorEvent, ProcessorUnavailable
+from ..processors.base import InvalidSignature, KeyRejected, ProcessorError, ProcessorUnavailable, VerifiedEvent
 from .problems import raise_problem, report_key_rejected
-from .recording import NotOurPayment, record_card_payment
+from .recording import book_session, our_session
 
 log = logging.getLogger(__name__)
 
@@ -79,33 +81,40 @@ class _Prepared:
     apply: Callable[[], None]
 
 
-def _session_paid(processor: Processor, event: ProcessorEvent) -> _Prepared:
-    result = client_for(processor).payment_result(event.object_id)
+def _our_session(processor: Processor, event: VerifiedEvent) -> CheckoutSession | None:
+    """Settle's row of the event's session in the processor's company and Stripe account, or None."""
+    row = our_session(company_id=processor.company_id, session_id=event.object_id)
+    if row is None or (row.stripe_account and processor.account_id and row.stripe_account != processor.account_id):
+        return None
+    return row
 
+
+def _session_paid(processor: Processor, event: VerifiedEvent) -> _Prepared:
+    """Book the session, under the processor that opened it (R5), whichever endpoint heard of it.
+
+    A session Settle did not open in this company (a sale made elsewhere with the same Stripe
+    account, another company's) is acknowledged and left alone.
+    """
+    row = _our_session(processor, event)
+    if row is None:
+        return None
+    book_session(session=row, client=client_for(processor))  # reads the processor, then books in its own transaction
+    return _Prepared(lambda: None)
+
+
+def _session_expired(processor: Processor, event: VerifiedEvent) -> _Prepared:
     def apply() -> None:
-        if result is None:  # completed but not paid yet (delayed methods): wait for async_payment_succeeded
-            return
-        try:
-            record_card_payment(processor=processor, result=result)
-        except NotOurPayment:
-            pass  # a sale made elsewhere with the same Stripe account
+        CheckoutSession.objects.filter(company_id=processor.company_id, session_id=event.object_id).exclude(
+            status=CheckoutSession.Status.COMPLETE
+        ).update(status=CheckoutSession.Status.EXPIRED)
 
     return _Prepared(apply)
 
 
-def _session_expired(processor: Processor, event: ProcessorEvent) -> _Prepared:
-    def apply() -> None:
-        CheckoutSession.objects.filter(processor=processor, session_id=event.object_id).update(
-            status=CheckoutSession.Status.EXPIRED
-        )
-
-    return _Prepared(apply)
-
-
-def _unreadable(processor: Processor, event: ProcessorEvent, reason: str) -> None:
+def _unreadable(processor: Processor, event: VerifiedEvent, reason: str) -> None:
     """The processor would not give the object of a verified event. If it is one of our sessions, tell the business."""
     row = CheckoutSession.objects.select_related("link__invoice").filter(
-        processor=processor, session_id=event.object_id
+        company_id=processor.company_id, session_id=event.object_id
     ).first()
     if row is None:
         return
@@ -123,7 +132,9 @@ def _unreadable(processor: Processor, event: ProcessorEvent, reason: str) -> Non
     )
 
 
-HANDLERS: dict[str, Callable[[Processor, ProcessorEvent], _Prepared]] = {
+# A handler returns what to write with the event row, or None when the event is not about
+# anything of Settle's (acknowledged as IGNORED).
+HANDLERS: dict[str, Callable[[Processor, VerifiedEvent], _Prepared | None]] = {
     "checkout.session.completed": _session_paid,
     "checkout.session.async_payment_succeeded": _session_paid,
     "checkout.session.expired": _session_expired,
@@ -139,7 +150,7 @@ def handle_webhook(*, processor_id: int, payload: bytes, signature: str) -> Outc
         raise InvalidSignature("The webhook signature is missing or cannot be checked.")
     event = client_for(processor).verify_event(payload=payload, signature=signature, secret=processor.webhook_secret)
 
-    if EventRow.objects.filter(processor=processor, event_id=event.event_id).exists():
+    if ProcessorEvent.objects.filter(processor=processor, event_id=event.event_id).exists():
         return Outcome.DUPLICATE
     handler = HANDLERS.get(event.type)
     prepared = None
@@ -159,12 +170,14 @@ def handle_webhook(*, processor_id: int, payload: bytes, signature: str) -> Outc
             prepared = _Prepared(functools.partial(_unreadable, processor, event, exc.message))
             outcome = Outcome.UNREADABLE
         else:
-            outcome = Outcome.HANDLED
+            outcome = Outcome.HANDLED if prepared is not None else Outcome.IGNORED
 
     with transaction.atomic():
         try:
             with transaction.atomic():
-                EventRow.objects.create(processor=processor, event_id=event.event_id, type=event.type[:100])
+                ProcessorEvent.objects.create(
+                    company_id=processor.company_id, processor=processor, event_id=event.event_id, type=event.type[:100]
+                )
         except IntegrityError:
             return Outcome.DUPLICATE
         if prepared is None:

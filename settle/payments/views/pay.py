@@ -12,13 +12,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from settle.companies.access import public
 
-from ..models import CardPayment, CheckoutSession
-from ..processors import client_for
-from ..processors.base import KeyRejected, ProcessorError
-from ..services.checkout import CheckoutFailed, CheckoutRefused, start_checkout
-from ..services.links import LinkState, link_state, pending_card_payments, resolve_link
-from ..services.problems import report_key_rejected
-from ..services.recording import NotOurPayment, record_card_payment
+from .. import selectors
+from ..services.checkout import CheckoutFailed, CheckoutRefused, UnknownSession, finish_checkout, start_checkout
+from ..services.links import LinkState, link_state, payment_for_receipt, pending_card_payments, receipt_path, resolve_link
 
 STATE_TEMPLATES = {
     LinkState.VOID: "payments/pay/void.html",
@@ -66,6 +62,8 @@ def _context(link, token: str, **extra) -> dict:
         "currency": invoice.company.currency,
         "lines": invoice.lines.select_related("tax_rate").all(),
         "contact_email": invoice.company.email,
+        # K6: a paid invoice's link offers its card payments' receipts again.
+        "receipts": [(p, receipt_path(p)) for p in selectors.receipts_of_invoice(invoice=invoice)],
     }
     context.setdefault(
         "form",
@@ -122,40 +120,47 @@ def pay_complete(request, token: str):
     """K3/R1: the customer is back from the processor. Ask the processor, never the URL, if it is paid."""
     link = _link_or_404(token)
     session_id = request.GET.get("session_id", "")[:255]
-    row = (
-        CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account")
-        .filter(link=link, session_id=session_id)
-        .first()
-        if session_id
-        else None
-    )
-    if row is None:
+    if not session_id:
         return redirect("pay_page", token=token)
-    payment = CardPayment.objects.filter(processor=row.processor, session_id=session_id).first()
-    if payment is None:
-        try:
-            result = client_for(row.processor).payment_result(session_id)
-        except KeyRejected:
-            report_key_rejected(processor=row.processor)
-            result = None
-        except ProcessorError:
-            result = None
-        if result is not None and result.metadata.get("link_id") == str(link.pk):
-            try:
-                payment = record_card_payment(processor=row.processor, result=result)
-            except NotOurPayment:
-                payment = None
+    try:
+        payment = finish_checkout(link=link, session_id=session_id)
+    except UnknownSession:
+        return redirect("pay_page", token=token)
     if payment is None:
         return render(request, "payments/pay/processing.html", _context(link, token), status=200)
-    return render(request, "payments/pay/complete.html", _context(link, token, payment=payment))
+    return render(
+        request, "payments/pay/complete.html", _context(link, token, payment=payment, receipt_url=receipt_path(payment))
+    )
 
 
 @public
 @require_safe  # GET and HEAD
 def pay_receipt(request, token: str, payment_id: int):
-    """K3: the printable receipt of one card payment of this link's invoice."""
+    """K3: the receipt of one card payment of this link's invoice, at its own address (no pay token in it)."""
     link = _link_or_404(token)
-    payment = CardPayment.objects.select_related("processor").filter(pk=payment_id, invoice=link.invoice).first()
+    payment = selectors.card_payment_of_invoice(invoice=link.invoice, payment_id=payment_id)
     if payment is None:
         raise Http404("No such receipt.")
-    return render(request, "payments/pay/receipt.html", _context(link, token, payment=payment))
+    return redirect(receipt_path(payment))
+
+
+@public
+@require_safe  # GET and HEAD
+def receipt(request, receipt_token: str):
+    """K3, K6: the printable receipt of one card payment; the signed token in the URL is the credential."""
+    payment = selectors.receipt_payment(payment_id=payment_for_receipt(receipt_token))
+    if payment is None:
+        raise Http404("No such receipt.")
+    invoice = payment.invoice
+    return render(
+        request,
+        "payments/pay/receipt.html",
+        {
+            "payment": payment,
+            "invoice": invoice,
+            "business": invoice.company,
+            "currency": invoice.company.currency,
+            "contact_email": invoice.company.email,
+            "balance_due": invoice.balance_due - pending_card_payments(invoice),
+        },
+    )

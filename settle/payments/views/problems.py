@@ -17,6 +17,7 @@ from settle.companies.access import access_object, member_required
 from settle.companies.models import Level
 from settle.core.errors import SettleError
 
+from .. import selectors
 from ..models import CardPayment, Problem
 from ..services.problems import resolve_problem
 from ..services.recording import record_pending_payment
@@ -30,16 +31,8 @@ class RecordForm(forms.Form):
 @require_GET
 def problem_list(request):
     company = request.membership.company
-    to_record = (
-        CardPayment.objects.filter(company=company, status=CardPayment.Status.TO_RECORD)
-        .select_related("invoice", "invoice__client", "processor")
-        .order_by("paid_on", "pk")
-    )
-    problems = list(
-        Problem.objects.filter(company=company, resolved_at__isnull=True)
-        .select_related("processor", "card_payment", "card_payment__invoice")
-        .order_by("-created_at", "-pk")
-    )
+    to_record = selectors.payments_to_record(company=company)
+    problems = selectors.open_problems(company=company)
     for problem in problems:
         problem.may_resolve = may_resolve(request.membership, problem)
     return render(

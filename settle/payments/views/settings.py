@@ -8,7 +8,7 @@ from settle.companies.access import access_object, member_required
 from settle.companies.models import Level
 from settle.core.errors import SettleError
 
-from ..forms import DefaultProcessorForm, NotificationEmailForm, ProcessorEditForm, StripeProcessorForm
+from ..forms import DefaultProcessorForm, NotificationEmailForm, ProcessorEditForm, RotateKeyForm, StripeProcessorForm
 from ..models import Processor
 from ..services import connections
 
@@ -40,7 +40,7 @@ def addons(request):
 def processor_new_stripe(request):
     """P1–P3: Add New Credit Card Processor > Stripe."""
     company = request.membership.company
-    accounts = connections.deposit_accounts(company=company)
+    accounts = connections.processor_deposit_accounts(company=company)
     default_account = connections.default_deposit_account(company=company)
     form = StripeProcessorForm(
         request.POST or None,
@@ -68,7 +68,7 @@ def processor_new_stripe(request):
 def processor_edit(request, pk):
     """Rename a processor or change its deposit account."""
     processor = _processor(request, pk)
-    accounts = connections.deposit_accounts(company=request.membership.company)
+    accounts = connections.processor_deposit_accounts(company=request.membership.company)
     form = ProcessorEditForm(
         request.POST or None,
         accounts=accounts,
@@ -84,7 +84,36 @@ def processor_edit(request, pk):
         else:
             messages.success(request, f"{processor.name} was saved.")
             return redirect("addons")
-    return render(request, "payments/settings/processor_edit.html", {"form": form, "processor": processor})
+    return render(
+        request, "payments/settings/processor_edit.html",
+        {"form": form, "processor": processor, "rotate_form": RotateKeyForm()},
+    )
+
+
+@member_required(Level.ADMIN)
+def processor_rotate_key(request, pk):
+    """R5: rotate a processor's secret key (same Stripe account); links and history stay."""
+    processor = _processor(request, pk)
+    form = RotateKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            processor = connections.rotate_processor_key(
+                processor=processor, secret_key=form.cleaned_data["secret_key"], by=request.user
+            )
+        except SettleError as error:
+            form.add_settle_error(error)
+        else:
+            messages.success(request, f"{processor.name} now uses the key ending {processor.key_last4}.")
+            return redirect("addons")
+    accounts = connections.processor_deposit_accounts(company=request.membership.company)
+    edit_form = ProcessorEditForm(
+        accounts=accounts, initial={"name": processor.name, "deposit_account": processor.deposit_account_id}
+    )
+    return render(
+        request, "payments/settings/processor_edit.html",
+        {"form": edit_form, "processor": processor, "rotate_form": form},
+        status=200 if request.method == "GET" else 400,
+    )
 
 
 @member_required(Level.ADMIN)

@@ -62,15 +62,36 @@ def _save(client: Client) -> Client:
 
 
 @transaction.atomic
-def create_client(*, company, name: str, emails: str | list[str] = "", address: str = "", default_processor=None) -> Client:
-    """Create a client of `company`. Names are unique per company."""
+def create_client(
+    *, company, name: str, emails: str | list[str] = "", address: str = "", default_processor=None,
+    no_card_payments: bool = False,
+) -> Client:
+    """Create a client of `company`. Names are unique per company.
+
+    Card payments on its new invoices (S1, S4): `default_processor`, else none when
+    `no_card_payments`, else the company default.
+    """
     name, emails, address = _clean(company, name=name, emails=emails, address=address, default_processor=default_processor)
-    return _save(Client(company=company, name=name, emails=emails, address=address, default_processor=default_processor))
+    _check_card_choice(default_processor, no_card_payments)
+    return _save(Client(
+        company=company, name=name, emails=emails, address=address, default_processor=default_processor,
+        no_card_payments=no_card_payments,
+    ))
 
 
 @transaction.atomic
-def update_client(*, client: Client, name: str, emails: str | list[str] = "", address: str = "", default_processor=None) -> Client:
+def update_client(
+    *, client: Client, name: str, emails: str | list[str] = "", address: str = "", default_processor=None,
+    no_card_payments: bool = False,
+) -> Client:
     """Change a client's details. Existing invoices keep their own card processor (S4)."""
     name, emails, address = _clean(client.company, name=name, emails=emails, address=address, default_processor=default_processor)
-    client.name, client.emails, client.address, client.default_processor = name, emails, address, default_processor
+    _check_card_choice(default_processor, no_card_payments)
+    client.name, client.emails, client.address = name, emails, address
+    client.default_processor, client.no_card_payments = default_processor, no_card_payments
     return _save(client)
+
+
+def _check_card_choice(default_processor, no_card_payments: bool) -> None:
+    if no_card_payments and default_processor is not None:
+        raise SettleError("Choose a processor or No card payments, not both.", field="default_processor")

@@ -386,7 +386,7 @@ def revise_invoice(
     invoice.save()
     # K4: a card checkout opened before the revision charges the old amount (and may be at
     # the old processor): retire it once the revision has committed; Pay Now opens a new one.
-    from settle.payments.services.sessions import retire_open_sessions
+    from settle.payments.services.recording import retire_open_sessions
 
     invoice_id = invoice.pk
     transaction.on_commit(lambda: retire_open_sessions(invoice_id=invoice_id))

@@ -9,11 +9,12 @@ from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 from settle.ledger.services import LATEST_DATE, Line, post_journal_entry, reverse_journal_entry
 
-from ..models import Invoice, ManualPayment, PaymentMethod
-from ..selectors import deposit_accounts
-from ..validators import check_plain_text
 from settle.payments.services.links import pending_card_payments
-from settle.payments.services.sessions import retire_open_sessions
+
+from ..models import Invoice, ManualPayment, PaymentMethod
+from ..selectors import bank_and_cash_accounts
+from ..validators import check_plain_text
+from .balances import add_payment, remove_payment
 
 
 REFERENCE_MAX = ManualPayment._meta.get_field("reference").max_length
@@ -84,7 +85,7 @@ def record_manual_payment(
     if len(reference) > REFERENCE_MAX:
         raise SettleError(f"The reference may be at most {REFERENCE_MAX} characters.", field="reference")
     check_plain_text(reference, field="reference")
-    if deposit_account is None or not deposit_accounts(company=company).filter(pk=deposit_account.pk).exists():
+    if deposit_account is None or not bank_and_cash_accounts(company=company).filter(pk=deposit_account.pk).exists():
         raise SettleError("Choose one of your bank or cash accounts to deposit to.", field="deposit_account")
 
     label = f"Payment for invoice {invoice.number}" + (f" ({reference})" if reference else "")
@@ -110,9 +111,10 @@ def record_manual_payment(
         journal_entry=entry,
         created_by=created_by,
     )
-    invoice.amount_paid += amount
-    invoice.save(update_fields=["amount_paid"])
+    add_payment(invoice=invoice, amount=amount)
     # A card checkout opened for the old balance would now charge too much (K4): retire it.
+    from settle.payments.services.recording import retire_open_sessions
+
     invoice_id = invoice.pk
     transaction.on_commit(lambda: retire_open_sessions(invoice_id=invoice_id))
     return payment
@@ -138,6 +140,5 @@ def reverse_manual_payment(*, payment: ManualPayment, reversed_by=None) -> Manua
         memo=f"Reversal of payment for invoice {invoice.number}",
         created_by=reversed_by,
     )
-    invoice.amount_paid -= payment.amount
-    invoice.save(update_fields=["amount_paid"])
+    remove_payment(invoice=invoice, amount=payment.amount)
     return payment

@@ -24,7 +24,10 @@ def _client_form_view(request, *, client=None):
     if request.method == "POST":
         form = ClientForm(request.POST, company=company)
         if form.is_valid():
-            values = {k: form.cleaned_data[k] for k in ("name", "emails", "address", "default_processor")}
+            values = {k: form.cleaned_data[k] for k in ("name", "emails", "address")}
+            choice = form.cleaned_data["default_processor"]
+            values["no_card_payments"] = choice == ClientForm.NO_CARD_PAYMENTS
+            values["default_processor"] = None if isinstance(choice, str) else choice
             try:
                 if client is None:
                     client = create_client(company=company, **values)
@@ -39,10 +42,15 @@ def _client_form_view(request, *, client=None):
     elif client is None:
         form = ClientForm(company=company)
     else:
-        default = client.default_processor if client.default_processor and client.default_processor.is_connected else None
+        if client.no_card_payments:
+            choice = ClientForm.NO_CARD_PAYMENTS
+        elif client.default_processor and client.default_processor.is_connected:
+            choice = str(client.default_processor_id)
+        else:
+            choice = ""
         form = ClientForm(
             company=company,
-            initial={"name": client.name, "emails": client.emails, "address": client.address, "default_processor": default},
+            initial={"name": client.name, "emails": client.emails, "address": client.address, "default_processor": choice},
         )
     return render(request, "sales/client_form.html", {"form": form, "client": client})
 

@@ -14,6 +14,7 @@ from settle.companies.access import member_required
 from settle.companies.models import Level
 from settle.core.errors import SettleError
 from settle.core.money import ZERO, format_money, quantize
+from settle.payments import selectors as payment_selectors
 from settle.payments.services.links import send_refusal
 
 from .. import selectors
@@ -197,6 +198,8 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, status=
             "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
             "emails": invoice.emails.select_related("sent_by"),
             "editable": not has_payments(invoice),
+            "card_payments": payment_selectors.card_payments_of_invoice(invoice=invoice),
+            "payment_links": payment_selectors.links_of_invoice(invoice=invoice),
         },
         status=status,
     )

@@ -51,7 +51,7 @@ def open_session(processor, link, amount=Decimal("120.00")) -> CheckoutSession:
         )
     )
     return CheckoutSession.objects.create(
-        link=link, processor=processor, session_id=info.session_id, url=info.url, amount=amount, currency="USD"
+        company=processor.company, stripe_account=processor.account_id, link=link, processor=processor, session_id=info.session_id, url=info.url, amount=amount, currency="USD"
     )
 
 

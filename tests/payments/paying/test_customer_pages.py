@@ -177,18 +177,23 @@ def test_partial_payment_waiting_to_be_recorded_leaves_the_rest_to_pay(
     import datetime as dt
 
     from settle.ledger.services import set_period_lock
-    from settle.payments.models import CardPayment
+    from settle.payments.models import CardPayment, CheckoutSession
     from settle.payments.processors.base import PaymentResult
     from settle.payments.services.recording import record_card_payment
 
     set_period_lock(company=company, end_date=company.today() - dt.timedelta(days=1))
     # A $30.00 card payment of yesterday (locked) waits in Payments to record.
-    record_card_payment(processor=processor, result=PaymentResult(
+    earlier = CheckoutSession.objects.create(
+        company=company, stripe_account=processor.account_id, link=sent_link.link, processor=processor,
+        session_id="cs_earlier", amount=Decimal("30.00"), currency="USD", status=CheckoutSession.Status.COMPLETE,
+    )
+    record_card_payment(session=earlier, result=PaymentResult(
         session_id="cs_earlier", payment_intent_id="pi_earlier", charge_id="ch_earlier", amount=Decimal("30.00"),
         fee=Decimal("1.17"), currency="USD",
         paid_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1, hours=1), card_brand="visa",
         card_last4="4242", billing_name="Ada", billing_email="ada@acme.example",
-        metadata={"invoice_id": str(invoice.pk), "company_id": str(company.pk), "settle_payment": "1"},
+        metadata={"invoice_id": str(invoice.pk), "company_id": str(company.pk), "link_id": str(sent_link.link.pk),
+                  "settle_payment": "1"},
     ))
     assert CardPayment.objects.get().status == CardPayment.Status.TO_RECORD
     html = client.get(sent_link.path).content.decode()

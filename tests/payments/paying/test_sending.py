@@ -83,10 +83,17 @@ def test_lock_in_the_past_does_not_refuse(company, member_client, invoice):  # R
     assert LINK.search(OutgoingEmail.objects.get(key__startswith="invoice-email:").body)
 
 
-def test_invoice_page_lists_card_payments_and_links(member_client, stripe, sent_link, invoice):  # R1, K1
+def test_invoice_page_lists_card_payments_and_links(member_client, stripe, sent_link, invoice):  # R1, K1, K5
+    viewer = member_client("viewer")
+    page = viewer.get(f"/invoices/{invoice.pk}/").content.decode()
+    assert 'data-link-state="payable"' in page and "Active" in page
     session_id = stripe.open_session(sent_link)
     stripe.pay(session_id)
     stripe.complete(sent_link, session_id)
-    page = member_client("viewer").get(f"/invoices/{invoice.pk}/").content.decode()
+    page = viewer.get(f"/invoices/{invoice.pk}/").content.decode()
     assert "Card payments" in page and "Visa ending 4242" in page and "Recorded" in page
-    assert "Payment links" in page and "Active" in page
+    payment = invoice.card_payments.get()
+    assert f'href="/ledger/journal/{payment.journal_entry_id}/"' in page  # the entry link resolves
+    # A paid invoice's link says what its customer sees, not "Active" (K5).
+    assert "Payment links" in page and 'data-link-state="paid"' in page and "Paid, no amount due" in page
+    assert ">Active<" not in page

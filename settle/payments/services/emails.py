@@ -1,4 +1,4 @@
-"""Emails to the business about card payments (R2, R3, P7).
+"""Emails about card payments: to the business (R2, R3, P7) and the payer's receipt (K6).
 
 Every email goes through the durable outbox (`queue_email`) with an idempotency key,
 inside the caller's transaction: the email exists if and only if the change it
@@ -11,6 +11,7 @@ from settle.core.money import format_money, quantize
 from settle.notifications.services import queue_email
 
 from ..models import CardPayment, PaymentSettings, Problem
+from .links import receipt_path
 
 
 def notification_address(company) -> str:
@@ -57,6 +58,43 @@ def notify_payment(*, card_payment: CardPayment) -> None:
         subject=f"Payment received: {amount} from {invoice.client.name} (invoice {invoice.number})",
         body=body,
         company=card_payment.company,
+    )
+
+
+def send_receipt(*, card_payment: CardPayment) -> None:
+    """K6: the payer's receipt, to the address given in the billing dialog.
+
+    Key `payment-receipt:<id>`: once per card payment. Sent when the payment is booked (or
+    waits in Payments to record: the customer has paid either way).
+    """
+    to = card_payment.billing_email.strip()
+    if not to:
+        return
+    invoice = card_payment.invoice
+    company = card_payment.company
+    amount = _amount(card_payment)
+    card = f"{card_payment.card_brand.title()} ending {card_payment.card_last4}".strip() if card_payment.card_last4 else ""
+    body = "\n".join(
+        line for line in [
+            f"Thank you for your payment to {company.name}.",
+            "",
+            f"Invoice: {invoice.number}",
+            f"Amount paid: {amount}",
+            f"Date: {card_payment.paid_on:%d %b %Y}",
+            f"Card: {card}" if card else None,
+            f"Payment reference: {card_payment.payment_intent_id}",
+            "",
+            f"Your receipt, to view or print: {_app_url(receipt_path(card_payment))}",
+            "",
+            f"Questions about this payment? Contact {company.name}" + (f" at {company.email}." if company.email else "."),
+        ] if line is not None
+    )
+    queue_email(
+        key=f"payment-receipt:{card_payment.pk}",
+        to=to,
+        subject=f"Receipt: {amount} paid to {company.name} (invoice {invoice.number})",
+        body=body,
+        company=company,
     )
 
 

@@ -1,0 +1,25 @@
+"""What has been paid on an invoice (S2): the one writer of `Invoice.amount_paid`.
+
+Every payment service (manual payments here, card payments in `settle.payments`) books
+its journal entry and then calls these, in the same transaction, holding the invoice's
+row lock (`SELECT … FOR UPDATE`), so concurrent payments on one invoice serialise.
+`check_ledger` verifies `amount_paid` against the journal.
+"""
+
+from decimal import Decimal
+
+from ..models import Invoice
+
+
+def add_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
+    """Add `amount` to what has been paid on `invoice`. Caller holds the invoice row lock."""
+    invoice.amount_paid += amount
+    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.amount_paid)
+    return invoice
+
+
+def remove_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
+    """Take back `amount` of what has been paid (a payment reversed). Caller holds the invoice row lock."""
+    invoice.amount_paid -= amount
+    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.amount_paid)
+    return invoice
