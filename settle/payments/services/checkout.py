@@ -41,7 +41,7 @@ a changed amount, processor or billing details, or a session that expired, gets 
 Nothing is recorded here except a paid session found while expiring or reusing it: the
 payment is recorded when the processor says it is paid (return page, webhook,
 reconciliation), and then the invoice's other open sessions are expired (see
-`sessions.retire_open_sessions`).
+`recording.retire_open_sessions`).
 """
 
 import datetime as dt
