@@ -117,12 +117,14 @@ def check_key_form(raw: str) -> str:
     return key
 
 
-def _clean_name(company, name: str, *, exclude_pk=None) -> str:
+def _clean_name(company, name: str, *, exclude_pk=None, check_clash: bool = True) -> str:
     name = (name or "").strip()
     if not name:
         raise SettleError("Give the processor a name, such as Stripe.", field="name")
     if len(name) > NAME_MAX:
         raise SettleError(f"A processor name has at most {NAME_MAX} characters.", field="name")
+    if not check_clash:
+        return name
     clash = Processor.objects.filter(company=company, disconnected_at__isnull=True, name__iexact=name)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
@@ -146,7 +148,8 @@ def connect_stripe_processor(
 
     Order: the form of the key, the name and the deposit account are checked first;
     then Stripe is asked whether it accepts the key (KeyRejected / ProcessorUnavailable
-    otherwise, nothing saved). When `public_url` (default settings.PUBLIC_URL) is set,
+    otherwise, nothing saved) and whose account it is: an account already connected in the
+    company is refused (R5), then a name already in use. When `public_url` (default settings.PUBLIC_URL) is set,
     a pending (disconnected) row is created in a short transaction so Stripe's webhooks
     can be subscribed at `{public_url}/payments/webhooks/{pk}/` with no transaction open;
     a second short transaction then connects it. A failed subscription or save deletes the
@@ -156,7 +159,7 @@ def connect_stripe_processor(
     """
     public_url = settings.PUBLIC_URL if public_url is None else public_url
     key = check_key_form(secret_key)
-    name = _clean_name(company, name)
+    _clean_name(company, name, check_clash=False)
     deposit_account = _check_deposit_account(company, deposit_account)
 
     client = client_for_key(key)
@@ -164,7 +167,10 @@ def connect_stripe_processor(
         account = client.retrieve_account()
     except base.KeyRejected as exc:
         raise base.KeyRejected(f"{exc.message} Nothing was saved. {WHERE_TO_FIND}", field="secret_key") from None
+    # The same account again says more than "that name is taken" (adding it again under the
+    # same name is the usual way it happens), so it is checked first.
     _refuse_account_twice(company, account.account_id)
+    name = _clean_name(company, name)
 
     fields = dict(
         company=company,
