@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from . import checkout_page, control, ids, objects, operations
+from . import balance, checkout_page, control, ids, objects, operations
 from .errors import StripeError
 from .expand import expand
 from .forms import ParamError, expand_paths, parse_params
@@ -97,10 +97,16 @@ API_ROUTES = [
     ("GET", _route("/v1/payment_intents"), operations.list_payment_intents),
     ("GET", _route("/v1/payment_intents/{intent}"),
      lambda s, c, p, intent: operations.get_payment_intent(s, c, intent)),
+    ("GET", _route("/v1/charges"), operations.list_charges),
     ("GET", _route("/v1/charges/{charge}"),
      lambda s, c, p, charge: operations.get_charge(s, c, charge)),
+    ("GET", _route("/v1/balance_transactions"), balance.list_balance_transactions),
     ("GET", _route("/v1/balance_transactions/{id}"),
      lambda s, c, p, id: operations.get_balance_transaction(s, c, id)),
+    ("GET", _route("/v1/balance"), balance.get_balance),
+    ("GET", _route("/v1/payouts"), balance.list_payouts),
+    ("GET", _route("/v1/payouts/{payout}"),
+     lambda s, c, p, payout: balance.get_payout(s, c, payout)),
     ("POST", _route("/v1/refunds"), operations.create_refund),
     ("GET", _route("/v1/refunds"), operations.list_refunds),
     ("GET", _route("/v1/refunds/{refund}"),
@@ -115,6 +121,7 @@ API_ROUTES = [
      lambda s, c, p, endpoint: operations.delete_webhook_endpoint(s, c, endpoint)),
     ("GET", _route("/v1/events"), operations.list_events),
     ("GET", _route("/v1/events/{id}"), lambda s, c, p, id: operations.get_event(s, c, id)),
+    ("GET", _route("/v1/disputes"), operations.list_disputes),
     ("GET", _route("/v1/disputes/{dispute}"),
      lambda s, c, p, dispute: operations.get_dispute(s, c, dispute)),
     ("POST", _route("/v1/customers"), operations.create_customer),

@@ -22,8 +22,8 @@ from referencing.jsonschema import DRAFT4
 
 # Stripe's schema subset: the project's shared copy beside the checkout when there is one,
 # else the identical copy kept with these tests (contract/SOURCE.md says where it comes from).
-_SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared" / "stripe" / "openapi-subset.json"
-_KEPT = pathlib.Path(__file__).resolve().parent / "contract" / "openapi-subset.json"
+_SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared" / "stripe" / "openapi-subset-v2.json"
+_KEPT = pathlib.Path(__file__).resolve().parent / "contract" / "openapi-subset-v2.json"
 SPEC_PATH = _SHARED if _SHARED.exists() else _KEPT
 BASE_URI = "urn:stripe-openapi-subset"
 

@@ -116,6 +116,30 @@ def test_every_operation_conforms(emulator, client, contract):  # X1
     _, dispute = emulator.control("POST", f"/_emulator/charges/{disputed_charge}/dispute")
     contract.check("GET", "/v1/disputes/{dispute}",
                    body(client.v1.disputes.retrieve(dispute["id"])))
+    disputes = client.v1.disputes.list({"charge": disputed_charge,
+                                        "expand": ["data.balance_transactions"]})
+    contract.check("GET", "/v1/disputes", body(disputes))
+    assert [d.id for d in disputes.data] == [dispute["id"]]
+    charges = client.v1.charges.list({"payment_intent": intent.id})
+    contract.check("GET", "/v1/charges", body(charges))
+    assert [c.id for c in charges.data] == [charge.id]
+
+    emulator.control("POST", f"/_emulator/sessions/{new_session(client).id}/pay")
+    balance = client.v1.balance.retrieve()
+    contract.check("GET", "/v1/balance", body(balance))
+    assert balance.pending[0].amount == 3 * 11622  # three payments, two days to wait
+    assert balance.available[0].amount == -12000 - (12000 + 1500)  # refunds; dispute and fee
+    emulator.control("POST", "/_emulator/clock", {"advance": str(3 * 86400)})
+    payouts = client.v1.payouts.list()
+    contract.check("GET", "/v1/payouts", body(payouts))
+    (payout,) = payouts.data
+    assert (payout.amount, payout.status) == (3 * 11622 - 12000 - 13500, "in_transit")
+    contract.check("GET", "/v1/payouts/{payout}",
+                   body(client.v1.payouts.retrieve(payout.id, {"expand": ["balance_transaction"]})))
+    contained = client.v1.balance_transactions.list({"payout": payout.id, "limit": 100,
+                                                     "expand": ["data.source"]})
+    contract.check("GET", "/v1/balance_transactions", body(contained))
+    assert sum(t.net for t in contained.data) == 0
 
     doomed = new_session(client)
     expired = client.v1.checkout.sessions.expire(doomed.id)
@@ -242,5 +266,15 @@ def test_only_nullable_residue_differs_from_literal_oas30(emulator, client, cont
                                       _json.loads(raw)) == []
     refund = client.v1.refunds.create({"payment_intent": paid.payment_intent.id})
     assert contract.unadjusted_errors("POST", "/v1/refunds", _json.loads(body(refund))) == []
+    emulator.control("POST", f"/_emulator/refunds/{refund.id}/fail")
+    emulator.control("POST", "/_emulator/clock", {"advance": str(3 * 86400)})
+    payouts = client.v1.payouts.list({"expand": ["data.balance_transaction"]})
+    assert contract.unadjusted_errors("GET", "/v1/payouts", _json.loads(body(payouts))) == []
+    assert payouts.data
+    txns = client.v1.balance_transactions.list({"limit": 100, "expand": ["data.source"]})
+    assert contract.unadjusted_errors("GET", "/v1/balance_transactions",
+                                      _json.loads(body(txns))) == []
+    assert contract.unadjusted_errors("GET", "/v1/balance",
+                                      _json.loads(body(client.v1.balance.retrieve()))) == []
     events = client.v1.events.list({"limit": 100})
     assert contract.unadjusted_errors("GET", "/v1/events", _json.loads(body(events))) == []
