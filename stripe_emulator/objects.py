@@ -1,7 +1,7 @@
 """Builders for Stripe objects, shaped like Stripe's published samples.
 
 Each ``build_*`` returns a new plain dict holding exactly the fields of the
-2023-08-16 schema (``shared/stripe/openapi-subset.json``) for that object, with
+2023-08-16 schema (``shared/stripe/openapi-subset-v2.json``) for that object, with
 values as Stripe would set them for a card payment through Checkout. Builders
 never touch the store; ``operations.py`` stores and links the results.
 """

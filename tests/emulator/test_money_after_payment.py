@@ -304,6 +304,20 @@ def test_schedules_weekly_and_manual(emulator):  # X1
     assert balance_of(manual)[0] == 5000 - 175
 
 
+def test_monthly_schedule_pays_on_the_last_day_of_short_months(emulator):  # X1
+    key = "sk_test_monthly00000000000000abcd"
+    ok(emulator, "POST", "/_emulator/keys", {"key": key, "payout_schedule": "monthly",
+                                             "monthly_anchor": "31"})
+    monthly = sdk(emulator, key)
+    start_of_day(emulator)
+    paid_charge(emulator, monthly, amount=5000, card="4000000000000077")
+    advance(emulator, 40 * DAY)
+    payouts = monthly.v1.payouts.list().data
+    assert len(payouts) == 1 and payouts[0].amount == 5000 - 175
+    day = dt.datetime.fromtimestamp(payouts[0].created, dt.timezone.utc).date()
+    assert (day + dt.timedelta(days=1)).day == 1  # the last day of its month
+
+
 def test_payout_events_take_the_webhook_controls(emulator, client, receiver):  # X1
     endpoint = subscribe(client, receiver, ["payout.created", "payout.paid",
                                             "charge.dispute.created", "charge.refund.updated"])
