@@ -132,7 +132,7 @@ def _pay_out(store, caller: Caller, currency: str, txns: list[dict]) -> dict | N
         return None
     payout = objects.build_payout(
         livemode=caller.livemode, amount=amount, currency=currency,
-        destination=_bank_account(store, caller.account), statement_descriptor=None,
+        destination=_bank_account(store, caller.account),
     )
     store.put(payout, account=caller.account, livemode=caller.livemode)
     txn = objects.build_balance_transaction(

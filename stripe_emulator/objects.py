@@ -552,8 +552,7 @@ def build_customer(*, livemode: bool, params: dict, metadata: dict) -> dict:
 PAYOUT_TRANSIT = 86400  # a standard payout arrives a day after it is created
 
 
-def build_payout(*, livemode: bool, amount: int, currency: str, destination: str,
-                 statement_descriptor: str | None) -> dict:
+def build_payout(*, livemode: bool, amount: int, currency: str, destination: str) -> dict:
     """A standard payout of the schedule to the account's bank account, on its
     way; its balance transactions are listed (reconciliation ``completed``)."""
     created = ids.now()
@@ -578,7 +577,7 @@ def build_payout(*, livemode: bool, amount: int, currency: str, destination: str
         "reconciliation_status": "completed",
         "reversed_by": None,
         "source_type": "card",
-        "statement_descriptor": statement_descriptor,
+        "statement_descriptor": None,
         "status": "in_transit",
         "type": "bank_account",
     }

@@ -187,16 +187,16 @@ def paginate(items: list[dict], params: dict, url: str) -> dict:
 def created_filter(params: dict, items: list[dict], name: str = "created") -> list[dict]:
     """Keep items whose ``name`` field matches ``params[name]``: an exact
     Unix time, or a hash of ``gt``/``gte``/``lt``/``lte`` bounds."""
-    created = params.get(name)
-    if created is None:
+    value = params.get(name)
+    if value is None:
         return items
     try:
-        if isinstance(created, str):
-            exact = as_int(created, name)
+        if isinstance(value, str):
+            exact = as_int(value, name)
             return [i for i in items if i[name] == exact]
-        if not isinstance(created, dict):
+        if not isinstance(value, dict):
             raise ParamError(f"Invalid {name}: an integer or a hash of gt, gte, lt, lte", name)
-        bounds = {k: as_int(v, f"{name}[{k}]") for k, v in created.items()}
+        bounds = {k: as_int(v, f"{name}[{k}]") for k, v in value.items()}
     except ParamError as exc:
         raise param_error(exc)
     tests = {
