@@ -39,7 +39,7 @@ import datetime as dt
 
 from . import ids, objects, operations
 from .errors import invalid
-from .operations import Caller, created_filter, emit_event, owned, paginate
+from .operations import Caller, created_filter, emit_event, list_objects, owned
 
 DAY = 86400
 SCHEDULES = ("daily", "weekly", "monthly", "manual")
@@ -88,11 +88,8 @@ def list_balance_transactions(store, caller: Caller, params: dict) -> dict:
     if params.get("payout"):
         payout = get_payout(store, caller, params["payout"])
         items = [t for t in items if _payout_of(store, t["id"]) == payout["id"]]
-    for name in ("type", "source", "currency"):
-        if params.get(name):
-            items = [t for t in items if t[name] == params[name]]
-    items = created_filter(params, items)
-    return paginate(items, params, "/v1/balance_transactions")
+    return list_objects(store, caller, "balance_transaction", params,
+                        "/v1/balance_transactions", ("type", "source", "currency"), items)
 
 
 # -- payouts -------------------------------------------------------------------
@@ -103,12 +100,9 @@ def get_payout(store, caller: Caller, payout_id: str) -> dict:
 
 def list_payouts(store, caller: Caller, params: dict) -> dict:
     items = store.all_of("payout", account=caller.account, livemode=caller.livemode)
-    for name in ("status", "destination"):
-        if params.get(name):
-            items = [p for p in items if p[name] == params[name]]
-    items = created_filter(params, items)
     items = created_filter(params, items, "arrival_date")
-    return paginate(items, params, "/v1/payouts")
+    return list_objects(store, caller, "payout", params, "/v1/payouts",
+                        ("status", "destination"), items)
 
 
 def _unpaid(store, account: str, livemode: bool) -> dict[str, list[dict]]:

@@ -210,6 +210,20 @@ def created_filter(params: dict, items: list[dict], name: str = "created") -> li
     return items
 
 
+def list_objects(store, caller: Caller, kind: str, params: dict, url: str,
+                 filters: tuple[str, ...] = (), items: list[dict] | None = None) -> dict:
+    """A list endpoint: the caller's objects of ``kind`` (or ``items``), newest
+    first, keeping those whose field equals each given ``filters`` parameter
+    and matching ``created``; paginated."""
+    if items is None:
+        items = store.all_of(kind, account=caller.account, livemode=caller.livemode)
+    for name in filters:
+        if params.get(name):
+            items = [o for o in items if o.get(name) == params[name]]
+    items = created_filter(params, items)
+    return paginate(items, params, url)
+
+
 def owned(store, caller: Caller, object_id: str, kind: str, label: str, param: str) -> dict:
     obj = store.get(object_id, account=caller.account, livemode=caller.livemode)
     if obj is None or obj.get("object") != kind:
@@ -512,11 +526,8 @@ def get_payment_intent(store, caller: Caller, intent_id: str) -> dict:
 
 
 def list_payment_intents(store, caller: Caller, params: dict) -> dict:
-    items = store.all_of("payment_intent", account=caller.account, livemode=caller.livemode)
-    if params.get("customer"):
-        items = [i for i in items if i["customer"] == params["customer"]]
-    items = created_filter(params, items)
-    return paginate(items, params, "/v1/payment_intents")
+    return list_objects(store, caller, "payment_intent", params, "/v1/payment_intents",
+                        ("customer",))
 
 
 def get_charge(store, caller: Caller, charge_id: str) -> dict:
@@ -524,12 +535,8 @@ def get_charge(store, caller: Caller, charge_id: str) -> dict:
 
 
 def list_charges(store, caller: Caller, params: dict) -> dict:
-    items = store.all_of("charge", account=caller.account, livemode=caller.livemode)
-    for name in ("customer", "payment_intent", "transfer_group"):
-        if params.get(name):
-            items = [c for c in items if c.get(name) == params[name]]
-    items = created_filter(params, items)
-    return paginate(items, params, "/v1/charges")
+    return list_objects(store, caller, "charge", params, "/v1/charges",
+                        ("customer", "payment_intent", "transfer_group"))
 
 
 def get_balance_transaction(store, caller: Caller, txn_id: str) -> dict:
@@ -659,12 +666,8 @@ def get_refund(store, caller: Caller, refund_id: str) -> dict:
 
 
 def list_refunds(store, caller: Caller, params: dict) -> dict:
-    items = store.all_of("refund", account=caller.account, livemode=caller.livemode)
-    for name in ("charge", "payment_intent"):
-        if params.get(name):
-            items = [r for r in items if r[name] == params[name]]
-    items = created_filter(params, items)
-    return paginate(items, params, "/v1/refunds")
+    return list_objects(store, caller, "refund", params, "/v1/refunds",
+                        ("charge", "payment_intent"))
 
 
 # -- webhook endpoints -----------------------------------------------------
@@ -851,12 +854,8 @@ def close_dispute(store, caller: Caller, dispute_id: str, outcome: str) -> dict:
 
 
 def list_disputes(store, caller: Caller, params: dict) -> dict:
-    items = store.all_of("dispute", account=caller.account, livemode=caller.livemode)
-    for name in ("charge", "payment_intent"):
-        if params.get(name):
-            items = [d for d in items if d[name] == params[name]]
-    items = created_filter(params, items)
-    return paginate(items, params, "/v1/disputes")
+    return list_objects(store, caller, "dispute", params, "/v1/disputes",
+                        ("charge", "payment_intent"))
 
 
 def get_dispute(store, caller: Caller, dispute_id: str) -> dict:
