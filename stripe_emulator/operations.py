@@ -568,7 +568,7 @@ def create_refund(store, caller: Caller, params: dict) -> dict:
         )
     if not charge["paid"]:
         raise invalid(f"Charge {charge['id']} has not been paid.", "charge")
-    if _open_or_lost_dispute(store, charge["id"]):
+    if charge["disputed"] and _open_or_lost_dispute(store, charge["id"]):
         raise StripeError(
             400, f"Charge {charge['id']} has been charged back; cannot issue a refund.",
             code="charge_disputed",
@@ -762,13 +762,10 @@ def delete_webhook_endpoint(store, caller: Caller, endpoint_id: str) -> dict:
 
 # -- disputes and customers -------------------------------------------------
 
-def _disputes_of(store, charge_id: str) -> list[dict]:
-    return [o for o in store.data["objects"].values()
-            if o.get("object") == "dispute" and o["charge"] == charge_id]
-
-
 def _open_or_lost_dispute(store, charge_id: str) -> bool:
-    return any(d["status"] != "won" for d in _disputes_of(store, charge_id))
+    """Does a dispute of the charge still hold (or has it taken) the money?"""
+    return any(o.get("object") == "dispute" and o["charge"] == charge_id
+               and o["status"] != "won" for o in store.data["objects"].values())
 
 
 def open_dispute(store, caller: Caller, charge_id: str, reason: str = "fraudulent") -> dict:
@@ -783,7 +780,7 @@ def open_dispute(store, caller: Caller, charge_id: str, reason: str = "fraudulen
     charge = get_charge(store, caller, charge_id)
     if not charge["paid"]:
         raise invalid(f"Charge {charge_id} was not paid and cannot be disputed.", "charge")
-    if charge["disputed"] or _disputes_of(store, charge_id):
+    if charge["disputed"]:
         raise invalid(f"Charge {charge_id} is already disputed.", "charge")
     amount = charge["amount"] - charge["amount_refunded"]
     if amount <= 0:
