@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from . import checkout, ids, operations, webhooks
+from . import balance, checkout, ids, operations, webhooks
 from .errors import StripeError
 from .forms import ParamError, as_int, parse_params
 from .operations import Caller
@@ -109,12 +109,17 @@ def _dispatch(app, store, method, path, params):
     if (method, path) == ("POST", "/_emulator/keys"):
         if not params.get("key"):
             return _bad("Missing required param: key.")
+        schedule = balance.schedule(
+            params["payout_schedule"], params.get("weekly_anchor") or params.get("monthly_anchor"),
+        ) if params.get("payout_schedule") else None
         record = operations.register_key(
             store, key=params["key"], business_name=params.get("business_name"),
             account=params.get("account"), country=params.get("country") or "US",
             default_currency=(params.get("default_currency") or "usd").lower(),
             email=params.get("email"),
         )
+        if schedule:
+            store.data["accounts"][record["account"]]["settings"]["payouts"]["schedule"] = schedule
         return _json(200, _key_view(record, store))
     if (method, path) == ("GET", "/_emulator/keys"):
         return _json(200, {"data": [_key_view(r, store) for r in data["keys"].values()]})
@@ -197,6 +202,50 @@ def _dispatch(app, store, method, path, params):
         dispute = operations.open_dispute(
             store, caller, match.group(1), reason=params.get("reason") or "fraudulent")
         return _json(200, dispute)
+    match = re.fullmatch(r"/_emulator/charges/([^/]+)/refund", path)
+    if match and method == "POST":  # a refund made in the Dashboard
+        caller = _owner_caller(store, match.group(1))
+        refund_params = {"charge": match.group(1)}
+        for name in ("amount", "reason", "metadata"):
+            if params.get(name):
+                refund_params[name] = params[name]
+        return _json(200, operations.create_refund(store, caller, refund_params))
+    match = re.fullmatch(r"/_emulator/refunds/([^/]+)/fail", path)
+    if match and method == "POST":
+        caller = _owner_caller(store, match.group(1))
+        return _json(200, operations.fail_refund(
+            store, caller, match.group(1),
+            params.get("failure_reason") or "expired_or_canceled_card"))
+    match = re.fullmatch(r"/_emulator/disputes/([^/]+)/close", path)
+    if match and method == "POST":
+        caller = _owner_caller(store, match.group(1))
+        return _json(200, operations.close_dispute(
+            store, caller, match.group(1), params.get("outcome") or ""))
+
+    # money over time: the clock and payouts
+    if (method, path) == ("GET", "/_emulator/clock"):
+        return _json(200, balance.clock_view(store))
+    if (method, path) == ("POST", "/_emulator/clock"):
+        if "advance" not in params:
+            return _bad("Missing required param: advance (seconds).")
+        seconds = as_int(params["advance"], "advance", minimum=0)
+        return _json(200, balance.advance_clock(store, seconds))
+    if (method, path) == ("POST", "/_emulator/payouts"):
+        caller = _key_caller(store, params)
+        currency = (params.get("currency") or "").lower() or None
+        return _json(200, balance.pay_out_now(store, caller, currency))
+    if (method, path) == ("POST", "/_emulator/payouts/fail_next"):
+        caller = _key_caller(store, params)
+        queued = balance.fail_next_payouts(
+            store, caller.account, params.get("failure_code") or "account_closed",
+            as_int(params.get("count", "1"), "count", minimum=1))
+        return _json(200, {"account": caller.account, "failure_codes": queued})
+    match = re.fullmatch(r"/_emulator/payouts/([^/]+)/fail", path)
+    if match and method == "POST":
+        caller = _owner_caller(store, match.group(1))
+        return _json(200, balance.fail_payout(
+            store, caller, match.group(1), params.get("failure_code") or "account_closed"))
+
     match = re.fullmatch(r"/_emulator/sessions/([^/]+)/pay", path)
     if match and method == "POST":
         return _pay(store, match.group(1), params)
@@ -208,6 +257,16 @@ def _owner_caller(store, object_id: str) -> Caller:
     if meta is None:
         raise StripeError(404, f"No such object: '{object_id}'", code="resource_missing")
     return Caller(meta["account"], meta["livemode"], request_id=ids.new_id("req", 14))
+
+
+def _key_caller(store, params: dict) -> Caller:
+    """The account and mode of the ``key`` parameter."""
+    if not params.get("key"):
+        raise ParamError("Missing required param: key.")
+    record = store.data["keys"].get(params["key"])
+    if record is None:
+        raise StripeError(404, f"No such key: {params['key']}", code="resource_missing")
+    return Caller(record["account"], record["livemode"], request_id=ids.new_id("req", 14))
 
 
 def _pay(store, session_id: str, params: dict):

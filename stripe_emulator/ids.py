@@ -1,7 +1,18 @@
-"""Identifiers and clock, shaped like Stripe's.
+"""Identifiers and clocks, shaped like Stripe's.
 
 ``new_id("ch")`` -> ``ch_3PgafuB7WZ01zgkW0XYmPNZs`` (24 base62 characters);
 checkout sessions carry the mode: ``cs_test_a1…`` / ``cs_live_a1…``.
+
+Two clocks:
+- ``now()`` is the *emulated* time: the wall clock plus an offset that
+  ``POST /_emulator/clock`` moves forward (``set_offset``). Money lives on it:
+  ``created`` of payments, refunds, disputes, events and balance
+  transactions, ``available_on``, payout schedules and arrival dates.
+- ``wall_now()`` is the real time. Checkout Sessions live on it, because
+  clients compute ``expires_at`` from their own clock.
+
+The offset is process-wide (one emulator per process); ``Store`` sets it from
+the saved state.
 """
 
 from __future__ import annotations
@@ -29,9 +40,38 @@ def new_session_id(livemode: bool) -> str:
     return f"cs_{mode}_a1{random_token(56)}"
 
 
+_offset = 0
+_pinned: int | None = None
+
+
 def now() -> int:
-    """Unix time in whole seconds (Stripe's ``created`` resolution)."""
+    """Emulated Unix time in whole seconds (Stripe's ``created`` resolution)."""
+    if _pinned is not None:
+        return _pinned
+    return int(time.time()) + _offset
+
+
+def pin(when: int | None) -> None:
+    """Hold the emulated clock at ``when`` (``None`` lets it run again), so
+    that what happens at one instant of an advance carries that instant."""
+    global _pinned
+    _pinned = when
+
+
+def wall_now() -> int:
+    """Real Unix time in whole seconds."""
     return int(time.time())
+
+
+def offset() -> int:
+    """Seconds the emulated clock runs ahead of the wall clock."""
+    return _offset
+
+
+def set_offset(seconds: int) -> None:
+    """Move the emulated clock to wall time + ``seconds`` (never called with less)."""
+    global _offset
+    _offset = int(seconds)
 
 
 # Id prefix -> Stripe object type, for retrieval and ``expand[]``.
@@ -47,6 +87,7 @@ PREFIX_TYPES = {
     "cus": "customer",
     "acct": "account",
     "prod": "product",
+    "po": "payout",
 }
 
 

@@ -12,6 +12,12 @@ Fee rule (documented in README.md):
 - zero-decimal currencies (JPY, KRW, ...): 3.6 % of the amount, rounded
   half-up, no fixed part (Stripe Japan's domestic card rate; e.g. 5,000 JPY ->
   180 JPY).
+
+Dispute fee (``dispute_fee``): what Stripe's pricing page of the country
+using the currency charges per dispute, kept when the dispute is won: USD
+15.00, CAD 15.00, GBP 20.00, EUR 20.00, AUD 25.00, NZD 25.00, JPY 1,500.
+Other currencies: 15.00 (two decimals), 15.000 (three) or, for zero-decimal
+ones, 1,500 as in JPY.
 """
 
 from __future__ import annotations
@@ -60,6 +66,19 @@ def stripe_fee(amount: int, currency: str) -> int:
         return _percent_half_up(amount, 36)
     fixed = 30 if exp == 2 else 300
     return _percent_half_up(amount, 29) + fixed
+
+
+DISPUTE_FEES = {
+    "usd": 1500, "cad": 1500, "gbp": 2000, "eur": 2000, "aud": 2500, "nzd": 2500,
+    "jpy": 1500,
+}
+
+
+def dispute_fee(currency: str) -> int:
+    """The fee withdrawn with a dispute, in the currency's minor unit."""
+    if currency in DISPUTE_FEES:
+        return DISPUTE_FEES[currency]
+    return {0: 1500, 2: 1500, 3: 15000}[exponent(currency)]
 
 
 def format_amount(amount: int, currency: str) -> str:

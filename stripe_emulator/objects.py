@@ -1,7 +1,7 @@
 """Builders for Stripe objects, shaped like Stripe's published samples.
 
 Each ``build_*`` returns a new plain dict holding exactly the fields of the
-2023-08-16 schema (``shared/stripe/openapi-subset.json``) for that object, with
+2023-08-16 schema (``shared/stripe/openapi-subset-v2.json``) for that object, with
 values as Stripe would set them for a card payment through Checkout. Builders
 never touch the store; ``operations.py`` stores and links the results.
 """
@@ -386,18 +386,22 @@ def build_charge(
     }
 
 
+AVAILABILITY_DELAY = 2 * 86400  # the account's payout schedule ``delay_days``
+
+
 def build_balance_transaction(
     *, amount: int, currency: str, fee: int, source: str, type: str,
     reporting_category: str, description: str | None, available_now: bool,
     fee_description: str = "Stripe processing fees",
 ) -> dict:
-    """A balance transaction: ``net = amount - fee``; pending for two days."""
+    """A balance transaction: ``net = amount - fee``; pending for two days
+    (emulated clock) unless ``available_now``."""
     created = ids.now()
     return {
         "id": ids.new_id("txn"),
         "object": "balance_transaction",
         "amount": amount,
-        "available_on": created if available_now else created + 2 * 86400,
+        "available_on": created if available_now else created + AVAILABILITY_DELAY,
         "created": created,
         "currency": currency,
         "description": description,
@@ -476,7 +480,8 @@ def build_event(
     }
 
 
-def build_dispute(*, charge: dict, reason: str, brand: str, balance_transaction: dict) -> dict:
+def build_dispute(*, charge: dict, amount: int, reason: str, brand: str,
+                  balance_transaction: dict) -> dict:
     created = ids.now()
     evidence_fields = (
         "access_activity_log billing_address cancellation_policy "
@@ -491,7 +496,7 @@ def build_dispute(*, charge: dict, reason: str, brand: str, balance_transaction:
     return {
         "id": ids.new_id("dp"),
         "object": "dispute",
-        "amount": charge["amount"],
+        "amount": amount,
         "balance_transactions": [balance_transaction],
         "charge": charge["id"],
         "created": created,
@@ -542,3 +547,51 @@ def build_customer(*, livemode: bool, params: dict, metadata: dict) -> dict:
         "test_clock": None,
     }
 
+
+
+PAYOUT_TRANSIT = 86400  # a standard payout arrives a day after it is created
+
+
+def build_payout(*, livemode: bool, amount: int, currency: str, destination: str) -> dict:
+    """A standard payout of the schedule to the account's bank account, on its
+    way; its balance transactions are listed (reconciliation ``completed``)."""
+    created = ids.now()
+    return {
+        "id": ids.new_id("po"),
+        "object": "payout",
+        "amount": amount,
+        "arrival_date": created + PAYOUT_TRANSIT,
+        "automatic": True,
+        "balance_transaction": None,
+        "created": created,
+        "currency": currency,
+        "description": "STRIPE PAYOUT",
+        "destination": destination,
+        "failure_balance_transaction": None,
+        "failure_code": None,
+        "failure_message": None,
+        "livemode": livemode,
+        "metadata": {},
+        "method": "standard",
+        "original_payout": None,
+        "reconciliation_status": "completed",
+        "reversed_by": None,
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": "in_transit",
+        "type": "bank_account",
+    }
+
+
+def build_balance(*, livemode: bool, available: dict, pending: dict) -> dict:
+    """``GET /v1/balance``: per currency, all from card payments."""
+    def amounts(totals: dict) -> list[dict]:
+        return [{"amount": amount, "currency": currency, "source_types": {"card": amount}}
+                for currency, amount in totals.items()]
+
+    return {
+        "object": "balance",
+        "available": amounts(available),
+        "livemode": livemode,
+        "pending": amounts(pending),
+    }

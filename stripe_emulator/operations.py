@@ -184,15 +184,19 @@ def paginate(items: list[dict], params: dict, url: str) -> dict:
     return {"object": "list", "data": page, "has_more": has_more, "url": url}
 
 
-def _created_filter(params: dict, items: list[dict]) -> list[dict]:
-    created = params.get("created")
-    if created is None:
+def created_filter(params: dict, items: list[dict], name: str = "created") -> list[dict]:
+    """Keep items whose ``name`` field matches ``params[name]``: an exact
+    Unix time, or a hash of ``gt``/``gte``/``lt``/``lte`` bounds."""
+    value = params.get(name)
+    if value is None:
         return items
     try:
-        if isinstance(created, str):
-            exact = as_int(created, "created")
-            return [i for i in items if i["created"] == exact]
-        bounds = {k: as_int(v, f"created[{k}]") for k, v in created.items()}
+        if isinstance(value, str):
+            exact = as_int(value, name)
+            return [i for i in items if i[name] == exact]
+        if not isinstance(value, dict):
+            raise ParamError(f"Invalid {name}: an integer or a hash of gt, gte, lt, lte", name)
+        bounds = {k: as_int(v, f"{name}[{k}]") for k, v in value.items()}
     except ParamError as exc:
         raise param_error(exc)
     tests = {
@@ -201,12 +205,26 @@ def _created_filter(params: dict, items: list[dict]) -> list[dict]:
     }
     for op, bound in bounds.items():
         if op not in tests:
-            raise unknown_param(f"created[{op}]")
-        items = [i for i in items if tests[op](i["created"], bound)]
+            raise unknown_param(f"{name}[{op}]")
+        items = [i for i in items if tests[op](i[name], bound)]
     return items
 
 
-def _owned(store, caller: Caller, object_id: str, kind: str, label: str, param: str) -> dict:
+def list_objects(store, caller: Caller, kind: str, params: dict, url: str,
+                 filters: tuple[str, ...] = (), items: list[dict] | None = None) -> dict:
+    """A list endpoint: the caller's objects of ``kind`` (or ``items``), newest
+    first, keeping those whose field equals each given ``filters`` parameter
+    and matching ``created``; paginated."""
+    if items is None:
+        items = store.all_of(kind, account=caller.account, livemode=caller.livemode)
+    for name in filters:
+        if params.get(name):
+            items = [o for o in items if o.get(name) == params[name]]
+    items = created_filter(params, items)
+    return paginate(items, params, url)
+
+
+def owned(store, caller: Caller, object_id: str, kind: str, label: str, param: str) -> dict:
     obj = store.get(object_id, account=caller.account, livemode=caller.livemode)
     if obj is None or obj.get("object") != kind:
         raise no_such(label, object_id, param)
@@ -214,23 +232,32 @@ def _owned(store, caller: Caller, object_id: str, kind: str, label: str, param: 
     return obj
 
 
-def refresh(store, obj: dict) -> None:
-    """Apply time-driven changes: session expiry, funds becoming available."""
-    now = ids.now()
+def refresh(store, obj: dict) -> bool:
+    """Apply time-driven changes: session expiry (wall clock), funds becoming
+    available (emulated clock). True when ``obj`` changed."""
     if obj.get("object") == "checkout.session" and obj["status"] == "open" \
-            and obj["expires_at"] <= now:
+            and obj["expires_at"] <= ids.wall_now():
         meta = store.owner(obj["id"])
         _expire(store, obj, Caller(meta["account"], meta["livemode"]))
-    elif obj.get("object") == "balance_transaction" and obj["status"] == "pending" \
-            and obj["available_on"] <= now:
+        return True
+    if obj.get("object") == "balance_transaction" and obj["status"] == "pending" \
+            and obj["available_on"] <= ids.now():
         obj["status"] = "available"
+        return True
+    return False
 
 
-def sweep(store) -> None:
-    """Refresh every open session (run periodically by the sender thread)."""
+def sweep(store) -> bool:
+    """Refresh every open session and run what is due on the emulated clock
+    (payouts arriving, scheduled payouts); run periodically by the sender
+    thread. True when anything changed."""
+    from . import balance  # late import: balance imports this module
+
+    changed = False
     for obj in list(store.data["objects"].values()):
         if obj.get("object") == "checkout.session" and obj["status"] == "open":
-            refresh(store, obj)
+            changed = refresh(store, obj) or changed
+    return balance.run_due(store) or changed
 
 
 # -- events ----------------------------------------------------------------
@@ -252,7 +279,7 @@ def emit_event(
 
 
 def get_event(store, caller: Caller, event_id: str) -> dict:
-    return _owned(store, caller, event_id, "event", "event", "id")
+    return owned(store, caller, event_id, "event", "event", "id")
 
 
 def list_events(store, caller: Caller, params: dict) -> dict:
@@ -272,7 +299,7 @@ def list_events(store, caller: Caller, params: dict) -> dict:
         except ParamError as exc:
             raise param_error(exc)
         items = [e for e in items if (e["pending_webhooks"] == 0) == success]
-    items = _created_filter(params, items)
+    items = created_filter(params, items)
     return paginate(items, params, "/v1/events")
 
 
@@ -381,7 +408,7 @@ def create_session(store, caller: Caller, params: dict) -> dict:
     if email and "@" not in email:
         raise invalid(f"Invalid email address: {email}", "customer_email", code="email_invalid")
     if params.get("customer"):
-        _owned(store, caller, params["customer"], "customer", "customer", "customer")
+        owned(store, caller, params["customer"], "customer", "customer", "customer")
     creation = params.get("customer_creation")
     if creation not in (None, "", "always", "if_required"):
         raise invalid("Invalid customer_creation", "customer_creation")
@@ -395,7 +422,7 @@ def create_session(store, caller: Caller, params: dict) -> dict:
                 intent_data.get("metadata"), "payment_intent_data[metadata]",
             ).items() if v is not None
         }
-        created = ids.now()
+        created = ids.wall_now()  # sessions live on the wall clock (ids.py)
         expires_at = (
             as_int(params["expires_at"], "expires_at")
             if params.get("expires_at") else created + SESSION_MAX_LIFETIME
@@ -448,7 +475,7 @@ def create_session(store, caller: Caller, params: dict) -> dict:
 
 
 def get_session(store, caller: Caller, session_id: str) -> dict:
-    return _owned(store, caller, session_id, "checkout.session", "checkout.session", "session")
+    return owned(store, caller, session_id, "checkout.session", "checkout.session", "session")
 
 
 def list_sessions(store, caller: Caller, params: dict) -> dict:
@@ -464,7 +491,7 @@ def list_sessions(store, caller: Caller, params: dict) -> dict:
             s for s in items
             if (s.get("customer_details") or {}).get("email") == details["email"]
         ]
-    items = _created_filter(params, items)
+    items = created_filter(params, items)
     return paginate(items, params, "/v1/checkout/sessions")
 
 
@@ -495,29 +522,34 @@ def session_line_items(store, caller: Caller, session_id: str, params: dict) -> 
 # -- payment intents, charges, balance transactions -----------------------
 
 def get_payment_intent(store, caller: Caller, intent_id: str) -> dict:
-    return _owned(store, caller, intent_id, "payment_intent", "payment_intent", "intent")
+    return owned(store, caller, intent_id, "payment_intent", "payment_intent", "intent")
 
 
 def list_payment_intents(store, caller: Caller, params: dict) -> dict:
-    items = store.all_of("payment_intent", account=caller.account, livemode=caller.livemode)
-    if params.get("customer"):
-        items = [i for i in items if i["customer"] == params["customer"]]
-    items = _created_filter(params, items)
-    return paginate(items, params, "/v1/payment_intents")
+    return list_objects(store, caller, "payment_intent", params, "/v1/payment_intents",
+                        ("customer",))
 
 
 def get_charge(store, caller: Caller, charge_id: str) -> dict:
-    return _owned(store, caller, charge_id, "charge", "charge", "charge")
+    return owned(store, caller, charge_id, "charge", "charge", "charge")
+
+
+def list_charges(store, caller: Caller, params: dict) -> dict:
+    return list_objects(store, caller, "charge", params, "/v1/charges",
+                        ("customer", "payment_intent", "transfer_group"))
 
 
 def get_balance_transaction(store, caller: Caller, txn_id: str) -> dict:
-    return _owned(store, caller, txn_id, "balance_transaction", "balance transaction", "id")
+    return owned(store, caller, txn_id, "balance_transaction", "balance transaction", "id")
 
 
 # -- refunds ---------------------------------------------------------------
 
 def create_refund(store, caller: Caller, params: dict) -> dict:
-    """Refund all or part of a succeeded charge; emits ``charge.refunded``."""
+    """Refund all or part of a succeeded charge (``POST /v1/refunds``, and the
+    control API's Dashboard refund); emits ``refund.created`` and
+    ``charge.refunded``. Stripe keeps its processing fee: the refund's balance
+    transaction is ``-amount`` with no fee."""
     reject_unknown(params, REFUND_PARAMS)
     if params.get("charge"):
         charge = get_charge(store, caller, params["charge"])
@@ -536,6 +568,11 @@ def create_refund(store, caller: Caller, params: dict) -> dict:
         )
     if not charge["paid"]:
         raise invalid(f"Charge {charge['id']} has not been paid.", "charge")
+    if charge["disputed"] and _open_or_lost_dispute(store, charge["id"]):
+        raise StripeError(
+            400, f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
+        )
     remaining = charge["amount"] - charge["amount_refunded"]
     if remaining <= 0:
         raise StripeError(
@@ -578,17 +615,59 @@ def create_refund(store, caller: Caller, params: dict) -> dict:
     return refund
 
 
+REFUND_FAILURE_REASONS = {
+    "lost_or_stolen_card", "expired_or_canceled_card", "charge_for_pending_refund_disputed",
+    "insufficient_funds", "declined", "merchant_request", "unknown",
+}
+
+
+def fail_refund(store, caller: Caller, refund_id: str,
+                failure_reason: str = "expired_or_canceled_card") -> dict:
+    """A succeeded refund fails later (control API), as card refunds can.
+
+    The refund turns ``failed`` with ``failure_reason`` and a
+    ``failure_balance_transaction`` (type ``refund_failure``) that returns the
+    amount to the balance; the charge's ``amount_refunded`` drops by it.
+    Emits ``charge.refund.updated`` and ``refund.updated``.
+    """
+    refund = get_refund(store, caller, refund_id)
+    if failure_reason not in REFUND_FAILURE_REASONS:
+        raise invalid(
+            f"Invalid failure_reason: must be one of {', '.join(sorted(REFUND_FAILURE_REASONS))}",
+            "failure_reason",
+        )
+    if refund["status"] != "succeeded":
+        raise invalid(f"Refund {refund_id} has status {refund['status']} and cannot fail.",
+                      "refund")
+    txn = objects.build_balance_transaction(
+        amount=refund["amount"], currency=refund["currency"], fee=0, source=refund["id"],
+        type="refund_failure", reporting_category="refund_failure",
+        description="REFUND FAILURE", available_now=True,
+    )
+    store.put(txn, account=caller.account, livemode=caller.livemode)
+    previous = {"status": refund["status"]}
+    refund.update({
+        "status": "failed", "failure_reason": failure_reason,
+        "failure_balance_transaction": txn["id"],
+    })
+    charge = store.get(refund["charge"], account=caller.account, livemode=caller.livemode)
+    charge["amount_refunded"] -= refund["amount"]
+    charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+    charge["refunds"]["data"] = [
+        copy.deepcopy(refund) if r["id"] == refund["id"] else r for r in charge["refunds"]["data"]
+    ]
+    emit_event(store, caller, "charge.refund.updated", refund, previous_attributes=previous)
+    emit_event(store, caller, "refund.updated", refund, previous_attributes=previous)
+    return refund
+
+
 def get_refund(store, caller: Caller, refund_id: str) -> dict:
-    return _owned(store, caller, refund_id, "refund", "refund", "refund")
+    return owned(store, caller, refund_id, "refund", "refund", "refund")
 
 
 def list_refunds(store, caller: Caller, params: dict) -> dict:
-    items = store.all_of("refund", account=caller.account, livemode=caller.livemode)
-    for name in ("charge", "payment_intent"):
-        if params.get(name):
-            items = [r for r in items if r[name] == params[name]]
-    items = _created_filter(params, items)
-    return paginate(items, params, "/v1/refunds")
+    return list_objects(store, caller, "refund", params, "/v1/refunds",
+                        ("charge", "payment_intent"))
 
 
 # -- webhook endpoints -----------------------------------------------------
@@ -638,7 +717,7 @@ def create_webhook_endpoint(store, caller: Caller, params: dict) -> dict:
 
 
 def get_webhook_endpoint(store, caller: Caller, endpoint_id: str) -> dict:
-    return _owned(store, caller, endpoint_id, "webhook_endpoint", "webhook endpoint",
+    return owned(store, caller, endpoint_id, "webhook_endpoint", "webhook endpoint",
                   "webhook_endpoint")
 
 
@@ -683,26 +762,41 @@ def delete_webhook_endpoint(store, caller: Caller, endpoint_id: str) -> dict:
 
 # -- disputes and customers -------------------------------------------------
 
-def open_dispute(store, caller: Caller, charge_id: str, reason: str = "fraudulent") -> dict:
-    """Dispute a paid charge (control API); emits ``charge.dispute.created``.
+def _open_or_lost_dispute(store, charge_id: str) -> bool:
+    """Does a dispute of the charge still hold (or has it taken) the money?"""
+    return any(o.get("object") == "dispute" and o["charge"] == charge_id
+               and o["status"] != "won" for o in store.data["objects"].values())
 
-    The disputed amount and a 15.00 (or 1,500 minor units) dispute fee are
-    withdrawn in one balance transaction, as Stripe does.
+
+def open_dispute(store, caller: Caller, charge_id: str, reason: str = "fraudulent") -> dict:
+    """Dispute a paid charge (control API, or test card 4000 0000 0000 0259).
+
+    The disputed amount (what the charge has not refunded) and the currency's
+    dispute fee (``money.dispute_fee``) are withdrawn at once, in one balance
+    transaction (type ``adjustment``, reporting category ``dispute``), as
+    Stripe does. Emits ``charge.dispute.created`` and
+    ``charge.dispute.funds_withdrawn``.
     """
     charge = get_charge(store, caller, charge_id)
     if not charge["paid"]:
         raise invalid(f"Charge {charge_id} was not paid and cannot be disputed.", "charge")
     if charge["disputed"]:
         raise invalid(f"Charge {charge_id} is already disputed.", "charge")
-    fee = 1500
+    amount = charge["amount"] - charge["amount_refunded"]
+    if amount <= 0:
+        raise invalid(f"Charge {charge_id} is fully refunded and cannot be disputed.", "charge")
+    if reason not in DISPUTE_REASONS:
+        raise invalid(f"Invalid reason: must be one of {', '.join(sorted(DISPUTE_REASONS))}",
+                      "reason")
     txn = objects.build_balance_transaction(
-        amount=-charge["amount"], currency=charge["currency"], fee=fee,
+        amount=-amount, currency=charge["currency"],
+        fee=money.dispute_fee(charge["currency"]),
         source="", type="adjustment", reporting_category="dispute",
         description=f"Chargeback withdrawal for {charge_id}", available_now=True,
         fee_description="Dispute fee",
     )
     brand = (charge["payment_method_details"] or {}).get("card", {}).get("brand", "visa")
-    dispute = objects.build_dispute(charge=charge, reason=reason, brand=brand,
+    dispute = objects.build_dispute(charge=charge, amount=amount, reason=reason, brand=brand,
                                     balance_transaction=txn)
     txn["source"] = dispute["id"]
     dispute["balance_transactions"] = [copy.deepcopy(txn)]
@@ -710,11 +804,59 @@ def open_dispute(store, caller: Caller, charge_id: str, reason: str = "fraudulen
     store.put(dispute, account=caller.account, livemode=caller.livemode)
     charge["disputed"] = True
     emit_event(store, caller, "charge.dispute.created", dispute)
+    emit_event(store, caller, "charge.dispute.funds_withdrawn", dispute)
     return dispute
 
 
+DISPUTE_REASONS = {
+    "bank_cannot_process", "check_returned", "credit_not_processed", "customer_initiated",
+    "debit_not_authorized", "duplicate", "fraudulent", "general", "incorrect_account_details",
+    "insufficient_funds", "product_not_received", "product_unacceptable",
+    "subscription_canceled", "unrecognized",
+}
+OPEN_DISPUTE_STATUSES = {"needs_response", "under_review", "warning_needs_response",
+                         "warning_under_review"}
+
+
+def close_dispute(store, caller: Caller, dispute_id: str, outcome: str) -> dict:
+    """Close an open dispute as ``won`` or ``lost`` (control API).
+
+    Emits ``charge.dispute.closed``. A won dispute reinstates the disputed
+    amount in a balance transaction (type ``adjustment``, reporting category
+    ``dispute_reversal``) and emits ``charge.dispute.funds_reinstated``;
+    Stripe keeps the dispute fee either way. A lost one moves no money.
+    """
+    dispute = get_dispute(store, caller, dispute_id)
+    if outcome not in ("won", "lost"):
+        raise invalid("outcome must be won or lost", "outcome")
+    if dispute["status"] not in OPEN_DISPUTE_STATUSES:
+        raise invalid(f"Dispute {dispute_id} is already closed ({dispute['status']}).",
+                      "dispute")
+    previous = {"status": dispute["status"]}
+    dispute["status"] = outcome
+    dispute["is_charge_refundable"] = outcome == "won"
+    if outcome == "lost":
+        emit_event(store, caller, "charge.dispute.closed", dispute, previous_attributes=previous)
+        return dispute
+    txn = objects.build_balance_transaction(
+        amount=dispute["amount"], currency=dispute["currency"], fee=0, source=dispute["id"],
+        type="adjustment", reporting_category="dispute_reversal",
+        description=f"Chargeback reversal for {dispute['charge']}", available_now=True,
+    )
+    store.put(txn, account=caller.account, livemode=caller.livemode)
+    dispute["balance_transactions"].append(copy.deepcopy(txn))
+    emit_event(store, caller, "charge.dispute.closed", dispute, previous_attributes=previous)
+    emit_event(store, caller, "charge.dispute.funds_reinstated", dispute)
+    return dispute
+
+
+def list_disputes(store, caller: Caller, params: dict) -> dict:
+    return list_objects(store, caller, "dispute", params, "/v1/disputes",
+                        ("charge", "payment_intent"))
+
+
 def get_dispute(store, caller: Caller, dispute_id: str) -> dict:
-    return _owned(store, caller, dispute_id, "dispute", "dispute", "dispute")
+    return owned(store, caller, dispute_id, "dispute", "dispute", "dispute")
 
 
 def _address_param(value, param: str):
@@ -746,4 +888,4 @@ def create_customer(store, caller: Caller, params: dict) -> dict:
 
 
 def get_customer(store, caller: Caller, customer_id: str) -> dict:
-    return _owned(store, caller, customer_id, "customer", "customer", "customer")
+    return owned(store, caller, customer_id, "customer", "customer", "customer")

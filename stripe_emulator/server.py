@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from . import checkout_page, control, ids, objects, operations
+from . import balance, checkout_page, control, ids, objects, operations
 from .errors import StripeError
 from .expand import expand
 from .forms import ParamError, expand_paths, parse_params
@@ -96,10 +97,16 @@ API_ROUTES = [
     ("GET", _route("/v1/payment_intents"), operations.list_payment_intents),
     ("GET", _route("/v1/payment_intents/{intent}"),
      lambda s, c, p, intent: operations.get_payment_intent(s, c, intent)),
+    ("GET", _route("/v1/charges"), operations.list_charges),
     ("GET", _route("/v1/charges/{charge}"),
      lambda s, c, p, charge: operations.get_charge(s, c, charge)),
+    ("GET", _route("/v1/balance_transactions"), balance.list_balance_transactions),
     ("GET", _route("/v1/balance_transactions/{id}"),
      lambda s, c, p, id: operations.get_balance_transaction(s, c, id)),
+    ("GET", _route("/v1/balance"), balance.get_balance),
+    ("GET", _route("/v1/payouts"), balance.list_payouts),
+    ("GET", _route("/v1/payouts/{payout}"),
+     lambda s, c, p, payout: balance.get_payout(s, c, payout)),
     ("POST", _route("/v1/refunds"), operations.create_refund),
     ("GET", _route("/v1/refunds"), operations.list_refunds),
     ("GET", _route("/v1/refunds/{refund}"),
@@ -114,6 +121,7 @@ API_ROUTES = [
      lambda s, c, p, endpoint: operations.delete_webhook_endpoint(s, c, endpoint)),
     ("GET", _route("/v1/events"), operations.list_events),
     ("GET", _route("/v1/events/{id}"), lambda s, c, p, id: operations.get_event(s, c, id)),
+    ("GET", _route("/v1/disputes"), operations.list_disputes),
     ("GET", _route("/v1/disputes/{dispute}"),
      lambda s, c, p, dispute: operations.get_dispute(s, c, dispute)),
     ("POST", _route("/v1/customers"), operations.create_customer),
@@ -265,9 +273,21 @@ class App:
 # -- the HTTP server ---------------------------------------------------------
 
 class _Handler(BaseHTTPRequestHandler):
+    """One connection; HTTP/1.1 keep-alive.
+
+    Each response leaves in a single write on a socket with ``TCP_NODELAY``:
+    written in pieces (status and headers, then body), a kept-alive
+    connection would stall about 40 ms per request on Nagle's algorithm
+    waiting for the client's delayed ACK.
+    """
+
     server_version = "stripe-emulator/1.0"
     protocol_version = "HTTP/1.1"
     app: App  # set by make_server
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _serve(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -279,15 +299,23 @@ class _Handler(BaseHTTPRequestHandler):
         )
         response = self.app.handle(request)
         try:
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+            self.wfile.write(self._wire(response))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. after a delay fault)
+
+    def _wire(self, response: Response) -> bytes:
+        """Status line, headers and body as one byte string."""
+        self.log_request(response.status)
+        reason = self.responses.get(response.status, ("",))[0]
+        lines = [
+            f"{self.protocol_version} {response.status} {reason}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+        ]
+        lines += [f"{name}: {value}" for name, value in response.headers.items()]
+        lines.append(f"Content-Length: {len(response.body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head if self.command == "HEAD" else head + response.body
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _serve
 

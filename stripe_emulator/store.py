@@ -13,6 +13,12 @@ Stripe objects live in ``data["objects"]`` keyed by id; ``data["meta"][id]``
 records the owner ``account``, ``livemode`` and insertion ``seq`` (lists are
 newest first by ``seq``). Objects are stored exactly as the API returns them
 (unexpanded); private bookkeeping lives in ``data["private"][id]``.
+
+``data["clock"]`` holds the emulated clock's ``offset`` (see ``ids.now``) and
+``payout_day``, the last emulated day whose automatic payouts ran;
+``data["payout_failures"]`` maps an account to the failure codes its next
+payouts will fail with. A state file from before these keys existed loads
+with their defaults.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import json
 import os
 import tempfile
 import threading
+
+from . import ids
 
 STATE_VERSION = 1
 
@@ -42,6 +50,8 @@ def empty_state() -> dict:
         "deliveries": {},
         "faults": [],
         "webhooks": {"paused": False, "duplicate_next": 0},
+        "clock": {"offset": 0, "payout_day": None},
+        "payout_failures": {},
     }
 
 
@@ -57,7 +67,10 @@ class Store:
             with open(path, encoding="utf-8") as handle:
                 loaded = json.load(handle)
             if loaded.get("version") == STATE_VERSION:
+                for name, default in empty_state().items():
+                    loaded.setdefault(name, default)
                 self.data = loaded
+        ids.set_offset(self.data["clock"]["offset"])
 
     # -- persistence -------------------------------------------------------
     def save(self) -> None:
@@ -79,6 +92,7 @@ class Store:
         """Forget every object; keep registered keys and accounts if asked."""
         keys, accounts = self.data["keys"], self.data["accounts"]
         self.data = empty_state()
+        ids.set_offset(0)
         if keep_keys:
             self.data["keys"], self.data["accounts"] = keys, accounts
 

@@ -185,7 +185,8 @@ class Sender(threading.Thread):
                 if now - self._last_sweep > 1.0:
                     from . import operations  # late import: operations imports us
 
-                    operations.sweep(store)
+                    if operations.sweep(store):
+                        store.save()
                     self._last_sweep = now
                 if store.data["webhooks"]["paused"]:
                     store.wakeup.wait(0.5)

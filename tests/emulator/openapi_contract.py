@@ -22,9 +22,10 @@ from referencing.jsonschema import DRAFT4
 
 # Stripe's schema subset: the project's shared copy beside the checkout when there is one,
 # else the identical copy kept with these tests (contract/SOURCE.md says where it comes from).
-_SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared" / "stripe" / "openapi-subset.json"
-_KEPT = pathlib.Path(__file__).resolve().parent / "contract" / "openapi-subset.json"
-SPEC_PATH = _SHARED if _SHARED.exists() else _KEPT
+SHARED_SPEC = (pathlib.Path(__file__).resolve().parents[3] / "shared" / "stripe"
+               / "openapi-subset-v2.json")
+KEPT_SPEC = pathlib.Path(__file__).resolve().parent / "contract" / "openapi-subset-v2.json"
+SPEC_PATH = SHARED_SPEC if SHARED_SPEC.exists() else KEPT_SPEC
 BASE_URI = "urn:stripe-openapi-subset"
 
 

@@ -7,12 +7,14 @@ the final assertion proves no operation of the subset was left out.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 import stripe
 
-from .openapi_contract import Contract
+from .conftest import SECRET_KEY
+from .openapi_contract import KEPT_SPEC, SHARED_SPEC, Contract
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -116,6 +118,30 @@ def test_every_operation_conforms(emulator, client, contract):  # X1
     _, dispute = emulator.control("POST", f"/_emulator/charges/{disputed_charge}/dispute")
     contract.check("GET", "/v1/disputes/{dispute}",
                    body(client.v1.disputes.retrieve(dispute["id"])))
+    disputes = client.v1.disputes.list({"charge": disputed_charge,
+                                        "expand": ["data.balance_transactions"]})
+    contract.check("GET", "/v1/disputes", body(disputes))
+    assert [d.id for d in disputes.data] == [dispute["id"]]
+    charges = client.v1.charges.list({"payment_intent": intent.id})
+    contract.check("GET", "/v1/charges", body(charges))
+    assert [c.id for c in charges.data] == [charge.id]
+
+    emulator.control("POST", f"/_emulator/sessions/{new_session(client).id}/pay")
+    balance = client.v1.balance.retrieve()
+    contract.check("GET", "/v1/balance", body(balance))
+    assert balance.pending[0].amount == 3 * 11622  # three payments, two days to wait
+    assert balance.available[0].amount == -12000 - (12000 + 1500)  # refunds; dispute and fee
+    emulator.control("POST", "/_emulator/clock", {"advance": str(3 * 86400)})
+    payouts = client.v1.payouts.list()
+    contract.check("GET", "/v1/payouts", body(payouts))
+    (payout,) = payouts.data
+    assert (payout.amount, payout.status) == (3 * 11622 - 12000 - 13500, "in_transit")
+    contract.check("GET", "/v1/payouts/{payout}",
+                   body(client.v1.payouts.retrieve(payout.id, {"expand": ["balance_transaction"]})))
+    contained = client.v1.balance_transactions.list({"payout": payout.id, "limit": 100,
+                                                     "expand": ["data.source"]})
+    contract.check("GET", "/v1/balance_transactions", body(contained))
+    assert sum(t.net for t in contained.data) == 0
 
     doomed = new_session(client)
     expired = client.v1.checkout.sessions.expire(doomed.id)
@@ -242,5 +268,65 @@ def test_only_nullable_residue_differs_from_literal_oas30(emulator, client, cont
                                       _json.loads(raw)) == []
     refund = client.v1.refunds.create({"payment_intent": paid.payment_intent.id})
     assert contract.unadjusted_errors("POST", "/v1/refunds", _json.loads(body(refund))) == []
+    emulator.control("POST", f"/_emulator/refunds/{refund.id}/fail")
+    emulator.control("POST", "/_emulator/clock", {"advance": str(3 * 86400)})
+    payouts = client.v1.payouts.list({"expand": ["data.balance_transaction"]})
+    assert contract.unadjusted_errors("GET", "/v1/payouts", _json.loads(body(payouts))) == []
+    assert payouts.data
+    txns = client.v1.balance_transactions.list({"limit": 100, "expand": ["data.source"]})
+    assert contract.unadjusted_errors("GET", "/v1/balance_transactions",
+                                      _json.loads(body(txns))) == []
+    assert contract.unadjusted_errors("GET", "/v1/balance",
+                                      _json.loads(body(client.v1.balance.retrieve()))) == []
     events = client.v1.events.list({"limit": 100})
     assert contract.unadjusted_errors("GET", "/v1/events", _json.loads(body(events))) == []
+
+
+def test_money_after_payment_conforms(emulator, client, contract):  # X1
+    """Every object the money's later life produces (refunds that fail, disputes won
+    and lost, payouts paid and failed, their events) keeps to the v2 contract."""
+    charges = []
+    for card in ("4242424242424242", "4000000000000259", "4000000000000077"):
+        session = new_session(client)
+        emulator.control("POST", f"/_emulator/sessions/{session.id}/pay", {"card": card})
+        intent = client.v1.checkout.sessions.retrieve(session.id).payment_intent
+        charges.append(client.v1.payment_intents.retrieve(intent).latest_charge)
+    refund = client.v1.refunds.create({"charge": charges[0], "amount": 1000})
+    emulator.control("POST", f"/_emulator/refunds/{refund.id}/fail")
+    contract.check("GET", "/v1/refunds/{refund}", body(client.v1.refunds.retrieve(
+        refund.id, {"expand": ["failure_balance_transaction", "charge"]})))
+    (won,) = client.v1.disputes.list({"charge": charges[1]}).data
+    emulator.control("POST", f"/_emulator/disputes/{won.id}/close", {"outcome": "won"})
+    _, lost = emulator.control("POST", f"/_emulator/charges/{charges[2]}/dispute")
+    emulator.control("POST", f"/_emulator/disputes/{lost['id']}/close", {"outcome": "lost"})
+    contract.check("GET", "/v1/disputes", body(client.v1.disputes.list(
+        {"expand": ["data.balance_transactions", "data.charge"]})))
+    emulator.control("POST", "/_emulator/payouts/fail_next", {"key": SECRET_KEY})
+    emulator.control("POST", "/_emulator/clock", {"advance": str(5 * 86400)})
+    payouts = client.v1.payouts.list({"expand": ["data.balance_transaction",
+                                                 "data.failure_balance_transaction"]})
+    contract.check("GET", "/v1/payouts", body(payouts))
+    assert {p.status for p in payouts.data} == {"failed", "paid"}
+    txns = client.v1.balance_transactions.list({"limit": 100, "expand": ["data.source"]})
+    contract.check("GET", "/v1/balance_transactions", body(txns))
+    assert {t.type for t in txns.data} == {"charge", "refund", "refund_failure", "adjustment",
+                                          "payout", "payout_failure"}
+    contract.check("GET", "/v1/balance", body(client.v1.balance.retrieve()))
+    events = client.v1.events.list({"limit": 100})
+    contract.check("GET", "/v1/events", body(events))
+    assert {"charge.refund.updated", "charge.dispute.funds_withdrawn", "charge.dispute.closed",
+            "charge.dispute.funds_reinstated", "payout.created", "payout.paid",
+            "payout.failed"} <= {e.type for e in events.data}
+    for event in events.data:
+        contract.check_object(event.data.object.to_dict())
+
+
+def test_kept_schema_copy_is_the_v2_contract():  # X1
+    """The copy beside these tests is Stripe's v2 subset (29 operations), byte for byte
+    the project's shared one when that is present."""
+    spec = json.loads(KEPT_SPEC.read_text())
+    operations = {(method.upper(), path) for path, item in spec["paths"].items()
+                  for method in item}
+    assert len(operations) == 29 and ("GET", "/v1/balance_transactions") in operations
+    if SHARED_SPEC.exists():
+        assert SHARED_SPEC.read_bytes() == KEPT_SPEC.read_bytes()

@@ -32,6 +32,13 @@ def test_fee_rule(amount, currency, fee):  # X1
     assert money.stripe_fee(amount, currency) == fee
 
 
+@pytest.mark.parametrize("currency,fee", [("usd", 1500), ("gbp", 2000), ("eur", 2000),
+                                          ("jpy", 1500), ("krw", 1500), ("kwd", 15000),
+                                          ("chf", 1500)])
+def test_dispute_fee(currency, fee):  # X1
+    assert money.dispute_fee(currency) == fee
+
+
 def test_amount_formatting():  # X1
     assert money.format_amount(12000, "usd") == "$120.00"
     assert money.format_amount(5000, "jpy") == "¥5,000"
