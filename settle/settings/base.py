@@ -30,7 +30,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "settle.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "settle.core.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -130,3 +132,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
+
+# --- Input guards and security headers (settle/core/middleware.py) -----------------------------
+# Request bodies larger than this (bytes) are answered 413 before they are read, by URL name.
+BODY_LIMITS = {"stripe_webhook": 256 * 1024}
+# JSON bodies checked for depth and forbidden characters before anything parses them.
+JSON_BODY_URL_NAMES = {"stripe_webhook"}
+# Pages showing a payer's name and amounts: never stored by a browser or a proxy.
+NO_STORE_URL_NAMES = {"pay_page", "pay_details", "pay_complete", "pay_receipt"}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=()"
+)

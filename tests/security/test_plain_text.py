@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 HOSTILE_LINES = [
     "Evil\r\nBcc: x@example.com",
     "Evil\nBcc: x@example.com",
-    "Nul\x00byte",
+    "Bell\x07ring",
     "Tab\there",
     "C1\x85next line",
     "<script>alert(1)</script>",
@@ -60,7 +60,7 @@ def test_company_and_person_names_are_plain_text(member_client, company, name): 
     assert not User.objects.filter(email="new@example.com").exists()
 
 
-@pytest.mark.parametrize("name", ["<b>Stripe</b>", "Stripe\r\nBcc: x@example.com", "Stripe\x00"])
+@pytest.mark.parametrize("name", ["<b>Stripe</b>", "Stripe\r\nBcc: x@example.com", "Stripe\x1b[31m"])
 def test_processor_name_is_plain_text_like_every_other_name(member_client, company, name):  # P1 N4
     account = account_for_role(company=company, role=AccountRole.STRIPE_CLEARING)
     response = member_client(Level.ADMIN).post(
@@ -81,7 +81,7 @@ def test_migration_cleans_stored_names_and_logs_each(company, caplog):  # N4
     Client.objects.filter(pk=bad.pk).update(name="Evil\r\nBcc: x@example.com")
     rate = TaxRate.objects.create(company=company, name="ok", rate=5)
     TaxRate.objects.filter(pk=rate.pk).update(name="<b>HST</b>")
-    Company.objects.filter(pk=company.pk).update(name="Maple\x00Bakery")
+    Company.objects.filter(pk=company.pk).update(name="Maple\x0bBakery")
     user = factories.creator_of(company)
     User.objects.filter(pk=user.pk).update(full_name="Ada\nLovelace")
 
