@@ -5,15 +5,21 @@
   database error), a cookie carrying one is dropped, and the URL names listed in
   `settings.BODY_LIMITS` / `settings.JSON_BODY_URL_NAMES` get their body size (413) and
   JSON shape (400) checked before anything reads or parses the body.
-- `SecurityHeadersMiddleware`: a Permissions-Policy on every response, and
+- `RateLimitMiddleware`: the rules of `settings.RATE_LIMITS` (see settle/core/ratelimit.py),
+  429 with Retry-After and a page in Settle's words.
+- `SecurityHeadersMiddleware`: the processor's checkout origin in the CSP's form-action
+  (django-csp writes the header), a Permissions-Policy on every response, and
   `Cache-Control: no-store, private` on the pages of `settings.NO_STORE_URL_NAMES`
   (they show a payer's name and amounts).
 """
+
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from . import ratelimit
 from .guards import bad_text, json_body_problem
 
 BAD_INPUT = "The request contained characters Settle cannot accept (such as a NUL byte). Nothing was changed."
@@ -68,15 +74,44 @@ class InputGuardMiddleware:
         return None
 
 
+class RateLimitMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        pending = getattr(request, "_rate_limit_pending", None)
+        if pending:
+            ratelimit.record(response, pending)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        url_name = request.resolver_match.url_name if request.resolver_match else None
+        verdict, pending = ratelimit.check(request, url_name, view_kwargs)
+        if verdict is not None:
+            return ratelimit.too_many(request, verdict)
+        request._rate_limit_pending = pending
+        return None
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
+        response._csp_update = {"form-action": checkout_origins()}
         if settings.PERMISSIONS_POLICY:
             response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         match = request.resolver_match
         if match is not None and match.url_name in settings.NO_STORE_URL_NAMES:
             response["Cache-Control"] = "no-store, private"
         return response
+
+
+def checkout_origins() -> list[str]:
+    """Where Pay Now may send the customer: Stripe's checkout, or the emulator serving both."""
+    api = urlsplit(settings.STRIPE_API_BASE)
+    if api.hostname == "api.stripe.com":
+        return [settings.STRIPE_CHECKOUT_ORIGIN]
+    return [f"{api.scheme}://{api.netloc}"]
