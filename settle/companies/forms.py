@@ -1,6 +1,5 @@
 """Forms for signing up, logging in, companies, users and the period lock. HTTP parsing only."""
 
-import re
 import zoneinfo
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
+from settle.core.text import plain_line, plain_text
 from settle.notifications.services import queue_email
 
 from .models import Company, Level, User
@@ -36,12 +36,6 @@ def time_zone_choices() -> list[tuple[str, str]]:
     names = {name for name in zoneinfo.available_timezones() if not name.startswith(("Etc/", "SystemV/"))}
     names.add("UTC")
     return [(name, name.replace("_", " ")) for name in sorted(names)]
-
-
-def plain_text(value: str) -> None:
-    """Names and addresses are plain text: refuse markup outright rather than store it."""
-    if re.search(r"[<>]", value or ""):
-        raise ValidationError("Use plain text here: the characters < and > are not allowed.")
 
 
 def currency_field(**kwargs) -> forms.ChoiceField:
@@ -89,11 +83,11 @@ class PasswordPairMixin:
 
 
 class SignupForm(PasswordPairMixin, forms.Form):
-    email = forms.EmailField(label="Email address", max_length=254)
-    full_name = forms.CharField(label="Full name", max_length=150, validators=[plain_text])
+    email = forms.EmailField(label="Email address", max_length=254, validators=[plain_line])
+    full_name = forms.CharField(label="Full name", max_length=150, validators=[plain_line])
     password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput, max_length=128)
     password2 = forms.CharField(label="Password (again)", strip=False, widget=forms.PasswordInput, max_length=128)
-    company_name = forms.CharField(label="Company name", max_length=120, validators=[plain_text])
+    company_name = forms.CharField(label="Company name", max_length=120, validators=[plain_line])
     currency = currency_field()
     time_zone = time_zone_field()
 
@@ -129,13 +123,13 @@ class QueuedPasswordResetForm(PasswordResetForm):
 
 
 class CompanyCreateForm(forms.Form):
-    name = forms.CharField(label="Company name", max_length=120, validators=[plain_text])
+    name = forms.CharField(label="Company name", max_length=120, validators=[plain_line])
     currency = currency_field()
     time_zone = time_zone_field()
 
 
 class CompanySettingsForm(forms.Form):
-    name = forms.CharField(label="Company name", max_length=120, validators=[plain_text])
+    name = forms.CharField(label="Company name", max_length=120, validators=[plain_line])
     currency = currency_field(
         help_text="The home currency can be changed only while the company has no journal entries."
     )
@@ -143,7 +137,7 @@ class CompanySettingsForm(forms.Form):
     address = forms.CharField(
         label="Address", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 4}), validators=[plain_text]
     )
-    email = forms.EmailField(label="Contact email", required=False, max_length=254)
+    email = forms.EmailField(label="Contact email", required=False, max_length=254, validators=[plain_line])
     logo = forms.FileField(
         label="Logo", required=False, validators=[validate_logo], help_text="PNG or JPG, at most 1 MB."
     )
@@ -171,7 +165,7 @@ class CompanySettingsForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email address", max_length=254)
+    email = forms.EmailField(label="Email address", max_length=254, validators=[plain_line])
     level = forms.ChoiceField(label="Access level", choices=INVITABLE_LEVELS, initial=Level.BOOKKEEPER.value)
 
 
@@ -180,7 +174,7 @@ class MemberLevelForm(forms.Form):
 
 
 class AcceptSignupForm(PasswordPairMixin, forms.Form):
-    full_name = forms.CharField(label="Full name", max_length=150, validators=[plain_text])
+    full_name = forms.CharField(label="Full name", max_length=150, validators=[plain_line])
     password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput, max_length=128)
     password2 = forms.CharField(label="Password (again)", strip=False, widget=forms.PasswordInput, max_length=128)
 

@@ -16,6 +16,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from settle.core.errors import SettleError
+from settle.core.text import check_plain_text
 from settle.ledger.services import create_default_chart
 from settle.notifications.services import queue_email
 
@@ -28,6 +29,8 @@ INVITATION_DAYS = 14
 @transaction.atomic
 def create_company(*, creator, name: str, currency: str = "USD", time_zone: str = "UTC", address: str = "") -> Company:
     """A new company with its Creator, the default chart of accounts and a trial subscription."""
+    check_plain_text(name, field="name")
+    check_plain_text(address, field="address", multiline=True)
     company = Company.objects.create(name=name, currency=currency.upper(), time_zone=time_zone, address=address)
     Membership.objects.create(user=creator, company=company, level=Level.CREATOR)
     Subscription.objects.create(
@@ -67,6 +70,7 @@ def set_subscription(*, company, status: str, trial_ends_on: dt.date | None = No
 
 
 def _new_user(*, email: str, full_name: str, password: str) -> User:
+    check_plain_text(full_name, field="full_name")
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email__iexact=email).exists():
         raise SettleError("An account with this email address already exists. Log in instead.", field="email")
@@ -110,6 +114,8 @@ def update_company(
     clear_logo: bool = False,
 ) -> Company:
     """Settings > Company. The home currency can change only while the books are empty (C1)."""
+    check_plain_text(name, field="name")
+    check_plain_text(address, field="address", multiline=True)
     company = Company.objects.select_for_update().get(pk=company.pk)
     currency = currency.upper()
     if currency != company.currency and has_journal_entries(company):

@@ -14,13 +14,20 @@ IMMEDIATE` in settings), which serializes claims. The SMTP conversation happens
 outside any transaction, so a slow mail server never holds database locks.
 
 While a row is SENDING, `next_attempt_at` is its *lease*: the time after which
-the claim counts as abandoned. A worker that crashes mid-send leaves the row
-SENDING; once the lease has expired (`CLAIM_LEASE`, 10 minutes) the next
-`send_due` puts it back in the queue. Trade-off, chosen on purpose: if the crash
-came after the mail server accepted the message but before we marked it SENT,
-the message is sent a second time. Losing mail is worse than a duplicate, and
-each row carries a stable Message-ID so receiving servers and clients can drop
-the duplicate.
+the claim counts as abandoned. A worker claims a small batch (`BATCH_SIZE`) and,
+before each message, renews the lease of the rows of its batch it has not finished,
+so a lease only runs out when the worker stopped working: a worker that crashes
+leaves its rows SENDING, and once their lease has expired (`CLAIM_LEASE`, under a
+minute) the next `send_due` of any worker puts them back in the queue. Trade-off,
+chosen on purpose: if the crash came after the mail server accepted the message
+but before we marked it SENT, that one message is sent a second time. Losing mail
+is worse than a duplicate, and each row carries a stable Message-ID so receiving
+servers and clients can drop the duplicate.
+
+A message that cannot be built (a header with a line break, `BadHeaderError`; an
+address or text that cannot be encoded) would fail the same way on every attempt,
+so it is not retried: the row becomes FAILED at once with the reason in
+`last_error`, logged as an error and shown to the company's admins (N4, E2).
 
 Periodic jobs: other apps append `(name, callable, every_seconds)` to
 `PERIODIC_JOBS` (e.g. in their AppConfig.ready()); `manage.py run_worker` calls
@@ -46,11 +53,11 @@ from .models import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 50
+BATCH_SIZE = 10
 MAX_ATTEMPTS = 12
 FIRST_RETRY = dt.timedelta(seconds=30)
 MAX_RETRY = dt.timedelta(hours=1)
-CLAIM_LEASE = dt.timedelta(minutes=10)
+CLAIM_LEASE = dt.timedelta(seconds=45)  # renewed before each message; > a slow send (EMAIL_TIMEOUT is 10 s)
 MAX_ERROR_LENGTH = 500
 
 # (name, callable taking no arguments, every_seconds). Appended to by other apps.
@@ -98,6 +105,18 @@ def claim_due(*, now: dt.datetime, limit: int) -> list[OutgoingEmail]:
     return rows
 
 
+def renew_lease(rows: list[OutgoingEmail], *, now: dt.datetime) -> None:
+    """Extend the claim on the rows of a batch this worker has not finished yet."""
+    if rows:
+        OutgoingEmail.objects.filter(pk__in=[r.pk for r in rows], status=Status.SENDING).update(
+            next_attempt_at=now + CLAIM_LEASE
+        )
+
+
+class Unbuildable(Exception):
+    """The row cannot become an email (bad header, unencodable text); retrying cannot help."""
+
+
 def build_message(email: OutgoingEmail, connection=None) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=email.subject,
@@ -109,6 +128,16 @@ def build_message(email: OutgoingEmail, connection=None) -> EmailMultiAlternativ
     )
     if email.html_body:
         message.attach_alternative(email.html_body, "text/html")
+    return message
+
+
+def _built(email: OutgoingEmail, connection) -> EmailMultiAlternatives:
+    """The message, checked by rendering it once (headers, encodings); Unbuildable if it cannot be."""
+    try:
+        message = build_message(email, connection=connection)
+        message.message().as_bytes()
+    except (ValueError, UnicodeError, LookupError) as exc:  # BadHeaderError is a ValueError
+        raise Unbuildable(_describe(exc)) from exc
     return message
 
 
@@ -125,6 +154,13 @@ def _mark_sent(email: OutgoingEmail) -> None:
     OutgoingEmail.objects.filter(pk=email.pk, status=Status.SENDING).update(
         status=Status.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
     )
+
+
+def _mark_unbuildable(email: OutgoingEmail, error: str, *, now: dt.datetime) -> None:
+    OutgoingEmail.objects.filter(pk=email.pk, status=Status.SENDING).update(
+        status=Status.FAILED, attempts=email.attempts + 1, last_error=f"Could not be built: {error}", next_attempt_at=now
+    )
+    log.error("Mail %s (%s) cannot be built and will not be retried: %s", email.pk, email.key, error)
 
 
 def _mark_failed(email: OutgoingEmail, error: str, *, now: dt.datetime) -> None:
@@ -153,9 +189,15 @@ def send_due(now: dt.datetime | None = None, limit: int = BATCH_SIZE) -> int:
     sent = 0
     mail = get_connection()
     try:
-        for email in rows:
+        for index, email in enumerate(rows):
+            renew_lease(rows[index:], now=max(now, timezone.now()))
             try:
-                if build_message(email, connection=mail).send() != 1:
+                message = _built(email, mail)
+            except Unbuildable as exc:
+                _mark_unbuildable(email, str(exc), now=now)
+                continue
+            try:
+                if message.send() != 1:
                     raise ValueError("The message has no valid recipient.")
             except Exception as exc:  # any failure must reschedule the row, not lose it
                 _mark_failed(email, _describe(exc), now=now)

@@ -3,6 +3,7 @@
 from django import forms
 
 from settle.core.errors import SettleError
+from settle.core.text import plain_line
 
 from .models import Processor
 
@@ -31,6 +32,7 @@ class StripeProcessorForm(SettleErrorsMixin, forms.Form):
         label="Processor Name",
         max_length=Processor._meta.get_field("name").max_length,
         help_text="This is the name you will see when creating invoices.",
+        validators=[plain_line],
         error_messages={"required": "Give the processor a name, such as Stripe."},
     )
     deposit_account = AccountChoiceField(
@@ -57,7 +59,9 @@ class StripeProcessorForm(SettleErrorsMixin, forms.Form):
 class ProcessorEditForm(SettleErrorsMixin, forms.Form):
     """Rename a processor or change where its payments are deposited."""
 
-    name = forms.CharField(label="Processor Name", max_length=Processor._meta.get_field("name").max_length)
+    name = forms.CharField(
+        label="Processor Name", max_length=Processor._meta.get_field("name").max_length, validators=[plain_line]
+    )
     deposit_account = AccountChoiceField(label="Deposit Payments to", queryset=None, empty_label=None)
 
     def __init__(self, *args, accounts, **kwargs):
@@ -109,6 +113,7 @@ class NotificationEmailForm(SettleErrorsMixin, forms.Form):
         label="Payment Notification Email",
         required=False,
         max_length=254,
+        validators=[plain_line],
         help_text=(
             "We email this address every time a customer pays, and whenever a payment runs into a problem. "
             "Leave it empty to get no emails."

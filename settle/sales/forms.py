@@ -15,7 +15,7 @@ from settle.ledger.models import AccountRole
 from . import selectors
 from .models import Client, Invoice, InvoiceEmail, InvoiceLine, ManualPayment, PaymentMethod, TaxRate, Terms
 from .services.invoices import MAX_QUANTITY, PAID_AT_ISSUE_REASON, USE_DEFAULT
-from .validators import no_markup
+from .validators import plain_line, plain_text
 
 AUTO = "auto"
 
@@ -73,7 +73,7 @@ def _processor_from_choice(company, value: str):
 
 
 class ClientForm(forms.Form):
-    name = forms.CharField(max_length=Client._meta.get_field("name").max_length, validators=[no_markup])
+    name = forms.CharField(max_length=Client._meta.get_field("name").max_length, validators=[plain_line])
     emails = forms.CharField(
         label="Contact email(s)",
         max_length=Client._meta.get_field("emails").max_length,
@@ -84,7 +84,7 @@ class ClientForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=Client._meta.get_field("address").max_length,
         required=False,
-        validators=[no_markup],
+        validators=[plain_text],
     )
     default_processor = forms.ChoiceField(
         label="Credit Card Processor",
@@ -121,7 +121,7 @@ class ClientForm(forms.Form):
 
 
 class TaxRateForm(forms.Form):
-    name = forms.CharField(max_length=TaxRate._meta.get_field("name").max_length, validators=[no_markup])
+    name = forms.CharField(max_length=TaxRate._meta.get_field("name").max_length, validators=[plain_line])
     rate = forms.DecimalField(
         label="Rate (%)", min_value=Decimal("0"), max_value=Decimal("100"), max_digits=6, decimal_places=3
     )
@@ -145,7 +145,7 @@ class InvoiceForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
         max_length=Invoice._meta.get_field("notes").max_length,
-        validators=[no_markup],
+        validators=[plain_text],
     )
 
     def __init__(self, *args, company, auto_processor: bool = True, **kwargs):
@@ -183,7 +183,7 @@ class LineForm(forms.Form):
     """One invoice line. A row left entirely blank is ignored."""
 
     description = forms.CharField(
-        required=False, max_length=InvoiceLine._meta.get_field("description").max_length, validators=[no_markup]
+        required=False, max_length=InvoiceLine._meta.get_field("description").max_length, validators=[plain_line]
     )
     quantity = forms.DecimalField(
         required=False, max_digits=12, decimal_places=4, widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 6})
@@ -307,7 +307,7 @@ class ManualPaymentForm(forms.Form):
     amount = AmountField(currency="USD")
     method = forms.ChoiceField(choices=PaymentMethod.choices, initial=PaymentMethod.CHEQUE)
     reference = forms.CharField(
-        required=False, max_length=ManualPayment._meta.get_field("reference").max_length, validators=[no_markup],
+        required=False, max_length=ManualPayment._meta.get_field("reference").max_length, validators=[plain_line],
         help_text="Cheque number, transfer reference…",
     )
     deposit_account = forms.ModelChoiceField(label="Deposit to", queryset=None, empty_label=None)
@@ -323,10 +323,10 @@ class InvoiceEmailForm(forms.Form):
         label="To", max_length=InvoiceEmail._meta.get_field("to").max_length,
         help_text="Separate several addresses with commas.",
     )
-    subject = forms.CharField(max_length=InvoiceEmail._meta.get_field("subject").max_length, validators=[no_markup])
+    subject = forms.CharField(max_length=InvoiceEmail._meta.get_field("subject").max_length, validators=[plain_line])
     body = forms.CharField(
         label="Message", widget=forms.Textarea(attrs={"rows": 12}),
-        max_length=InvoiceEmail._meta.get_field("body").max_length, validators=[no_markup],
+        max_length=InvoiceEmail._meta.get_field("body").max_length, validators=[plain_text],
     )
 
     def clean_to(self):

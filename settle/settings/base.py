@@ -1,8 +1,11 @@
 """Settings shared by every environment. Environment-specific modules import * from here."""
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
+
+from csp.constants import NONE, SELF
 
 from .env import env, env_list
 
@@ -19,6 +22,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "csp",
     "settle.core",
     "settle.companies",
     "settle.ledger",
@@ -30,7 +35,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "settle.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "settle.core.middleware.InputGuardMiddleware",
+    "settle.core.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -38,7 +47,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "settle.companies.middleware.CurrentMembershipMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes watches every login first; Django's own backend then checks the password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "settle.urls"
 WSGI_APPLICATION = "settle.wsgi.application"
@@ -130,3 +143,78 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
+
+# --- Input guards and security headers (settle/core/middleware.py) -----------------------------
+# Request bodies larger than this (bytes) are answered 413 before they are read, by URL name.
+BODY_LIMITS = {"stripe_webhook": 256 * 1024}
+# JSON bodies checked for depth and forbidden characters before anything parses them.
+JSON_BODY_URL_NAMES = {"stripe_webhook"}
+# Pages showing a payer's name and amounts: never stored by a browser or a proxy.
+NO_STORE_URL_NAMES = {"pay_page", "pay_details", "pay_complete", "pay_receipt"}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=()"
+)
+
+# Where the content of a page may come from (django-csp). No inline script or style anywhere:
+# scripts and styles are static files. `form-action` also gets the processor's checkout
+# origin, added per response by SecurityHeadersMiddleware (a form may redirect there).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# The processor's card pages, where Pay Now sends the customer (allowed in form-action).
+STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
+
+# --- Rate limits (settle/core/ratelimit.py; logins by django-axes) ------------------------------
+# The cache holding the counters: local memory by default, the database or Redis in production.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "settle"}}
+RATE_LIMITS_ENABLED = True
+# Behind a proxy: the header carrying the client's address (e.g. HTTP_X_FORWARDED_FOR); its last hop is used.
+CLIENT_IP_HEADER = ""
+PAY_PAGES = ["pay_page", "pay_details", "pay_complete", "pay_receipt"]
+RATE_LIMITS = {
+    # Guessing payment-link tokens: unknown-token answers (404) per address.
+    "pay-token-guesses": {"urls": PAY_PAGES, "key": "ip", "count": "not_found", "limit": 20, "window": 3600},
+    # Guessing invitation tokens, the same way.
+    "invitation-guesses": {"urls": ["invitation_accept"], "key": "ip", "count": "not_found", "limit": 20, "window": 3600},
+    # Pay Now: new Checkout Sessions per payment link (distinct billing details); the same details reuse theirs.
+    "pay-now-sessions": {
+        "urls": ["pay_details"], "methods": ["POST"], "key": "token", "count": "new_details", "limit": 5, "window": 3600,
+    },
+    "signups": {"urls": ["signup"], "methods": ["POST"], "key": "ip", "limit": 10, "window": 3600},
+    "password-resets-by-address": {"urls": ["password_reset"], "methods": ["POST"], "key": "ip", "limit": 10, "window": 3600},
+    "password-resets-by-email": {
+        "urls": ["password_reset"], "methods": ["POST"], "key": "post:email", "limit": 3, "window": 3600,
+    },
+}
+RATE_LIMIT_MESSAGES = {
+    "pay-token-guesses": "Too many payment links that do not exist were asked for from your address.",
+    "invitation-guesses": "Too many invitation links that do not exist were asked for from your address.",
+    "pay-now-sessions": "This invoice's payment page was opened with too many different billing details.",
+    "signups": "Too many accounts were created from your address.",
+    "password-resets-by-address": "Too many password resets were asked for from your address.",
+    "password-resets-by-email": "Too many password resets were asked for this email address.",
+    "login": "Too many failed logins for this account or from your address.",
+}
+
+# Logins: after AXES_FAILURE_LIMIT failures for one account, or from one address, that account
+# or address is locked out for AXES_COOLOFF_TIME (the lockout page says when to try again).
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "settle.core.ratelimit.client_ip"
+AXES_LOCKOUT_CALLABLE = "settle.core.ratelimit.lockout_response"
+AXES_VERBOSE = True

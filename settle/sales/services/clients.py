@@ -44,7 +44,7 @@ def _clean(company, *, name: str, emails, address: str, default_processor):
     if len(address) > ADDRESS_MAX:
         raise SettleError(f"The address may be at most {ADDRESS_MAX} characters.", field="address")
     check_plain_text(name, field="name")
-    check_plain_text(address, field="address")
+    check_plain_text(address, field="address", multiline=True)
     if default_processor is not None and (
         default_processor.company_id != company.pk or not default_processor.is_connected
     ):

@@ -119,7 +119,7 @@ def send_invoice_email(
         raise SettleError("Enter the message.", field="body")
     if len(body) > BODY_MAX:
         raise SettleError(f"The message may be at most {BODY_MAX} characters.", field="body")
-    check_plain_text(body, field="body")
+    check_plain_text(body, field="body", multiline=True)
 
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     processor = offered_processor(invoice) if with_link else None

@@ -168,7 +168,7 @@ def _prepare(company, *, client, issue_date, terms, due_date, receivable_account
     notes = (notes or "").strip()
     if len(notes) > NOTES_MAX:
         raise SettleError(f"The notes may be at most {NOTES_MAX} characters.", field="notes")
-    check_plain_text(notes, field="notes")
+    check_plain_text(notes, field="notes", multiline=True)
     priced = _price_lines(company, lines)
     subtotal = sum((p.amount for p in priced), ZERO)
     tax_total = sum((p.tax_amount for p in priced), ZERO)

@@ -46,7 +46,7 @@ def test_return_records_payment_and_shows_receipt(client, company, stripe, sent_
     assert f'href="{final_url}"' in html  # Print Receipt on the complete page opens it
     text = receipt.content.decode()
     for expected in ("Maple Bakery", invoice.number, "$120.00", payment.paid_on.strftime("%d %b %Y"),
-                     "Visa ending 4242", payment.payment_intent_id, "payments/print.js"):
+                     "Visa ending 4242", payment.payment_intent_id, "payments/pay.js"):
         assert expected in text, expected
     assert sent_link.token not in text
     assert client.get(final_url[:-3] + "xx/").status_code == 404  # a tampered receipt address
