@@ -6,4 +6,4 @@ standard library.
 """
 
 __all__ = ["__version__"]
-__version__ = "1.0.0"
+__version__ = "1.1.0"

@@ -371,3 +371,47 @@ def test_clock_and_payouts_survive_restart(tmp_path):  # X1
         assert client.v1.payouts.retrieve(payout["id"]).status == "paid"
         contained = client.v1.balance_transactions.list({"payout": payout["id"]}).data
         assert len(contained) == 2
+
+
+def test_a_scripted_month_reconciles_every_day(emulator, client):  # X1
+    """A month of payments, refunds (one failing), a won and a lost dispute and daily
+    payouts (one failing): after every day the balance equals the sum of all balance
+    transactions, each payout lists what it contained, and what came in equals what
+    was paid out plus what remains."""
+    start_of_day(emulator)
+    charges, disputes, checked = [], {}, set()
+    for day in range(30):
+        if day % 3 == 0:
+            charges.append(paid_charge(emulator, client, amount=10000 + day * 100))
+        if day == 2:
+            client.v1.refunds.create({"charge": charges[0].id, "amount": 5000})
+        if day == 5:
+            refund = ok(emulator, "POST", f"/_emulator/charges/{charges[1].id}/refund")
+            ok(emulator, "POST", f"/_emulator/refunds/{refund['id']}/fail")
+        if day in (7, 8):
+            disputed = charges[2] if day == 7 else charges[1]
+            disputes[day] = ok(emulator, "POST", f"/_emulator/charges/{disputed.id}/dispute")
+        if day == 12:
+            for dispute, outcome in ((disputes[7], "won"), (disputes[8], "lost")):
+                ok(emulator, "POST", f"/_emulator/disputes/{dispute['id']}/close",
+                   {"outcome": outcome})
+        if day == 15:
+            ok(emulator, "POST", "/_emulator/payouts/fail_next", {"key": SECRET_KEY})
+        advance(emulator, DAY)
+
+        txns = list(client.v1.balance_transactions.list({"limit": 100}).auto_paging_iter())
+        available, pending = balance_of(client)
+        assert available + pending == sum(t.net for t in txns)
+        payouts = list(client.v1.payouts.list({"limit": 100}).auto_paging_iter())
+        for payout in [p for p in payouts if p.id not in checked]:
+            checked.add(payout.id)
+            contained = client.v1.balance_transactions.list({"payout": payout.id,
+                                                             "limit": 100}).data
+            assert sum(t.net for t in contained) == 0
+            assert [t.amount for t in contained if t.type == "payout"] == [-payout.amount]
+        moved = sum(t.net for t in txns if t.type not in ("payout", "payout_failure"))
+        out = sum(p.amount for p in payouts if p.status != "failed")
+        assert moved == out + available + pending
+    statuses = [p.status for p in client.v1.payouts.list({"limit": 100}).data]
+    assert len(statuses) >= 3 and statuses.count("failed") == 1
+    assert set(statuses) <= {"paid", "failed", "in_transit"}
