@@ -184,7 +184,7 @@ def receipt_token(payment) -> str:
 
     A receipt has its own URL so that the printed page and the payer's email carry no pay
     token; it shows only what the receipt shows."""
-    return signing.dumps(payment.pk, salt=_RECEIPT_SALT, compress=False)
+    return signing.Signer(salt=_RECEIPT_SALT).sign(str(payment.pk))
 
 
 def receipt_path(payment) -> str:
@@ -196,7 +196,7 @@ def payment_for_receipt(token: str) -> int | None:
     if not token or len(token) > 200:
         return None
     try:
-        value = signing.loads(token, salt=_RECEIPT_SALT)
+        value = signing.Signer(salt=_RECEIPT_SALT).unsign(token)
     except signing.BadSignature:
         return None
-    return value if isinstance(value, int) else None
+    return int(value) if value.isdigit() else None
