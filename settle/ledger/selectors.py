@@ -14,6 +14,8 @@ from decimal import Decimal
 from django.db.models import BigIntegerField, F, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Round
 
+from settle.sales.models import Invoice
+
 from .models import DEBIT_NORMAL, Account, AccountRole, AccountType, DailyBalance, JournalEntry, JournalLine
 
 SCALE = 10_000  # JournalLine amounts carry 4 decimal places.
@@ -481,29 +483,43 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
 
     Built from the journal lines on the company's receivable-role accounts dated on or
     before `as_of`, netted per invoice in SQL (JournalLine.invoice → its client and due
-    date); lines without an invoice form the "Unassigned" row. So the report's total
-    always equals `receivable_balance(company=..., as_of=...)`.
+    date); the rest of the receivable balance (lines without an invoice) forms the
+    "Unassigned" row. So the report's total always equals
+    `receivable_balance(company=..., as_of=...)`.
+
+    Only invoices that can have a balance are read: those open today (`amount_paid` differs
+    from `total`, the `invoice_open` index) and those with receivable lines dated after
+    `as_of`. Every other invoice nets to zero over all its lines (`check_ledger` checks
+    `amount_paid` against the journal), so the cost follows the open invoices, not history.
     """
-    base = JournalLine.objects.filter(
-        account__company=company, account__role=AccountRole.RECEIVABLE, entry__date__lte=as_of
-    ).order_by()
-    net = Sum(units("debit") - units("credit"))
+    receivable = Q(account__role=AccountRole.RECEIVABLE)
+    open_now = Invoice.objects.filter(company=company).exclude(amount_paid=F("total")).values("pk")
+    moved_later = (
+        JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
+        .order_by()
+        .values("invoice_id")
+    )
     per_invoice = (
-        base.filter(invoice__isnull=False)
+        JournalLine.objects.filter(receivable, company=company, date__lte=as_of)
+        .filter(Q(invoice_id__in=open_now) | Q(invoice_id__in=moved_later))
+        .order_by()
         .values("invoice_id", "invoice__client_id", "invoice__client__name", "invoice__due_date")
-        .annotate(net=net)
+        .annotate(net=Sum(units("debit") - units("credit")))
         .exclude(net=0)
     )
-    unassigned = base.filter(invoice__isnull=True).aggregate(net=net)["net"] or 0
-
     by_client: dict[int, AgingRow] = {}
+    assigned = 0
     for inv in per_invoice:
+        assigned += inv["net"]
         amount = from_units(inv["net"])
         row = by_client.setdefault(
             inv["invoice__client_id"],
             AgingRow(name=inv["invoice__client__name"], client_id=inv["invoice__client_id"]),
         )
         row.add(_bucket((as_of - inv["invoice__due_date"]).days, amount), amount)
+    unassigned = _net_units(
+        DailyBalance.objects.filter(company=company, account__role=AccountRole.RECEIVABLE, date__lte=as_of)
+    ) - assigned
 
     report = AgingReport(as_of=as_of, rows=sorted(by_client.values(), key=lambda r: (r.name.lower(), r.client_id)))
     if unassigned:

@@ -103,6 +103,8 @@ class Invoice(models.Model):
         indexes = [
             # The invoice list reads its newest page from this index instead of sorting every invoice.
             models.Index(fields=["company", "issue_date", "id"], name="invoice_company_issue_date"),
+            # A/R aging reads only the invoices with a balance.
+            models.Index(fields=["company"], condition=~models.Q(amount_paid=models.F("total")), name="invoice_open"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["company", "number"], name="invoice_number_unique_per_company"),

@@ -17,6 +17,8 @@ from settle.ledger.selectors import (
     account_register_page,
     balance_sheet,
     profit_and_loss,
+    receivable_balance,
+    receivables_aging,
 )
 
 from .conftest import d, issue, make_invoice, pay, post
@@ -182,3 +184,20 @@ def test_register_page_costs_the_same_deep_in_history_and_reads_only_shown_colum
     rows = _csv(client.get(url + "&format=csv"))
     assert rows[0] == ["Date", "Entry", "Description", "Invoice", "Debit", "Credit", "Balance"]
     assert len(rows) == 1 + 1 + 56 and rows[-1][-1] == "84.00"
+
+
+def test_aging_reads_open_invoices_and_those_settled_after_the_date(company, chart):  # L4
+    settled_later = make_invoice(company, client="Acme", issue_date=d("2026-01-05"), due_date=d("2026-01-20"), total="90.00")
+    issue(company, settled_later)
+    pay(company, settled_later, d("2026-03-10"), "90.00")  # paid in full, but after the report date
+    paid = make_invoice(company, client="Birch", issue_date=d("2026-01-06"), due_date=d("2026-02-05"), total="40.00")
+    issue(company, paid)
+    pay(company, paid, d("2026-01-30"), "40.00")
+    post(company, d("2026-01-07"), (chart.receivable, "15.00"), (chart.sales, "-15.00"))  # no invoice named
+    report = receivables_aging(company=company, as_of=d("2026-02-28"))
+    assert [(r.name, r.total) for r in report.rows] == [("Acme", D("90.00")), ("Unassigned", D("15.00"))]
+    assert report.rows[0].days_31_60 == D("90.00")
+    assert report.totals.total == receivable_balance(company=company, as_of=d("2026-02-28")) == D("105.00")
+    assert [(r.name, r.total) for r in receivables_aging(company=company, as_of=d("2026-03-31")).rows] == [
+        ("Unassigned", D("15.00"))
+    ]

@@ -1,4 +1,5 @@
-"""`company` on invoice lines and invoice emails, copied from their invoice; the invoice list's index."""
+"""`company` on invoice lines and invoice emails, copied from their invoice; indexes for the invoice
+list (newest first) and for A/R aging (open invoices only)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -38,5 +39,11 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="invoice",
             index=models.Index(fields=["company", "issue_date", "id"], name="invoice_company_issue_date"),
+        ),
+        migrations.AddIndex(
+            model_name="invoice",
+            index=models.Index(
+                condition=~models.Q(amount_paid=models.F("total")), fields=["company"], name="invoice_open"
+            ),
         ),
     ]
