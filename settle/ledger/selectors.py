@@ -311,18 +311,9 @@ def _register_lines(account: Account, start: dt.date, end: dt.date):
     ).values(*REGISTER_COLUMNS)
 
 
-def _balance_before(account: Account, date: dt.date, line_id: int | None = None) -> int:
-    """Net units (debits − credits) of the account before `date` (and of lines on `date` with a lower id).
-
-    Kept balances carry every earlier day, so the cost is one day's lines at most.
-    """
-    net = _net_units(DailyBalance.objects.filter(account=account, date__lt=date))
-    if line_id is not None:
-        same_day = JournalLine.objects.filter(
-            company_id=account.company_id, account=account, date=date, id__lt=line_id
-        ).aggregate(dr=sum_units("debit"), cr=sum_units("credit"))
-        net += same_day["dr"] - same_day["cr"]
-    return net
+def _balance_before(account: Account, date: dt.date) -> int:
+    """Net units (debits − credits) of the account before `date`, from the kept balances."""
+    return _net_units(DailyBalance.objects.filter(account=account, date__lt=date))
 
 
 def _register_rows(account: Account, opening_units: int, opening_date: dt.date, lines) -> list[RegisterRow]:
@@ -412,16 +403,26 @@ def account_register_page(
         more_after = len(chunk) > size
         chunk = chunk[:size]
         more_before = after_key is not None
-    if chunk:
-        first = chunk[0]
-        opening_date = first["date"] if more_before else start
-        opening = _balance_before(account, first["date"], first["id"])
-    else:
-        opening_date, opening = start, _balance_before(account, start)
+    # The first page opens with the balance before `start`; a later page with the balance before
+    # its first line: kept balances before that day plus the day's earlier lines.
+    first = chunk[0] if chunk and more_before else None
+    opening_date = first["date"] if first else start
+    net = F("debit_units") - F("credit_units")
+    kept = DailyBalance.objects.filter(account=account).aggregate(
+        opening=Coalesce(Sum(net, filter=Q(date__lt=opening_date)), Value(0), output_field=BigIntegerField()),
+        closing=Coalesce(Sum(net, filter=Q(date__lte=end)), Value(0), output_field=BigIntegerField()),
+    )
+    opening = kept["opening"]
+    if first:
+        same_day = JournalLine.objects.filter(
+            company_id=account.company_id, account=account, date=first["date"], id__lt=first["id"]
+        ).aggregate(dr=sum_units("debit"), cr=sum_units("credit"))
+        opening += same_day["dr"] - same_day["cr"]
     rows = _register_rows(account, opening, opening_date, chunk)
+    sign = 1 if account.is_debit_normal else -1
     return RegisterPage(
         rows=rows,
-        closing=account_balance(account=account, as_of=end),
+        closing=from_units(sign * kept["closing"]),
         next_cursor=rows[-1].cursor if more_after and chunk else None,
         previous_cursor=rows[1].cursor if more_before and chunk else None,
     )
