@@ -5,6 +5,11 @@ Decimal: SQLite stores DECIMAL columns with REAL affinity, and summing floats co
 make 0.10 + 0.20 differ from 0.30. On PostgreSQL the same expression is exact numeric
 arithmetic. Debit-normal accounts (assets, expenses) show debits minus credits;
 the others credits minus debits.
+
+Balances as of a date (trial balance, balance sheet, profit and loss, the register's opening
+and closing balances) read the kept balances (`DailyBalance`, one row per account and day,
+already in ten-thousandths) rather than the journal lines, so their cost does not grow with
+the number of lines.
 """
 
 import datetime as dt
