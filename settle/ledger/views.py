@@ -96,7 +96,7 @@ def account_register(request, pk):
     """The register of one account, by pages of REGISTER_PAGE_SIZE lines (?after= / ?before= cursors)."""
     account = access_account(membership=request.membership, account_id=pk)
     form, start, end = _date_range(request)
-    if _wants_csv(request):
+    if _wants_csv(request) and form.is_valid():
         rows = selectors.account_register(account=account, start=start, end=end)
         return exports.csv_response(
             f"register-{account.code}-{start}-{end}.csv",
@@ -123,7 +123,7 @@ def trial_balance(request):
     form, as_of = _as_of(request)
     company = request.membership.company
     rows = selectors.trial_balance(company=company, as_of=as_of)
-    if _wants_csv(request):
+    if _wants_csv(request) and form.is_valid():
         return exports.csv_response(
             f"trial-balance-{as_of}.csv",
             ["Code", "Account", "Debit", "Credit"],
@@ -142,7 +142,7 @@ def receivables_aging(request):
     form, as_of = _as_of(request)
     company = request.membership.company
     report = selectors.receivables_aging(company=company, as_of=as_of)
-    if _wants_csv(request):
+    if _wants_csv(request) and form.is_valid():
         return exports.csv_response(
             f"receivables-aging-{as_of}.csv",
             ["Client", *selectors.BUCKET_LABELS, "Total"],
@@ -160,7 +160,7 @@ def profit_and_loss(request):
     form, start, end = _date_range(request)
     company = request.membership.company
     report = selectors.profit_and_loss(company=company, start=start, end=end)
-    if _wants_csv(request):
+    if _wants_csv(request) and form.is_valid():
         return exports.csv_response(
             f"profit-and-loss-{start}-{end}.csv",
             ["Section", "Code", "Account", f"{start} to {end}", f"{report.previous_start} to {report.previous_end}"],
@@ -174,7 +174,7 @@ def balance_sheet(request):
     form, as_of = _as_of(request)
     company = request.membership.company
     sheet = selectors.balance_sheet(company=company, as_of=as_of)
-    if _wants_csv(request):
+    if _wants_csv(request) and form.is_valid():
         return exports.csv_response(
             f"balance-sheet-{as_of}.csv",
             ["Section", "Code", "Account", "Amount"],

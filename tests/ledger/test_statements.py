@@ -115,6 +115,10 @@ def test_bad_statement_dates_show_errors_not_500(company, member_client):  # L4,
     response = client.get("/ledger/profit-and-loss/?start=2026-02-01&end=2026-01-01")
     assert response.status_code == 200 and "The start date is after the end date." in _text(response)
     assert "Enter a valid date" in _text(client.get("/ledger/balance-sheet/?as_of=nope"))
+    for url in ("/ledger/balance-sheet/?as_of=nope&format=csv", "/ledger/trial-balance/?as_of=nope&format=csv",
+                "/ledger/profit-and-loss/?start=x&end=2026-01-01&format=csv"):
+        response = client.get(url)  # a bad date shows the page with its error instead of a file
+        assert response["Content-Type"].startswith("text/html") and "Enter a valid date" in _text(response)
     response = client.get("/ledger/general-ledger/?start=2026-13-01&end=2026-01-01&format=csv")
     assert response.status_code == 400 and "Enter a valid date" in _text(response)
 
