@@ -438,7 +438,6 @@ def account_register_page(
 
 BUCKETS = ["current", "days_1_30", "days_31_60", "days_61_90", "over_90"]
 BUCKET_LABELS = ["Current", "1–30", "31–60", "61–90", "Over 90"]
-AGING_CHUNK = 5000  # invoice ids per aging query
 
 
 @dataclass
@@ -500,22 +499,17 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
     `amount_paid` against the journal), so the cost follows the open invoices, not history.
     """
     receivable = Q(account__role=AccountRole.RECEIVABLE)
-    open_now = Invoice.objects.filter(company=company).exclude(amount_paid=F("total")).values_list("pk", flat=True)
-    moved_later = JournalLine.objects.filter(
-        receivable, company=company, date__gt=as_of, invoice__isnull=False
-    ).values_list("invoice_id", flat=True)
-    candidates = sorted(set(open_now) | set(moved_later))
-    per_invoice = []
-    # By chunks of invoice ids, so each query reads those invoices' lines through the line→invoice
-    # index (and stays within SQLite's limit on query parameters).
-    for chunk in (candidates[i : i + AGING_CHUNK] for i in range(0, len(candidates), AGING_CHUNK)):
-        per_invoice += (
-            JournalLine.objects.filter(receivable, invoice_id__in=chunk, date__lte=as_of)
-            .order_by()
-            .values("invoice_id", "invoice__client_id", "invoice__client__name", "invoice__due_date")
-            .annotate(net=Sum(units("debit") - units("credit")))
-            .exclude(net=0)
-        )
+    candidates = Q(invoice_id__in=Invoice.objects.filter(company=company).exclude(amount_paid=F("total")).values("pk"))
+    moved_later = JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
+    if moved_later.exists():  # none when the report is as of today
+        candidates |= Q(invoice_id__in=moved_later.order_by().values("invoice_id"))
+    per_invoice = (
+        JournalLine.objects.filter(receivable, candidates, date__lte=as_of)
+        .order_by()
+        .values("invoice_id", "invoice__client_id", "invoice__client__name", "invoice__due_date")
+        .annotate(net=Sum(units("debit") - units("credit")))
+        .exclude(net=0)
+    )
     by_client: dict[int, AgingRow] = {}
     assigned = 0
     for inv in per_invoice:
