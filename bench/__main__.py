@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench                                # SQLite, 2,000 invoices
     .venv/bin/python -m bench --db postgres --out bench/results/2025-01-31-postgres.json
+    .venv/bin/python -m bench --db postgres --scale 20000 --compare   # ratios to floors and to the last result
 
 The database is Django's test database (created fresh, destroyed at the end), with
 settle.settings.test. PostgreSQL: --database-url (default postgres://postgres@127.0.0.1:5432/settle_bench;
@@ -34,7 +35,52 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-card", action="store_true", help="skip the card payments through the emulator")
     parser.add_argument("--out", help="write the JSON results here (e.g. bench/results/<date>-<db>.json)")
+    parser.add_argument("--batch", type=int, default=500,
+                        help="invoices built per transaction by the workload builder (default %(default)s)")
+    parser.add_argument("--compare", nargs="?", const="latest", metavar="RESULT.json",
+                        help="also print each figure against the last saved result (default: the newest "
+                             "bench/results/*.json of the same database and scale)")
     return parser.parse_args(argv)
+
+
+def previous_result(args) -> tuple[Path, dict] | None:
+    """The saved result to compare with: the given file, or the newest one of the same database and scale."""
+    if args.compare and args.compare != "latest":
+        path = Path(args.compare)
+        return path, json.loads(path.read_text())
+    candidates = []
+    for path in (ROOT / "bench" / "results").glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        p = data.get("parameters", {})
+        if p.get("db") == args.db and p.get("scale") == args.scale:
+            candidates.append((data.get("started_at", ""), path, data))
+    if not candidates:
+        return None
+    _, path, data = max(candidates, key=lambda c: c[0])
+    return path, data
+
+
+def comparison(result: dict, previous: tuple[Path, dict] | None) -> str:
+    """Each figure as a ratio to its floor (same run) and to the saved result, so a regression shows."""
+    from .runners import FLOORS
+
+    timings = result["timings"]
+    before = previous[1].get("timings", {}) if previous else {}
+    out = ["", f"Compared with {previous[0].name if previous else '(no saved result of this database and scale)'}:",
+           f"{'operation':34} {'median ms':>10} {'× floor':>8} {'was ms':>10} {'× was':>7}"]
+    for name, s in timings.items():
+        if name.startswith("floor_"):
+            continue
+        floor = timings.get(FLOORS.get(name, ""), {}).get("median_ms")
+        was = before.get(name, {}).get("median_ms")
+        ratio_floor = f"{s['median_ms'] / floor:8.2f}" if floor else f"{'':8}"
+        ratio_was = f"{s['median_ms'] / was:7.2f}" if was else f"{'':7}"
+        flag = "  <-- slower" if was and s["median_ms"] > 1.25 * was else ""
+        out.append(f"{name:34} {s['median_ms']:10.2f} {ratio_floor} {was or '':>10} {ratio_was}{flag}")
+    return "\n".join(out)
 
 
 def configure(args) -> None:
@@ -100,11 +146,17 @@ def summary(result: dict) -> str:
         f"Workload: {result['workload']['large']} (+ small company {result['workload']['small']}), "
         f"built in {result['workload']['build_seconds']} s",
         "",
-        f"{'operation':34} {'median ms':>10} {'p95 ms':>10} {'min ms':>10} {'ops/s':>9} {'runs':>5}",
+        f"{'operation':34} {'median ms':>10} {'p95 ms':>10} {'min ms':>10} {'ops/s':>9} {'runs':>5} {'× floor':>8}",
     ]
+    from .runners import FLOORS
+
     for name, s in result["timings"].items():
         ops = "" if s["ops_per_s"] is None else f"{s['ops_per_s']:9.1f}"
-        out.append(f"{name:34} {s['median_ms']:10.2f} {s['p95_ms']:10.2f} {s['min_ms']:10.2f} {ops:>9} {s['runs']:5}")
+        floor = result["timings"].get(FLOORS.get(name, ""), {}).get("median_ms")
+        ratio = f"{s['median_ms'] / floor:8.2f}" if floor else ""
+        out.append(
+            f"{name:34} {s['median_ms']:10.2f} {s['p95_ms']:10.2f} {s['min_ms']:10.2f} {ops:>9} {s['runs']:5} {ratio:>8}"
+        )
     if result.get("card_skipped"):
         out.append(f"(card payments skipped: {result['card_skipped']})")
     small_n, large_n = result["workload"]["small"]["invoices"], result["workload"]["large"]["invoices"]
@@ -140,12 +192,15 @@ def run(args) -> dict:
     try:
         result = {
             "environment": environment(),
-            "parameters": {"db": args.db, "scale": args.scale, "runs": args.runs, "seed": args.seed},
+            "parameters": {"db": args.db, "scale": args.scale, "runs": args.runs, "seed": args.seed,
+                           "batch": args.batch},
             "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         t0 = time.perf_counter()
-        small = workload.build(name="Small Bakery", invoices=max(20, args.scale // 10), seed=args.seed + 1)
-        large = workload.build(name="Maple Bakery", invoices=args.scale, seed=args.seed)
+        small = workload.build(
+            name="Small Bakery", invoices=max(20, args.scale // 10), seed=args.seed + 1, batch=args.batch
+        )
+        large = workload.build(name="Maple Bakery", invoices=args.scale, seed=args.seed, batch=args.batch)
         result["workload"] = {"large": large.counts(), "small": small.counts(),
                               "build_seconds": round(time.perf_counter() - t0, 1)}
         print(f"workload built in {result['workload']['build_seconds']} s", file=sys.stderr)
@@ -153,9 +208,11 @@ def run(args) -> dict:
         result["pages"] = growth(runners.page_profile(small), runners.page_profile(large))
         timings = {}
         timings.update(runners.reads(large, runs=args.runs))
+        timings.update(runners.floor_reads(large, runs=args.runs))
         timings.update(runners.check_ledger(runs=max(3, args.runs // 4)))
         timings.update(runners.pages(large, runs=max(5, args.runs // 2)))
         timings.update(runners.writes(large, runs=args.runs * 5))
+        timings.update(runners.floor_writes(large, runs=args.runs * 5))
         if args.no_card:
             result["card_skipped"] = "--no-card"
         else:
@@ -176,8 +233,11 @@ def run(args) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure(args)
+    previous = previous_result(args) if args.compare else None
     result = run(args)
     print(summary(result))
+    if args.compare:
+        print(comparison(result, previous))
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)

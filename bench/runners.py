@@ -30,6 +30,7 @@ from settle.sales.models import Invoice, PaymentMethod
 from settle.sales.services.invoices import issue_invoice
 from settle.sales.services.manual_payments import record_manual_payment
 
+from . import floors
 from .workload import Workload, invoice_lines
 
 
@@ -101,11 +102,59 @@ def writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
 # --- reads ----------------------------------------------------------------------------------
 
 
+# Each figure and the floor it is read against (bench/floors.py; same answers, checked).
+FLOORS = {
+    "trial_balance": "floor_trial_balance_sql",
+    "receivables_aging": "floor_aging_sql",
+    "account_register_last_page": "floor_register_last_page_sql",
+    "profit_and_loss_and_balance_sheet": "floor_statements_sql",
+    "issue_invoice": "floor_issue_invoice_sql",
+}
+
+
+def floor_reads(w: Workload, *, runs: int) -> dict:
+    """The floors of the reports, each checked to give Settle's answer first."""
+    today = w.company.today()
+    year_start = today.replace(month=1, day=1)
+    floors.check_trial_balance(w, today)
+    floors.check_aging(w, today)
+    floors.check_register(w, today)
+    floors.check_statements(w, year_start, today)
+    return {
+        "floor_trial_balance_sql": timed(lambda: floors.trial_balance_sql(w, today), runs=runs),
+        "trial_balance_from_lines_sql": timed(lambda: floors.trial_balance_from_lines_sql(w, today), runs=runs),
+        "floor_aging_sql": timed(lambda: floors.aging_sql(w, today), runs=runs),
+        "floor_register_last_page_sql": timed(lambda: floors.register_last_page_sql(w, today), runs=runs),
+        "floor_statements_sql": timed(lambda: floors.statements_sql(w, year_start, today), runs=runs),
+    }
+
+
+def floor_writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
+    """Raw INSERTs of the rows issue_invoice writes, one transaction each; the books stay clean."""
+    rng = random.Random(seed)
+    result = {"floor_issue_invoice_sql": timed(lambda: floors.issue_invoice_sql(w, rng), runs=runs)}
+    faults = find_faults(company=w.company)
+    if faults:
+        raise RuntimeError("The raw-SQL write floor left ledger faults:\n" + "\n".join(faults[:5]))
+    return result
+
+
 def reads(w: Workload, *, runs: int) -> dict:
     """The ledger selectors at scale, as of today; registers over the last year."""
     today = w.company.today()
     year_ago = today - dt.timedelta(days=365)
+    year_start = today.replace(month=1, day=1)
+
+    def statements():
+        selectors.profit_and_loss(company=w.company, start=year_start, end=today)
+        selectors.balance_sheet(company=w.company, as_of=today)
+
     return {
+        "account_register_last_page": timed(lambda: floors.register_last_page(w, today), runs=runs),
+        "account_register_first_page": timed(
+            lambda: selectors.account_register_page(account=w.receivable, start=year_ago, end=today), runs=runs
+        ),
+        "profit_and_loss_and_balance_sheet": timed(statements, runs=runs),
         "trial_balance": timed(lambda: selectors.trial_balance(company=w.company, as_of=today), runs=runs),
         "receivables_aging": timed(lambda: selectors.receivables_aging(company=w.company, as_of=today), runs=runs),
         "account_register_receivable": timed(
@@ -143,6 +192,8 @@ def page_urls(w: Workload) -> dict[str, str]:
         "aging": "/ledger/aging/",
         "journal": "/ledger/journal/",
         "register_receivable": f"/ledger/accounts/{w.receivable.pk}/",
+        "profit_and_loss": "/ledger/profit-and-loss/",
+        "balance_sheet": "/ledger/balance-sheet/",
     }
 
 

@@ -10,7 +10,7 @@ from django.db.models import Case, Count, F, IntegerField, Max, Q, Sum, When
 
 from settle.sales.models import Invoice
 
-from .models import AccountRole, JournalEntry, JournalLine
+from .models import AccountRole, DailyBalance, JournalEntry, JournalLine
 from .selectors import from_units, sum_units, units
 
 # The triggers installed by migration 0003, per database vendor.
@@ -211,9 +211,52 @@ def find_faults(*, company=None) -> list[str]:
             f"debits {from_units(row['dr'])}, credits {from_units(row['cr'])}."
         )
 
+    faults.extend(kept_balance_faults(company=company))
     for check in _EXTRA_CHECKS:
         faults.extend(check(company=company))
     faults.extend(missing_guards())
+    return faults
+
+
+def kept_balance_faults(*, company=None) -> list[str]:
+    """Kept balances (`DailyBalance`) that differ from the lines they stand for, and lines whose
+    copied company or date differ from their entry's.
+
+    The lines are grouped by their entry's company and date (the source of truth), one row per
+    account and day, and compared with the kept rows: a row missing on either side counts as zero.
+    """
+    lines = JournalLine.objects.order_by()
+    kept = DailyBalance.objects.order_by()
+    if company is not None:
+        lines = lines.filter(entry__company=company)
+        kept = kept.filter(company=company)
+    faults = []
+    for row in lines.exclude(company_id=F("entry__company_id"), date=F("entry__date")).values(
+        "id", "entry_id", "company_id", "date", "entry__company_id", "entry__date"
+    ):
+        faults.append(
+            f"Line {row['id']} of entry id {row['entry_id']} says company {row['company_id']} on {row['date']}, "
+            f"but its entry is company {row['entry__company_id']} on {row['entry__date']}."
+        )
+    actual = {
+        (r["entry__company_id"], r["account_id"], r["entry__date"]): (r["dr"], r["cr"])
+        for r in lines.values("entry__company_id", "account_id", "entry__date").annotate(
+            dr=sum_units("debit"), cr=sum_units("credit")
+        )
+    }
+    recorded = {
+        (r["company_id"], r["account_id"], r["date"]): (r["debit_units"], r["credit_units"])
+        for r in kept.values("company_id", "account_id", "date", "debit_units", "credit_units")
+    }
+    for key in sorted(actual.keys() | recorded.keys(), key=lambda k: (k[0], k[1], k[2])):
+        want, have = actual.get(key, (0, 0)), recorded.get(key, (0, 0))
+        if want != have:
+            company_id, account_id, date = key
+            faults.append(
+                f"Kept balance of account {account_id} (company {company_id}) on {date} has debits "
+                f"{from_units(have[0])}, credits {from_units(have[1])}, but its lines sum to debits "
+                f"{from_units(want[0])}, credits {from_units(want[1])}."
+            )
     return faults
 
 
@@ -238,4 +281,4 @@ def missing_guards() -> list[str]:
     return [f"Database guard {name} is missing or disabled." for name in expected if name not in present]
 
 
-__all__ = ["find_faults", "missing_guards"]
+__all__ = ["find_faults", "kept_balance_faults", "missing_guards"]

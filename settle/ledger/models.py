@@ -107,7 +107,12 @@ class JournalEntry(models.Model):
 
 
 class JournalLine(models.Model):
+    """One side of a posted entry. `company` and `date` are copies of the entry's, written with
+    the line, so the reports' indexes lead with the company and read no join."""
+
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="+")
+    date = models.DateField()
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
     debit = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal("0"))
     credit = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal("0"))
@@ -119,6 +124,10 @@ class JournalLine(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        indexes = [
+            # The register pages by (date, id) within one account; reports filter by account and date.
+            models.Index(fields=["company", "account", "date", "id"], name="line_company_account_date"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(models.Q(debit__gt=0, credit=0) | models.Q(debit=0, credit__gt=0)),
@@ -129,6 +138,10 @@ class JournalLine(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise ImmutableRecord("A posted journal line cannot be changed.")
+        if self.company_id is None:
+            self.company_id = self.entry.company_id
+        if self.date is None:
+            self.date = self.entry.date
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
@@ -137,6 +150,32 @@ class JournalLine(models.Model):
     @property
     def amount(self) -> Decimal:
         return self.debit - self.credit
+
+
+class DailyBalance(models.Model):
+    """A kept balance: one account's debit and credit totals for one day (L4).
+
+    Amounts are exact integer ten-thousandths (`selectors.units`). Written only by
+    `post_journal_entry`, in the posting transaction, by an upsert that adds to the row, so
+    concurrent postings cannot lose an update. A balance as of a date is the sum of the
+    rows up to it: its cost grows with the days that have postings, not with the lines.
+    `check_ledger` compares every row with the lines it stands for.
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="daily_balances")
+    date = models.DateField()
+    debit_units = models.BigIntegerField(default=0)
+    credit_units = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["account", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "account", "date"], name="daily_balance_one_per_account_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Account {self.account_id} on {self.date}"
 
 
 class PeriodLock(models.Model):

@@ -5,17 +5,23 @@ Decimal: SQLite stores DECIMAL columns with REAL affinity, and summing floats co
 make 0.10 + 0.20 differ from 0.30. On PostgreSQL the same expression is exact numeric
 arithmetic. Debit-normal accounts (assets, expenses) show debits minus credits;
 the others credits minus debits.
+
+Balances as of a date (trial balance, balance sheet, profit and loss, the register's opening
+and closing balances) read the kept balances (`DailyBalance`, one row per account and day,
+already in ten-thousandths) rather than the journal lines, so their cost does not grow with
+the number of lines.
 """
 
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import BigIntegerField, F, Q, Sum, Value, Window
-from django.db.models.expressions import RowRange
+from django.db.models import BigIntegerField, F, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Round
 
-from .models import Account, AccountRole, JournalEntry, JournalLine
+from settle.sales.models import Invoice
+
+from .models import DEBIT_NORMAL, Account, AccountRole, AccountType, DailyBalance, JournalEntry, JournalLine
 
 SCALE = 10_000  # JournalLine amounts carry 4 decimal places.
 ZERO = Decimal("0")
@@ -67,14 +73,21 @@ class BalanceRow:
         return -self.net if self.net < 0 else ZERO
 
 
-def account_balances(*, company, as_of: dt.date) -> list[BalanceRow]:
-    """Every account of the company's chart with its totals for entries dated on or before `as_of`."""
-    dated = Q(lines__entry__date__lte=as_of)
-    accounts = (
-        Account.objects.filter(company=company)
-        .annotate(dr=sum_units("lines__debit", filter=dated), cr=sum_units("lines__credit", filter=dated))
-        .order_by("code")
+def _kept(prefix: str, field_filter: Q | None = None):
+    """(debit, credit) sums of kept balances reached through `prefix` ("" or "daily_balances__")."""
+    return (
+        Coalesce(Sum(f"{prefix}debit_units", filter=field_filter), Value(0), output_field=BigIntegerField()),
+        Coalesce(Sum(f"{prefix}credit_units", filter=field_filter), Value(0), output_field=BigIntegerField()),
     )
+
+
+def account_balances(*, company, as_of: dt.date) -> list[BalanceRow]:
+    """Every account of the company's chart with its totals for entries dated on or before `as_of`.
+
+    Read from the kept balances (one row per account and day), not from the journal lines.
+    """
+    dr, cr = _kept("daily_balances__", Q(daily_balances__date__lte=as_of))
+    accounts = Account.objects.filter(company=company).annotate(dr=dr, cr=cr).order_by("code")
     return [BalanceRow(account=a, debit=from_units(a.dr), credit=from_units(a.cr)) for a in accounts]
 
 
@@ -95,21 +108,170 @@ def trial_balance_totals(rows: list[BalanceRow]) -> tuple[Decimal, Decimal]:
     )
 
 
+def _net_units(kept_rows) -> int:
+    dr, cr = _kept("")
+    totals = kept_rows.order_by().aggregate(dr=dr, cr=cr)
+    return totals["dr"] - totals["cr"]
+
+
 def account_balance(*, account: Account, as_of: dt.date) -> Decimal:
     """One account's balance on its normal side for entries dated on or before `as_of`."""
-    totals = JournalLine.objects.filter(account=account, entry__date__lte=as_of).aggregate(
-        dr=sum_units("debit"), cr=sum_units("credit")
-    )
-    net = from_units(totals["dr"]) - from_units(totals["cr"])
+    net = from_units(_net_units(DailyBalance.objects.filter(account=account, date__lte=as_of)))
     return net if account.is_debit_normal else -net
 
 
 def receivable_balance(*, company, as_of: dt.date) -> Decimal:
     """The summed balance of the company's receivable-role accounts (what A/R aging totals to)."""
-    totals = JournalLine.objects.filter(
-        account__company=company, account__role=AccountRole.RECEIVABLE, entry__date__lte=as_of
-    ).aggregate(dr=sum_units("debit"), cr=sum_units("credit"))
-    return from_units(totals["dr"]) - from_units(totals["cr"])
+    return from_units(
+        _net_units(
+            DailyBalance.objects.filter(company=company, account__role=AccountRole.RECEIVABLE, date__lte=as_of)
+        )
+    )
+
+
+# ---------------------------------------------------------------------------
+# Profit and loss, balance sheet
+
+
+@dataclass(frozen=True)
+class AmountRow:
+    """An account and its amount(s) on the report's normal side (income and liabilities credit, the rest debit)."""
+
+    account_id: int
+    code: str
+    name: str
+    amount: Decimal
+    previous: Decimal = ZERO
+
+    @property
+    def change(self) -> Decimal:
+        return self.amount - self.previous
+
+
+@dataclass(frozen=True)
+class ProfitAndLoss:
+    start: dt.date
+    end: dt.date
+    previous_start: dt.date
+    previous_end: dt.date
+    income: list[AmountRow]
+    expenses: list[AmountRow]
+
+    @property
+    def total_income(self) -> Decimal:
+        return sum((r.amount for r in self.income), ZERO)
+
+    @property
+    def total_expenses(self) -> Decimal:
+        return sum((r.amount for r in self.expenses), ZERO)
+
+    @property
+    def net_profit(self) -> Decimal:
+        return self.total_income - self.total_expenses
+
+    @property
+    def previous_income(self) -> Decimal:
+        return sum((r.previous for r in self.income), ZERO)
+
+    @property
+    def previous_expenses(self) -> Decimal:
+        return sum((r.previous for r in self.expenses), ZERO)
+
+    @property
+    def previous_net_profit(self) -> Decimal:
+        return self.previous_income - self.previous_expenses
+
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of the same number of days that ends the day before `start`."""
+    days = (end - start).days + 1
+    return start - dt.timedelta(days=days), start - dt.timedelta(days=1)
+
+
+def _normal(account_type: str, net_units: int) -> Decimal:
+    net = from_units(net_units)
+    return net if account_type in DEBIT_NORMAL else -net
+
+
+def profit_and_loss(*, company, start: dt.date, end: dt.date) -> ProfitAndLoss:
+    """Income and expense accounts' activity `start`..`end`, beside the previous period of the same length.
+
+    One SQL aggregate over the kept balances of both periods. Accounts with no activity in
+    either period are left out.
+    """
+    previous_start, previous_end = previous_period(start, end)
+    now = Q(daily_balances__date__range=(start, end))
+    before = Q(daily_balances__date__range=(previous_start, previous_end))
+    dr, cr = _kept("daily_balances__", now)
+    prev_dr, prev_cr = _kept("daily_balances__", before)
+    accounts = (
+        Account.objects.filter(company=company, type__in=[AccountType.INCOME, AccountType.EXPENSE])
+        .annotate(net=dr - cr, prev=prev_dr - prev_cr)
+        .exclude(net=0, prev=0)
+        .order_by("code")
+        .values("id", "code", "name", "type", "net", "prev")
+    )
+    income, expenses = [], []
+    for a in accounts:
+        row = AmountRow(a["id"], a["code"], a["name"], _normal(a["type"], a["net"]), _normal(a["type"], a["prev"]))
+        (income if a["type"] == AccountType.INCOME else expenses).append(row)
+    return ProfitAndLoss(start, end, previous_start, previous_end, income, expenses)
+
+
+@dataclass(frozen=True)
+class BalanceSheet:
+    as_of: dt.date
+    assets: list[AmountRow]
+    liabilities: list[AmountRow]
+    equity: list[AmountRow]
+    current_earnings: Decimal  # income less expenses of every entry up to `as_of`, not yet closed to equity
+
+    @property
+    def total_assets(self) -> Decimal:
+        return sum((r.amount for r in self.assets), ZERO)
+
+    @property
+    def total_liabilities(self) -> Decimal:
+        return sum((r.amount for r in self.liabilities), ZERO)
+
+    @property
+    def total_equity(self) -> Decimal:
+        """Equity accounts plus current earnings."""
+        return sum((r.amount for r in self.equity), ZERO) + self.current_earnings
+
+    @property
+    def total_liabilities_and_equity(self) -> Decimal:
+        return self.total_liabilities + self.total_equity
+
+
+def balance_sheet(*, company, as_of: dt.date) -> BalanceSheet:
+    """Assets, liabilities and equity as of `as_of`, from the kept balances in one SQL aggregate.
+
+    It ties out (assets = liabilities + equity + current earnings) because every posted
+    entry balances: the debits less credits of all accounts sum to zero.
+    """
+    dr, cr = _kept("daily_balances__", Q(daily_balances__date__lte=as_of))
+    accounts = (
+        Account.objects.filter(company=company)
+        .annotate(net=dr - cr)
+        .order_by("code")
+        .values("id", "code", "name", "type", "net")
+    )
+    sections: dict[str, list[AmountRow]] = {t: [] for t in AccountType.values}
+    earnings = ZERO
+    for a in accounts:
+        amount = _normal(a["type"], a["net"])
+        if a["type"] in (AccountType.INCOME, AccountType.EXPENSE):
+            earnings += amount if a["type"] == AccountType.INCOME else -amount
+        elif a["net"] != 0:
+            sections[a["type"]].append(AmountRow(a["id"], a["code"], a["name"], amount))
+    return BalanceSheet(
+        as_of=as_of,
+        assets=sections[AccountType.ASSET],
+        liabilities=sections[AccountType.LIABILITY],
+        equity=sections[AccountType.EQUITY],
+        current_earnings=earnings,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -125,59 +287,150 @@ class RegisterRow:
     debit: Decimal
     credit: Decimal
     balance: Decimal
-    entry: JournalEntry | None = None
-    line: JournalLine | None = None
+    line_id: int | None = None
+    entry_id: int | None = None
+    entry_number: int | None = None
+    invoice_number: str | None = None
     is_opening: bool = False
+
+    @property
+    def cursor(self) -> str:
+        """Where a page starting or ending at this row continues: "<date>.<line id>"."""
+        return f"{self.date.isoformat()}.{self.line_id}"
+
+
+# The columns the register shows, and nothing else (no timestamps, no model instances).
+REGISTER_COLUMNS = ("id", "date", "debit", "credit", "description", "entry_id", "entry__number", "entry__memo",
+                    "invoice__number")
+
+
+def _register_lines(account: Account, start: dt.date, end: dt.date):
+    """The account's lines dated `start`..`end` as plain rows, in register order.
+
+    Register order is (date, line id). Within one company line ids rise with entry numbers,
+    because posting holds the company's period-lock row lock from numbering the entry to
+    commit; so this is the order of (date, entry number, line).
+    """
+    return JournalLine.objects.filter(
+        company_id=account.company_id, account=account, date__gte=start, date__lte=end
+    ).values(*REGISTER_COLUMNS)
+
+
+def _balance_before(account: Account, date: dt.date) -> int:
+    """Net units (debits − credits) of the account before `date`, from the kept balances."""
+    return _net_units(DailyBalance.objects.filter(account=account, date__lt=date))
+
+
+def _register_rows(account: Account, opening_units: int, opening_date: dt.date, lines) -> list[RegisterRow]:
+    sign = 1 if account.is_debit_normal else -1
+    balance = from_units(sign * opening_units)
+    rows = [
+        RegisterRow(date=opening_date, description="Opening balance", debit=ZERO, credit=ZERO, balance=balance,
+                    is_opening=True)
+    ]
+    for line in lines:
+        debit, credit = line["debit"], line["credit"]
+        balance += (debit - credit) if sign == 1 else (credit - debit)
+        rows.append(
+            RegisterRow(
+                date=line["date"],
+                description=line["description"] or line["entry__memo"],
+                debit=debit,
+                credit=credit,
+                balance=balance,
+                line_id=line["id"],
+                entry_id=line["entry_id"],
+                entry_number=line["entry__number"],
+                invoice_number=line["invoice__number"],
+            )
+        )
+    return rows
 
 
 def account_register(*, account: Account, start: dt.date, end: dt.date) -> list[RegisterRow]:
     """The opening balance at `start`, then each line dated `start`..`end` with its running balance.
 
-    Lines are ordered by entry date, entry number and line; the running balance is a SQL
-    window sum signed by the account's normal side, so the last row's balance equals
-    `account_balance(account=..., as_of=end)`.
+    The opening balance comes from the kept balances; the last row's balance equals
+    `account_balance(account=..., as_of=end)`. For pages, see `account_register_page`.
     """
+    lines = _register_lines(account, start, end).order_by("date", "id")
+    return _register_rows(account, _balance_before(account, start), start, lines)
+
+
+@dataclass(frozen=True)
+class RegisterPage:
+    """One page of the register: `rows[0]` is the balance carried forward to the page's first line."""
+
+    rows: list[RegisterRow]
+    closing: Decimal  # the balance at the end of the range
+    next_cursor: str | None
+    previous_cursor: str | None
+
+    @property
+    def lines(self) -> list[RegisterRow]:
+        return self.rows[1:]
+
+
+def parse_cursor(value: str | None) -> tuple[dt.date, int] | None:
+    """A cursor "<date>.<line id>" from a URL, or None when it is missing or malformed."""
+    if not value:
+        return None
+    day, _, line_id = value.partition(".")
+    try:
+        return dt.date.fromisoformat(day), int(line_id)
+    except ValueError:
+        return None
+
+
+def account_register_page(
+    *, account: Account, start: dt.date, end: dt.date, after: str | None = None, before: str | None = None,
+    size: int = 50,
+) -> RegisterPage:
+    """`size` register lines from `start`, or after / before a cursor, by keyset on (date, line id).
+
+    Each page reads its lines through the `line_company_account_date` index and its
+    carried-forward opening balance from the kept balances, so a page costs the same
+    however much history lies before it.
+    """
+    lines = _register_lines(account, start, end)
+    after_key, before_key = parse_cursor(after), parse_cursor(before)
+    if before_key is not None:
+        day, line_id = before_key
+        chunk = list(lines.filter(Q(date__lt=day) | Q(date=day, id__lt=line_id)).order_by("-date", "-id")[: size + 1])
+        more_before = len(chunk) > size
+        chunk = chunk[:size][::-1]
+        more_after = True
+    else:
+        if after_key is not None:
+            day, line_id = after_key
+            lines = lines.filter(Q(date__gt=day) | Q(date=day, id__gt=line_id))
+        chunk = list(lines.order_by("date", "id")[: size + 1])
+        more_after = len(chunk) > size
+        chunk = chunk[:size]
+        more_before = after_key is not None
+    # The first page opens with the balance before `start`; a later page with the balance before
+    # its first line: kept balances before that day plus the day's earlier lines.
+    first = chunk[0] if chunk and more_before else None
+    opening_date = first["date"] if first else start
+    net = F("debit_units") - F("credit_units")
+    kept = DailyBalance.objects.filter(account=account).aggregate(
+        opening=Coalesce(Sum(net, filter=Q(date__lt=opening_date)), Value(0), output_field=BigIntegerField()),
+        closing=Coalesce(Sum(net, filter=Q(date__lte=end)), Value(0), output_field=BigIntegerField()),
+    )
+    opening = kept["opening"]
+    if first:
+        same_day = JournalLine.objects.filter(
+            company_id=account.company_id, account=account, date=first["date"], id__lt=first["id"]
+        ).aggregate(dr=sum_units("debit"), cr=sum_units("credit"))
+        opening += same_day["dr"] - same_day["cr"]
+    rows = _register_rows(account, opening, opening_date, chunk)
     sign = 1 if account.is_debit_normal else -1
-    before = JournalLine.objects.filter(account=account, entry__date__lt=start).aggregate(
-        dr=sum_units("debit"), cr=sum_units("credit")
+    return RegisterPage(
+        rows=rows,
+        closing=from_units(sign * kept["closing"]),
+        next_cursor=rows[-1].cursor if more_after and chunk else None,
+        previous_cursor=rows[1].cursor if more_before and chunk else None,
     )
-    opening_units = sign * ((before["dr"] or 0) - (before["cr"] or 0))
-    order = [F("entry__date").asc(), F("entry__number").asc(), F("pk").asc()]
-    lines = (
-        JournalLine.objects.filter(account=account, entry__date__gte=start, entry__date__lte=end)
-        .select_related("entry", "invoice")
-        .annotate(
-            running=Window(
-                Sum(units("debit") - units("credit")),
-                order_by=order,
-                frame=RowRange(start=None, end=0),
-            )
-        )
-        .order_by(*order)
-    )
-    rows = [
-        RegisterRow(
-            date=start,
-            description="Opening balance",
-            debit=ZERO,
-            credit=ZERO,
-            balance=from_units(opening_units),
-            is_opening=True,
-        )
-    ]
-    for line in lines:
-        rows.append(
-            RegisterRow(
-                date=line.entry.date,
-                description=line.description or line.entry.memo,
-                debit=line.debit,
-                credit=line.credit,
-                balance=from_units(opening_units + sign * line.running),
-                entry=line.entry,
-                line=line,
-            )
-        )
-    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -236,29 +489,40 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
 
     Built from the journal lines on the company's receivable-role accounts dated on or
     before `as_of`, netted per invoice in SQL (JournalLine.invoice → its client and due
-    date); lines without an invoice form the "Unassigned" row. So the report's total
-    always equals `receivable_balance(company=..., as_of=...)`.
+    date); the rest of the receivable balance (lines without an invoice) forms the
+    "Unassigned" row. So the report's total always equals
+    `receivable_balance(company=..., as_of=...)`.
+
+    Only invoices that can have a balance are read: those open today (`amount_paid` differs
+    from `total`, the `invoice_open` index) and those with receivable lines dated after
+    `as_of`. Every other invoice nets to zero over all its lines (`check_ledger` checks
+    `amount_paid` against the journal), so the cost follows the open invoices, not history.
     """
-    base = JournalLine.objects.filter(
-        account__company=company, account__role=AccountRole.RECEIVABLE, entry__date__lte=as_of
-    ).order_by()
-    net = Sum(units("debit") - units("credit"))
+    receivable = Q(account__role=AccountRole.RECEIVABLE)
+    candidates = Q(invoice_id__in=Invoice.objects.filter(company=company).exclude(amount_paid=F("total")).values("pk"))
+    moved_later = JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
+    if moved_later.exists():  # none when the report is as of today
+        candidates |= Q(invoice_id__in=moved_later.order_by().values("invoice_id"))
     per_invoice = (
-        base.filter(invoice__isnull=False)
+        JournalLine.objects.filter(receivable, candidates, date__lte=as_of)
+        .order_by()
         .values("invoice_id", "invoice__client_id", "invoice__client__name", "invoice__due_date")
-        .annotate(net=net)
+        .annotate(net=Sum(units("debit") - units("credit")))
         .exclude(net=0)
     )
-    unassigned = base.filter(invoice__isnull=True).aggregate(net=net)["net"] or 0
-
     by_client: dict[int, AgingRow] = {}
+    assigned = 0
     for inv in per_invoice:
+        assigned += inv["net"]
         amount = from_units(inv["net"])
         row = by_client.setdefault(
             inv["invoice__client_id"],
             AgingRow(name=inv["invoice__client__name"], client_id=inv["invoice__client_id"]),
         )
         row.add(_bucket((as_of - inv["invoice__due_date"]).days, amount), amount)
+    unassigned = _net_units(
+        DailyBalance.objects.filter(company=company, account__role=AccountRole.RECEIVABLE, date__lte=as_of)
+    ) - assigned
 
     report = AgingReport(as_of=as_of, rows=sorted(by_client.values(), key=lambda r: (r.name.lower(), r.client_id)))
     if unassigned:

@@ -10,14 +10,16 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 
 from .default_chart import DEFAULT_CHART
-from .models import Account, AccountRole, AccountType, JournalEntry, JournalLine, PeriodLock
+from .models import Account, AccountRole, AccountType, DailyBalance, JournalEntry, JournalLine, PeriodLock
+
+SCALE = 10_000  # kept balances count ten-thousandths, as `selectors.units` does
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,25 @@ def account_for_role(*, company, role: str) -> Account:
     if account is None:
         raise SettleError(f"The chart of accounts has no {AccountRole(role).label.lower()} account.")
     return account
+
+
+class RoleAccounts:
+    """The company's accounts by role, read in one query: `roles[AccountRole.SALES]`.
+
+    Picks what `account_for_role` picks (the active account with the lowest code) and raises
+    the same SettleError for a role the chart lacks.
+    """
+
+    def __init__(self, *, company, roles):
+        self._by_role: dict[str, Account] = {}
+        for account in Account.objects.filter(company=company, role__in=list(roles), is_active=True).order_by("code"):
+            self._by_role.setdefault(account.role, account)
+
+    def __getitem__(self, role: str) -> Account:
+        try:
+            return self._by_role[role]
+        except KeyError:
+            raise SettleError(f"The chart of accounts has no {AccountRole(role).label.lower()} account.") from None
 
 
 def lock_end_date(*, company, for_update: bool = False) -> dt.date | None:
@@ -160,6 +181,8 @@ def post_journal_entry(
             [
                 JournalLine(
                     entry=entry,
+                    company=company,
+                    date=date,
                     account=line.account,
                     debit=line.debit,
                     credit=line.credit,
@@ -169,7 +192,36 @@ def post_journal_entry(
                 for line in lines
             ]
         )
+        _keep_balances(company=company, date=date, lines=lines)
     return entry
+
+
+def _keep_balances(*, company, date: dt.date, lines: list[Line]) -> None:
+    """Add the lines to their accounts' kept balances for `date`, in one upsert.
+
+    `INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x` adds in the database, so two
+    transactions posting to the same account and day never lose each other's amounts
+    (PostgreSQL and SQLite both speak it). Caller is inside the posting transaction.
+    """
+    per_account: dict[int, list[int]] = {}
+    for line in lines:
+        totals = per_account.setdefault(line.account.pk, [0, 0])
+        totals[0] += int(line.debit * SCALE)
+        totals[1] += int(line.credit * SCALE)
+    table = connection.ops.quote_name(DailyBalance._meta.db_table)
+    day = connection.ops.adapt_datefield_value(date)
+    params: list = []
+    for account_id, (debit, credit) in per_account.items():
+        params += [company.pk, account_id, day, debit, credit]
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(per_account))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) VALUES {values} "
+            "ON CONFLICT (company_id, account_id, date) DO UPDATE SET "
+            f"debit_units = {table}.debit_units + excluded.debit_units, "
+            f"credit_units = {table}.credit_units + excluded.credit_units",
+            params,
+        )
 
 
 def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "", created_by=None) -> JournalEntry:

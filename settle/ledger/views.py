@@ -9,7 +9,7 @@ from settle.companies.access import member_required
 from settle.companies.models import Level
 from settle.core.errors import SettleError
 
-from . import selectors, services
+from . import exports, selectors, services
 from .access import access_account, access_entry
 from .forms import (
     AccountForm,
@@ -23,6 +23,21 @@ from .forms import (
 from .services import Line
 
 JOURNAL_PAGE_SIZE = 50
+REGISTER_PAGE_SIZE = 50
+
+
+def _wants_csv(request) -> bool:
+    return request.GET.get("format") == "csv"
+
+
+def _date_range(request):
+    """The period from ?start=&end=, or the start of the year through today; an invalid one shows its error."""
+    start, end = default_dates(request.membership.company.today())
+    data = request.GET if ("start" in request.GET or "end" in request.GET) else {}
+    form = DateRangeForm(data or {"start": start.isoformat(), "end": end.isoformat()})
+    if form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    return form, start, end
 
 
 def _as_of(request):
@@ -78,16 +93,25 @@ def account_create(request):
 
 @member_required(Level.VIEWER)
 def account_register(request, pk):
+    """The register of one account, by pages of REGISTER_PAGE_SIZE lines (?after= / ?before= cursors)."""
     account = access_account(membership=request.membership, account_id=pk)
-    start, end = default_dates(request.membership.company.today())
-    form = DateRangeForm(request.GET if request.GET else {"start": start.isoformat(), "end": end.isoformat()})
-    if form.is_valid():
-        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    rows = selectors.account_register(account=account, start=start, end=end)
+    form, start, end = _date_range(request)
+    if _wants_csv(request) and form.is_valid():
+        rows = selectors.account_register(account=account, start=start, end=end)
+        return exports.csv_response(
+            f"register-{account.code}-{start}-{end}.csv",
+            ["Date", "Entry", "Description", "Invoice", "Debit", "Credit", "Balance"],
+            exports.register_rows(rows, exports.Amounts(account.company.currency)),
+        )
+    page = selectors.account_register_page(
+        account=account, start=start, end=end, after=request.GET.get("after"), before=request.GET.get("before"),
+        size=REGISTER_PAGE_SIZE,
+    )
     return render(
         request,
         "ledger/register.html",
-        {"account": account, "form": form, "rows": rows, "start": start, "end": end, "closing": rows[-1].balance},
+        {"account": account, "form": form, "page": page, "rows": page.rows, "start": start, "end": end,
+         "closing": page.closing, "range_query": f"start={start.isoformat()}&end={end.isoformat()}"},
     )
 
 
@@ -97,7 +121,14 @@ def account_register(request, pk):
 @member_required(Level.VIEWER)
 def trial_balance(request):
     form, as_of = _as_of(request)
-    rows = selectors.trial_balance(company=request.membership.company, as_of=as_of)
+    company = request.membership.company
+    rows = selectors.trial_balance(company=company, as_of=as_of)
+    if _wants_csv(request) and form.is_valid():
+        return exports.csv_response(
+            f"trial-balance-{as_of}.csv",
+            ["Code", "Account", "Debit", "Credit"],
+            exports.trial_balance_rows(rows, exports.Amounts(company.currency)),
+        )
     total_debit, total_credit = selectors.trial_balance_totals(rows)
     return render(
         request,
@@ -109,11 +140,61 @@ def trial_balance(request):
 @member_required(Level.VIEWER)
 def receivables_aging(request):
     form, as_of = _as_of(request)
-    report = selectors.receivables_aging(company=request.membership.company, as_of=as_of)
+    company = request.membership.company
+    report = selectors.receivables_aging(company=company, as_of=as_of)
+    if _wants_csv(request) and form.is_valid():
+        return exports.csv_response(
+            f"receivables-aging-{as_of}.csv",
+            ["Client", *selectors.BUCKET_LABELS, "Total"],
+            exports.aging_rows(report, exports.Amounts(company.currency)),
+        )
     return render(
         request,
         "ledger/aging.html",
         {"form": form, "as_of": as_of, "report": report, "labels": selectors.BUCKET_LABELS},
+    )
+
+
+@member_required(Level.VIEWER)
+def profit_and_loss(request):
+    form, start, end = _date_range(request)
+    company = request.membership.company
+    report = selectors.profit_and_loss(company=company, start=start, end=end)
+    if _wants_csv(request) and form.is_valid():
+        return exports.csv_response(
+            f"profit-and-loss-{start}-{end}.csv",
+            ["Section", "Code", "Account", f"{start} to {end}", f"{report.previous_start} to {report.previous_end}"],
+            exports.profit_and_loss_rows(report, exports.Amounts(company.currency)),
+        )
+    return render(request, "ledger/profit_and_loss.html", {"form": form, "report": report})
+
+
+@member_required(Level.VIEWER)
+def balance_sheet(request):
+    form, as_of = _as_of(request)
+    company = request.membership.company
+    sheet = selectors.balance_sheet(company=company, as_of=as_of)
+    if _wants_csv(request) and form.is_valid():
+        return exports.csv_response(
+            f"balance-sheet-{as_of}.csv",
+            ["Section", "Code", "Account", "Amount"],
+            exports.balance_sheet_rows(sheet, exports.Amounts(company.currency)),
+        )
+    return render(request, "ledger/balance_sheet.html", {"form": form, "as_of": as_of, "sheet": sheet})
+
+
+@member_required(Level.VIEWER)
+def general_ledger(request):
+    """The general ledger export: a period form, and with ?format=csv every journal line of the period."""
+    form, start, end = _date_range(request)
+    if not _wants_csv(request) or not form.is_valid():
+        status = 400 if _wants_csv(request) else 200
+        return render(request, "ledger/general_ledger.html", {"form": form, "start": start, "end": end}, status=status)
+    company = request.membership.company
+    return exports.csv_response(
+        f"general-ledger-{start}-{end}.csv",
+        exports.GENERAL_LEDGER_HEADER,
+        exports.general_ledger_rows(company=company, start=start, end=end, money=exports.Amounts(company.currency)),
     )
 
 

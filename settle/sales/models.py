@@ -108,6 +108,12 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-issue_date", "-pk"]
+        indexes = [
+            # The invoice list reads its newest page from this index instead of sorting every invoice.
+            models.Index(fields=["company", "issue_date", "id"], name="invoice_company_issue_date"),
+            # A/R aging reads only the invoices with a balance.
+            models.Index(fields=["company"], condition=~models.Q(amount_paid=models.F("total")), name="invoice_open"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["company", "number"], name="invoice_number_unique_per_company"),
             models.CheckConstraint(condition=models.Q(total__gte=0), name="invoice_total_not_negative"),
@@ -146,6 +152,7 @@ class Invoice(models.Model):
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")  # the invoice's
     position = models.PositiveSmallIntegerField(default=0)
     description = models.CharField(max_length=255)
     quantity = models.DecimalField(max_digits=12, decimal_places=4)
@@ -161,6 +168,11 @@ class InvoiceLine(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="invoice_line_quantity_positive"),
             models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="invoice_line_price_not_negative"),
         ]
+
+    def save(self, *args, **kwargs):
+        if self.company_id is None:
+            self.company_id = self.invoice.company_id
+        super().save(*args, **kwargs)
 
 
 class PaymentMethod(models.TextChoices):
@@ -195,6 +207,7 @@ class InvoiceEmail(models.Model):
     """The sent-email log of an invoice (S6)."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="emails")
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")  # the invoice's
     to = models.CharField(max_length=500)
     subject = models.CharField(max_length=200)
     body = models.TextField(max_length=10000)
@@ -209,3 +222,8 @@ class InvoiceEmail(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+
+    def save(self, *args, **kwargs):
+        if self.company_id is None:
+            self.company_id = self.invoice.company_id
+        super().save(*args, **kwargs)

@@ -100,9 +100,9 @@ def test_entry_given_an_extra_line_is_found(company, chart, books):  # L2
     entry = books["manual"]
     with guards_off():
         raw(
-            "INSERT INTO ledger_journalline (entry_id, account_id, debit, credit, description, invoice_id)"
-            " VALUES (%s, %s, 5, 0, 'planted', NULL)",
-            [entry.pk, chart.bank.pk],
+            "INSERT INTO ledger_journalline (entry_id, company_id, date, account_id, debit, credit, description, invoice_id)"
+            " VALUES (%s, %s, %s, %s, 5, 0, 'planted', NULL)",
+            [entry.pk, company.pk, entry.date, chart.bank.pk],
         )
     code, output = check()
     assert code == 1
@@ -120,8 +120,8 @@ def test_lone_line_entry_is_found(company, chart, books):  # L2
             [company.pk, d("2026-03-01"), "2026-01-01 00:00:00"],
         )
         raw(
-            "INSERT INTO ledger_journalline (entry_id, account_id, debit, credit, description)"
-            " SELECT id, %s, 10, 0, '' FROM ledger_journalentry WHERE number = 99 AND company_id = %s",
+            "INSERT INTO ledger_journalline (entry_id, company_id, date, account_id, debit, credit, description)"
+            " SELECT id, company_id, date, %s, 10, 0, '' FROM ledger_journalentry WHERE number = 99 AND company_id = %s",
             [chart.bank.pk, company.pk],
         )
     code, output = check()
@@ -133,9 +133,9 @@ def test_two_sided_line_is_found(company, chart, books):  # L2
     entry = books["manual"]
     with line_check_off():
         raw(
-            "INSERT INTO ledger_journalline (entry_id, account_id, debit, credit, description)"
-            " VALUES (%s, %s, 7, 7, 'planted')",
-            [entry.pk, chart.bank.pk],
+            "INSERT INTO ledger_journalline (entry_id, company_id, date, account_id, debit, credit, description)"
+            " VALUES (%s, %s, %s, %s, 7, 7, 'planted')",
+            [entry.pk, company.pk, entry.date, chart.bank.pk],
         )
     code, output = check()
     assert code == 1
@@ -148,9 +148,9 @@ def test_line_on_another_companys_account_is_found(company, books):  # L2
     entry = books["manual"]
     for account, debit, credit in ((theirs.bank, 9, 0), (theirs.sales, 0, 9)):
         raw(
-            "INSERT INTO ledger_journalline (entry_id, account_id, debit, credit, description)"
-            " VALUES (%s, %s, %s, %s, 'planted')",
-            [entry.pk, account.pk, debit, credit],
+            "INSERT INTO ledger_journalline (entry_id, company_id, date, account_id, debit, credit, description)"
+            " VALUES (%s, %s, %s, %s, %s, %s, 'planted')",
+            [entry.pk, company.pk, entry.date, account.pk, debit, credit],
         )
     code, output = check()
     assert code == 1

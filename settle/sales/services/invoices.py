@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from settle.companies.models import Company
 from settle.core.errors import SettleError
@@ -23,7 +23,7 @@ from settle.ledger.services import (
     EARLIEST_DATE,
     LATEST_DATE,
     Line,
-    account_for_role,
+    RoleAccounts,
     ensure_open,
     post_journal_entry,
     reverse_journal_entry,
@@ -84,6 +84,7 @@ class _Prepared:
     subtotal: Decimal
     tax_total: Decimal
     total: Decimal
+    roles: RoleAccounts | None = None
 
 
 def _decimal(value, *, label: str, field: str) -> Decimal:
@@ -98,7 +99,7 @@ def _decimal(value, *, label: str, field: str) -> Decimal:
     return number
 
 
-def _price_lines(company, lines: list[LineInput]) -> list[_Priced]:
+def _price_lines(company, lines: list[LineInput], roles: RoleAccounts) -> list[_Priced]:
     currency = company.currency
     if not lines:
         raise SettleError("Add at least one line to the invoice.", field="lines")
@@ -126,7 +127,7 @@ def _price_lines(company, lines: list[LineInput]) -> list[_Priced]:
             raise SettleError(where + "choose one of your tax rates.", field="lines")
         income_account = line.income_account
         if income_account is None:
-            sales = sales or account_for_role(company=company, role=AccountRole.SALES)
+            sales = sales or roles[AccountRole.SALES]
             income_account = sales
         elif income_account.company_id != company.pk or income_account.type != AccountType.INCOME:
             raise SettleError(where + "choose one of your income accounts.", field="lines")
@@ -159,8 +160,10 @@ def _prepare(company, *, client, issue_date, terms, due_date, receivable_account
         raise SettleError("Enter a due date before the year 3000.", field="due_date")
     if due_date < issue_date:
         raise SettleError("The due date cannot be before the issue date.", field="due_date")
+    # The role accounts an invoice may need, read once for the whole call.
+    roles = RoleAccounts(company=company, roles=[AccountRole.RECEIVABLE, AccountRole.SALES, AccountRole.SALES_TAX])
     if receivable_account is None:
-        receivable_account = account_for_role(company=company, role=AccountRole.RECEIVABLE)
+        receivable_account = roles[AccountRole.RECEIVABLE]
     elif not receivable_accounts(company=company).filter(pk=receivable_account.pk).exists():
         raise SettleError(
             "The receivable account must be an accounts receivable, bank or cash account.", field="receivable_account"
@@ -169,7 +172,7 @@ def _prepare(company, *, client, issue_date, terms, due_date, receivable_account
     if len(notes) > NOTES_MAX:
         raise SettleError(f"The notes may be at most {NOTES_MAX} characters.", field="notes")
     check_plain_text(notes, field="notes", multiline=True)
-    priced = _price_lines(company, lines)
+    priced = _price_lines(company, lines, roles)
     subtotal = sum((p.amount for p in priced), ZERO)
     tax_total = sum((p.tax_amount for p in priced), ZERO)
     total = subtotal + tax_total
@@ -179,7 +182,9 @@ def _prepare(company, *, client, issue_date, terms, due_date, receivable_account
         raise SettleError(
             f"The invoice total is larger than {format_money(MAX_AMOUNT, company.currency)}.", field="lines"
         )
-    return _Prepared(client, issue_date, due_date, terms, receivable_account, notes, priced, subtotal, tax_total, total)
+    return _Prepared(
+        client, issue_date, due_date, terms, receivable_account, notes, priced, subtotal, tax_total, total, roles
+    )
 
 
 def _resolve_processor(company, *, client, receivable_account, card_processor, current=None):
@@ -203,6 +208,7 @@ def _write_lines(invoice: Invoice, prepared: _Prepared) -> None:
         [
             InvoiceLine(
                 invoice=invoice,
+                company_id=invoice.company_id,
                 position=p.position,
                 description=p.description,
                 quantity=p.quantity,
@@ -241,7 +247,7 @@ def _post(invoice: Invoice, prepared: _Prepared, *, created_by):
     if prepared.tax_total > 0:
         lines.append(
             Line(
-                account=account_for_role(company=company, role=AccountRole.SALES_TAX),
+                account=prepared.roles[AccountRole.SALES_TAX],
                 credit=prepared.tax_total,
                 description=f"Invoice {invoice.number} tax",
             )
@@ -261,15 +267,21 @@ def format_invoice_number(n: int) -> str:
 
 
 def _allocate_number(company) -> str:
-    """Next free number of the company. Caller is inside a transaction; takes the company row lock."""
-    row = Company.objects.select_for_update().get(pk=company.pk)
-    n = row.next_invoice_number
-    while Invoice.objects.filter(company_id=company.pk, number=format_invoice_number(n)).exists():
-        n += 1
-    row.next_invoice_number = n + 1
-    row.save(update_fields=["next_invoice_number"])
-    company.next_invoice_number = row.next_invoice_number
-    return format_invoice_number(n)
+    """Next number of the company, in one `UPDATE … RETURNING` that takes the company row lock.
+
+    Caller is inside a transaction: a rollback gives the number back. Every number comes from
+    here, and the database's `invoice_number_unique_per_company` refuses a duplicate.
+    """
+    table = connection.ops.quote_name(Company._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_invoice_number = next_invoice_number + 1 WHERE id = %s "
+            "RETURNING next_invoice_number",
+            [company.pk],
+        )
+        (following,) = cursor.fetchone()
+    company.next_invoice_number = following
+    return format_invoice_number(following - 1)
 
 
 @transaction.atomic
@@ -300,8 +312,8 @@ def issue_invoice(
     processor = _resolve_processor(
         company, client=prepared.client, receivable_account=prepared.receivable_account, card_processor=card_processor
     )
-    # A friendly early refusal; the authoritative check runs again under the lock when posting.
-    ensure_open(company=company, date=prepared.issue_date, for_update=False)
+    # The period lock is read once, under its row lock, when posting: a refusal there rolls
+    # back the whole issue, number included.
     number = _allocate_number(company)
     invoice = Invoice.objects.create(
         company=company,

@@ -1,0 +1,25 @@
+"""What one issue_invoice costs in queries (S2, L2): role accounts read once, the period lock read
+once (under its row lock), the number allocated in one statement, lines written in bulk."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from .builders import make_client, make_invoice, make_tax
+
+
+def test_issue_invoice_reads_once_and_writes_in_bulk(company):  # S2, L2
+    client = make_client(company)
+    tax = make_tax(company)
+    make_invoice(company, client=client)
+    with CaptureQueriesContext(connection) as queries:
+        invoice = make_invoice(company, client=client, tax=tax, lines=(("Bread", "2", "5.00"), ("Cake", "1", "20.00")))
+    sql = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert invoice.number == "INV-0002" and invoice.journal_entry.lines.count() == 3
+    assert sum('FROM "ledger_account"' in s for s in sql) == 1  # receivable, sales and sales tax together
+    assert sum('FROM "ledger_periodlock"' in s for s in sql) == 1
+    assert [s for s in sql if "companies_company" in s and s.startswith("UPDATE")] == [
+        s for s in sql if "next_invoice_number" in s
+    ] and sum("RETURNING" in s and "next_invoice_number" in s for s in sql) == 1
+    assert sum(s.startswith('INSERT INTO "sales_invoiceline"') for s in sql) == 1
+    assert sum(s.startswith('INSERT INTO "ledger_journalline"') for s in sql) == 1
+    assert len(sql) <= 11, sql
