@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("companies", "0001_initial"),
-        ("sales", "0002_invoice_email_outgoing_set_after_create"),
+        ("sales", "0003_client_no_card_payments"),
     ]
 
     operations = [
