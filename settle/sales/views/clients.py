@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_safe
 
 from settle.companies.access import member_required
@@ -65,12 +66,12 @@ def client_export(request):
     return csv_response(company=company, name="clients", header=CLIENT_HEADER, rows=client_rows(clients, company=company))
 
 
-def _import_page(request, *, form, status=200):
+def _import_page(request, *, form=None, error: str = ""):
+    """The upload form; `error` is a refusal of a file carried back from the preview."""
     return render(
         request,
         "sales/client_import.html",
-        {"form": form, "max_rows": MAX_ROWS, "max_mb": MAX_BYTES // 1_000_000},
-        status=status,
+        {"form": form or ClientImportForm(), "error": error, "max_rows": MAX_ROWS, "max_mb": MAX_BYTES // 1_000_000},
     )
 
 
@@ -82,6 +83,29 @@ def _preview_page(request, *, parsed, content: str, error: str = ""):
     )
 
 
+def _confirm_import(request):
+    """The previewed file came back with the user's choice: import, or show why not."""
+    company = request.membership.company
+    confirm = ClientImportConfirmForm(request.POST)
+    if not confirm.is_valid():
+        return _import_page(request, error="The preview could not be read back. Upload the file again.")
+    data = confirm.cleaned_data["content"]
+    try:
+        result = import_clients(company=company, data=data, valid_only=confirm.cleaned_data["choice"] == "valid")
+    except SettleError as exc:
+        try:
+            parsed = read_client_file(company=company, data=data)
+        except SettleError as file_error:
+            return _import_page(request, error=file_error.message)
+        return _preview_page(request, parsed=parsed, content=confirm.data["content"], error=exc.message)
+    message = f"{result.created} client{pluralize(result.created)} imported."
+    if result.skipped:
+        rows = ", ".join(str(row.number) for row in result.skipped)
+        message += f" Skipped row{pluralize(len(result.skipped))} {rows} (errors)."
+    messages.success(request, message)
+    return redirect("sales:client_list")
+
+
 @member_required(Level.BOOKKEEPER)
 def client_import(request):
     """Upload a CSV of clients, see every row checked, then import (S1, N4).
@@ -89,36 +113,14 @@ def client_import(request):
     Three steps on one URL: GET shows the upload form; POST of a file shows the preview
     and saves nothing; POST of the previewed content with the user's choice imports.
     """
-    company = request.membership.company
     if request.method != "POST":
-        return _import_page(request, form=ClientImportForm())
+        return _import_page(request)
     if "content" in request.POST:
-        confirm = ClientImportConfirmForm(request.POST)
-        if not confirm.is_valid():
-            form = ClientImportForm()
-            form.add_error(None, "The preview could not be read back. Upload the file again.")
-            return _import_page(request, form=form)
-        data = confirm.cleaned_data["content"]
-        try:
-            result = import_clients(company=company, data=data, valid_only=confirm.cleaned_data["choice"] == "valid")
-        except SettleError as exc:
-            try:
-                parsed = read_client_file(company=company, data=data)
-            except SettleError as file_error:
-                form = ClientImportForm()
-                apply_error(form, file_error)
-                return _import_page(request, form=form)
-            return _preview_page(request, parsed=parsed, content=confirm.data["content"], error=exc.message)
-        message = f"{result.created} client{'s' if result.created != 1 else ''} imported."
-        if result.skipped:
-            rows = ", ".join(str(row.number) for row in result.skipped)
-            message += f" Skipped row{'s' if len(result.skipped) != 1 else ''} {rows} (errors)."
-        messages.success(request, message)
-        return redirect("sales:client_list")
+        return _confirm_import(request)
     form = ClientImportForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            parsed = read_client_file(company=company, data=form.cleaned_data["file"])
+            parsed = read_client_file(company=request.membership.company, data=form.cleaned_data["file"])
         except SettleError as exc:
             apply_error(form, exc)
         else:
