@@ -68,7 +68,7 @@ def test_every_row_error_is_reported_and_nothing_saved(company, bookkeeper):  # 
         ("6", "plain text only"),
         ("7", "Row 2 has the same name."),
     ):
-        assert re.search(rf"<td>{row}</td>(?:(?!</tr>).)*{re.escape(message)}", page, re.S), (row, message)
+        assert re.search(rf"<td class=\"c-row\" data-label=\"Row\">{row}</td>(?:(?!</tr>).)*{re.escape(message)}", page, re.S), (row, message)
     assert "<b>bold</b>" not in page  # echoed input is escaped
     assert "Import the 2 valid rows" in page and "Import 2 clients" not in page
     # "Import all" is refused while rows have errors: the preview again, with the reason.

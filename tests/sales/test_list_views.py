@@ -17,7 +17,7 @@ from tests.factories import make_company
 
 from .builders import account, days, make_client, make_invoice, make_processor
 
-ROW_LINK = re.compile(r'<td><a href="/(?:invoices|clients)/\d+/">([^<]+)</a></td>')
+ROW_LINK = re.compile(r'<td class="c-(?:number|name)"><a href="/(?:invoices|clients)/\d+/">([^<]+)</a></td>')
 
 
 def listed(response) -> list[str]:
