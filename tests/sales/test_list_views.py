@@ -9,10 +9,13 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from settle.ledger.models import AccountRole
 from settle.sales.models import Client
 from settle.sales.services.manual_payments import record_manual_payment
+from settle.sales.spreadsheets import text_cell
 from tests.factories import make_company
 
 from .builders import account, days, make_client, make_invoice, make_processor
@@ -257,3 +260,18 @@ def test_exports_are_read_only(company, member_client):  # C2
     assert viewer.post("/invoices/export.csv").status_code == 403
     bookkeeper = member_client("bookkeeper")
     assert bookkeeper.post("/clients/export.csv").status_code == 405
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_survives_a_csv_file_and_never_starts_a_formula(text):  # S1, S2, N4
+    # Whatever a user typed comes back from the file as it was, or with one leading apostrophe
+    # when a spreadsheet would otherwise read it as a formula.
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerow([text_cell(text), "1.00"])
+    (cell, amount), = csv.reader(io.StringIO(buffer.getvalue(), newline=""))
+    assert amount == "1.00"
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        assert cell == "'" + text
+    else:
+        assert cell == text
