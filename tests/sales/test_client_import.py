@@ -116,6 +116,13 @@ def test_processor_column_and_other_products_headers(company, bookkeeper):  # S1
     assert not Client.objects.filter(name="Quiet Café").exists()
 
 
+def test_excel_delimiter_hint_line(company, bookkeeper):  # S1
+    page = upload(bookkeeper, "sep=;\r\nName;Email\r\nDupont, Fils & Cie;contact@dupont.test\r\n").content.decode()
+    assert "1 client ready to import" in page
+    bookkeeper.post("/clients/import/", {"content": hidden_content(page), "choice": "all"})
+    assert Client.objects.get(company=company).name == "Dupont, Fils & Cie"
+
+
 def test_an_export_imports_back_into_another_company(company, member_client):  # S1
     from tests.factories import add_member, make_company
 

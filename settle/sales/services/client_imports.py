@@ -99,9 +99,12 @@ def _decode(data: bytes) -> str:
 
 
 def _records(text: str) -> list[list[str]]:
-    first_line = text.split("\n", 1)[0]
-    delimiter = ","
-    if "," not in first_line:  # spreadsheets in many European locales save with semicolons
+    first_line, _, rest = text.partition("\n")
+    if re.fullmatch(r"sep=.\r?", first_line):  # Excel's hint line naming the delimiter
+        delimiter, text = first_line[4], rest
+    elif "," in first_line:
+        delimiter = ","
+    else:  # spreadsheets in many European locales save with semicolons
         delimiter = ";" if ";" in first_line else ("\t" if "\t" in first_line else ",")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records = []
