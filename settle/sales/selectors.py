@@ -4,7 +4,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, TextChoices, Value
 from django.db.models.functions import Coalesce, Length
 
 from settle.core.money import InvalidAmount, parse_amount
@@ -94,11 +94,12 @@ CLIENT_SORTS = {"name": ("name",), "email": ("emails",), "balance": ("balance",)
 CLIENT_DEFAULT_SORT = "name"
 
 
-class ClientStatus:
-    OWING = "owing"
-    OVERDUE = "overdue"
-    SETTLED = "settled"
-    CHOICES = [(OWING, "Owing"), (OVERDUE, "Overdue"), (SETTLED, "Settled")]
+class ClientStatus(TextChoices):
+    """Filters of the client list: what a client's invoices still ask for as of today."""
+
+    OWING = "owing", "Owing"
+    OVERDUE = "overdue", "Overdue"
+    SETTLED = "settled", "Settled"
 
 
 def search_amount(text: str, currency: str) -> Decimal | None:
@@ -116,12 +117,8 @@ def _ordering(sorts: dict, sort: str, default: str) -> list:
     key = sort.removeprefix("-")
     if key not in sorts:
         return _ordering(sorts, default, default)
-    descending = sort.startswith("-")
-    columns = [*sorts[key], "pk"]
-    return [
-        (F(c) if isinstance(c, str) else c).desc() if descending else (F(c) if isinstance(c, str) else c).asc()
-        for c in columns
-    ]
+    columns = [F(c) if isinstance(c, str) else c for c in (*sorts[key], "pk")]
+    return [c.desc() if sort.startswith("-") else c.asc() for c in columns]
 
 
 def invoices(

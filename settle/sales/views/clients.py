@@ -23,12 +23,11 @@ CLIENT_COLUMNS = [
     Column("Credit Card Processor"),
     Column("Balance due", "balance", num=True, descending_first=True),
 ]
-CLIENT_STATUSES = [value for value, _ in selectors.ClientStatus.CHOICES]
 
 
 def _client_params(request):
     return list_params(
-        request, statuses=CLIENT_STATUSES, sorts=selectors.CLIENT_SORTS, default_sort=selectors.CLIENT_DEFAULT_SORT
+        request, statuses=selectors.ClientStatus.values, sorts=selectors.CLIENT_SORTS, default_sort=selectors.CLIENT_DEFAULT_SORT
     )
 
 
@@ -51,7 +50,7 @@ def client_list(request):
             "page": page,
             "params": params,
             "status": params.status,
-            "status_filters": selectors.ClientStatus.CHOICES,
+            "status_filters": selectors.ClientStatus.choices,
             "headers": headers(CLIENT_COLUMNS, params.sort),
         },
     )
