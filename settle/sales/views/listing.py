@@ -27,7 +27,8 @@ class ListParams:
 
 
 def list_params(request, *, statuses, sorts, default_sort: str) -> ListParams:
-    search = request.GET.get("q", "").strip()[:SEARCH_MAX]
+    # NUL cannot be stored or searched for (PostgreSQL refuses it in a query).
+    search = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX]
     status = request.GET.get("status", "")
     if status not in statuses:
         status = ""
