@@ -4,6 +4,8 @@ Services re-check everything (they are the contract); forms exist to put message
 to the right field. `apply_error` turns a service's SettleError into a form error.
 """
 
+import base64
+import binascii
 from decimal import Decimal
 
 from django import forms
@@ -336,3 +338,47 @@ class InvoiceEmailForm(forms.Form):
             return parse_recipients(self.cleaned_data["to"])
         except SettleError as exc:
             raise forms.ValidationError(exc.message) from None
+
+
+class ClientImportForm(forms.Form):
+    """Step one of the client import: the CSV file."""
+
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8 CSV with the column names in the first row.",
+        error_messages={"required": "Choose a CSV file of clients.", "empty": "The file is empty."},
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean_file(self) -> bytes:
+        """The file's bytes; a file over the import limit is refused before it is read."""
+        from .services.client_imports import MAX_BYTES
+
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is too big ({upload.size / 1_000_000:.1f} MB). Import at most "
+                f"{MAX_BYTES // 1_000_000} MB at a time: split the file."
+            )
+        return upload.read(MAX_BYTES + 1)
+
+
+class ClientImportConfirmForm(forms.Form):
+    """Step two: the previewed file, carried back in the page, and the user's choice.
+
+    The content is re-checked in full by the import service, so the page carrying it
+    needs no trust.
+    """
+
+    content = forms.CharField(widget=forms.HiddenInput, strip=False)
+    choice = forms.ChoiceField(choices=[("all", "Import all rows"), ("valid", "Import the valid rows")])
+
+    @staticmethod
+    def encode(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    def clean_content(self) -> bytes:
+        try:
+            return base64.b64decode(self.cleaned_data["content"], validate=True)
+        except (binascii.Error, ValueError):
+            raise forms.ValidationError("The preview could not be read back. Upload the file again.") from None

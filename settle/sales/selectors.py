@@ -1,8 +1,13 @@
 """Reads for clients and invoices: lists, filters and the choices forms offer."""
 
 import datetime as dt
+import re
+from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, TextChoices, Value
+from django.db.models.functions import Coalesce, Length
+
+from settle.core.money import InvalidAmount, parse_amount
 
 from settle.ledger.models import Account, AccountRole, AccountType
 from settle.payments.models import PaymentSettings, Processor
@@ -72,11 +77,105 @@ def status_q(status: str, *, today: dt.date) -> Q:
     raise ValueError(status)
 
 
-def invoices(*, company, status: str | None = None, client=None) -> QuerySet[Invoice]:
-    """The company's invoices, newest first, optionally of one status as of the company's today."""
-    queryset = Invoice.objects.filter(company=company).select_related("client", "company", "receivable_account")
+# What people type when they look for an amount: "120", "$1,234.50", "USD 99.90", "99.90 usd".
+_AMOUNT_SEARCH = re.compile(r"^(?:[A-Za-z]{3}\s*)?[$€£¥]?\s*(?P<amount>\d[\d,]*(?:\.\d+)?)\s*(?:[A-Za-z]{3})?$")
+
+# Sort keys of the invoice list: key -> the columns it orders by, ascending. Every order ends
+# with the primary key, so a page boundary never splits or repeats rows of equal value.
+INVOICE_SORTS = {
+    "number": (Length("number"), "number"),  # INV-9999 before INV-10000
+    "client": ("client__name",),
+    "issued": ("issue_date",),
+    "due": ("due_date",),
+    "total": ("total",),
+    "balance": ("balance",),
+}
+INVOICE_DEFAULT_SORT = "-issued"  # newest first: the (company, issue_date, id) index, read backwards
+
+CLIENT_SORTS = {"name": ("name",), "email": ("emails",), "balance": ("balance",)}
+CLIENT_DEFAULT_SORT = "name"
+
+
+class ClientStatus(TextChoices):
+    """Filters of the client list: what a client's invoices still ask for as of today."""
+
+    OWING = "owing", "Owing"
+    OVERDUE = "overdue", "Overdue"
+    SETTLED = "settled", "Settled"
+
+
+def search_amount(text: str, currency: str) -> Decimal | None:
+    """The amount a search text names, or None when it is not an amount of `currency`."""
+    match = _AMOUNT_SEARCH.match(text.strip())
+    if not match:
+        return None
+    try:
+        return parse_amount(match["amount"], currency)
+    except InvalidAmount:
+        return None
+
+
+def _ordering(sorts: dict, sort: str, default: str) -> list:
+    key = sort.removeprefix("-")
+    if key not in sorts:
+        return _ordering(sorts, default, default)
+    columns = [F(c) if isinstance(c, str) else c for c in (*sorts[key], "pk")]
+    return [c.desc() if sort.startswith("-") else c.asc() for c in columns]
+
+
+def invoices(
+    *, company, status: str | None = None, client=None, search: str = "", sort: str = INVOICE_DEFAULT_SORT
+) -> QuerySet[Invoice]:
+    """The company's invoices, optionally of one status as of the company's today.
+
+    `search` matches the number or the client's name (any part, any case), or the total or
+    balance due when it reads as an amount. `sort` is a key of INVOICE_SORTS, "-" first for
+    descending; anything else sorts newest first.
+    """
+    queryset = (
+        Invoice.objects.filter(company=company)
+        .select_related("client", "company", "receivable_account")
+        .annotate(balance=F("total") - F("amount_paid"))
+    )
     if client is not None:
         queryset = queryset.filter(client=client)
     if status:
         queryset = queryset.filter(status_q(status, today=company.today()))
-    return queryset.order_by("-issue_date", "-pk")
+    search = search.strip()
+    if search:
+        match = Q(number__icontains=search) | Q(client__name__icontains=search)
+        amount = search_amount(search, company.currency)
+        if amount is not None:
+            match |= Q(total=amount) | Q(balance=amount)
+        queryset = queryset.filter(match)
+    return queryset.order_by(*_ordering(INVOICE_SORTS, sort, INVOICE_DEFAULT_SORT))
+
+
+def client_list(*, company, status: str = "", search: str = "", sort: str = CLIENT_DEFAULT_SORT) -> QuerySet[Client]:
+    """The company's clients with `balance` (what their open invoices still ask for).
+
+    `search` matches the name or a contact email (any part, any case); `status` is one of
+    ClientStatus; `sort` a key of CLIENT_SORTS, "-" first for descending.
+    """
+    open_invoices = Invoice.objects.filter(client=OuterRef("pk")).exclude(status_q(InvoiceStatus.PAID, today=company.today()))
+    balance = Subquery(
+        open_invoices.order_by().values("client").annotate(due=Sum(F("total") - F("amount_paid"))).values("due")[:1],
+        output_field=DecimalField(max_digits=14, decimal_places=4),
+    )
+    queryset = (
+        Client.objects.filter(company=company)
+        .select_related("default_processor")
+        .annotate(balance=Coalesce(balance, Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=4)))
+    )
+    if status == ClientStatus.OWING:
+        queryset = queryset.filter(Exists(open_invoices))
+    elif status == ClientStatus.OVERDUE:
+        queryset = queryset.filter(
+            Exists(Invoice.objects.filter(client=OuterRef("pk")).filter(status_q(InvoiceStatus.OVERDUE, today=company.today())))
+        )
+    elif status == ClientStatus.SETTLED:
+        queryset = queryset.filter(~Exists(open_invoices))
+    search = search.strip()
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(emails__icontains=search))
+    return queryset.order_by(*_ordering(CLIENT_SORTS, sort, CLIENT_DEFAULT_SORT))

@@ -6,10 +6,13 @@ app_name = "sales"
 
 urlpatterns = [
     path("clients/", clients.client_list, name="client_list"),
+    path("clients/export.csv", clients.client_export, name="client_export"),
+    path("clients/import/", clients.client_import, name="client_import"),
     path("clients/new/", clients.client_new, name="client_new"),
     path("clients/<int:pk>/", clients.client_detail, name="client_detail"),
     path("clients/<int:pk>/edit/", clients.client_edit, name="client_edit"),
     path("invoices/", invoices.invoice_list, name="invoice_list"),
+    path("invoices/export.csv", invoices.invoice_export, name="invoice_export"),
     path("invoices/new/", invoices.invoice_new, name="invoice_new"),
     path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice_detail"),
     path("invoices/<int:pk>/edit/", invoices.invoice_edit, name="invoice_edit"),

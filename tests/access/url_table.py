@@ -236,10 +236,13 @@ TABLE: dict[str, Access] = {
     # --- sales ---
     "sales:client_list": Access(Level.VIEWER),
     "sales:client_new": Access(Level.BOOKKEEPER, GET_POST),
+    "sales:client_export": Access(Level.VIEWER),
+    "sales:client_import": Access(Level.BOOKKEEPER, GET_POST),
     "sales:client_detail": Access(Level.VIEWER, kwargs=lambda w: {"pk": w.client().pk}),
     "sales:client_edit": Access(Level.BOOKKEEPER, GET_POST, kwargs=lambda w: {"pk": w.client().pk}),
     "sales:invoice_list": Access(Level.VIEWER),
     "sales:invoice_new": Access(Level.BOOKKEEPER, GET_POST),
+    "sales:invoice_export": Access(Level.VIEWER),
     "sales:invoice_detail": Access(Level.VIEWER, kwargs=lambda w: {"pk": w.invoice().pk}),
     "sales:invoice_edit": Access(Level.BOOKKEEPER, GET_POST, kwargs=lambda w: {"pk": w.invoice().pk}),
     "sales:invoice_processor": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.invoice().pk}),

@@ -60,3 +60,55 @@ def test_invoice_form_enhancements_and_email_dialog(page, company):  # S3, S4, S
     page.wait_for_url(f"**/invoices/{invoice.pk}/")
     assert InvoiceEmail.objects.get().processor_name == "Other Stripe"
     assert "ap@acme.test" in page.inner_text("main")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_invoice_list_search_filter_sort_and_pages(page, company):  # S2
+    from decimal import Decimal
+
+    from settle.ledger.models import AccountRole
+    from settle.sales.services.manual_payments import record_manual_payment
+
+    from .builders import account, make_invoice
+
+    bakery = make_client(company, "Corner Bakery")
+    hotel = make_client(company, "Grand Hotel")
+    small = [make_invoice(company, client=bakery, lines=[("Bread", "1", str(10 + i))]) for i in range(52)]
+    paid = make_invoice(company, client=bakery, lines=[("Cake", "1", "500")])
+    record_manual_payment(
+        invoice=paid, date=company.today(), amount=Decimal("500"), method="cash", reference="",
+        deposit_account=account(company, AccountRole.CASH),
+    )
+    make_invoice(company, client=hotel, lines=[("Rolls", "1", "999")])
+
+    def numbers():
+        return page.locator("table.list tbody tr td:first-child a").all_inner_texts()
+
+    page.goto(page.base_url + "/invoices/")
+    page.fill("#list-q", "corner")
+    page.press("#list-q", "Enter")
+    page.wait_for_url("**q=corner**")
+    assert "Page 1 of 2" in page.inner_text("main") and "Grand Hotel" not in page.inner_text("table.list")
+    page.get_by_role("link", name="Unpaid", exact=True).click()
+    page.wait_for_url("**status=unpaid**")
+    assert page.input_value("#list-q") == "corner"  # the search stays
+    page.get_by_role("link", name="Total").click()  # amounts sort largest first
+    page.wait_for_url("**sort=-total**")
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "descending"
+    assert numbers()[0] == small[-1].number
+    page.get_by_role("link", name="Total").click()  # again: the other way round
+    page.wait_for_url("**sort=total**")
+    assert page.get_attribute("th[aria-sort]", "aria-sort") == "ascending"
+    first_page = numbers()
+    assert first_page[:2] == [small[0].number, small[1].number]
+    page.get_by_role("link", name="Next").click()
+    page.wait_for_url("**page=2**")
+    assert set(first_page + numbers()) == {i.number for i in small}  # the paid one is filtered out
+    assert "status=unpaid" in page.url and "q=corner" in page.url and "sort=total" in page.url
+    page.get_by_role("link", name="Issued").click()  # a new sort starts at page 1
+    page.wait_for_url("**sort=-issued**")
+    assert "page=" not in page.url
+    page.get_by_role("link", name="Clear").click()
+    assert page.input_value("#list-q") == "" and "status=unpaid" in page.url
+    assert "Grand Hotel" in page.inner_text("table.list")

@@ -34,21 +34,35 @@ def normalize_emails(raw: str | list[str]) -> str:
     return joined
 
 
-def _clean(company, *, name: str, emails, address: str, default_processor):
+def clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise SettleError("Enter the client's name.", field="name")
     if len(name) > NAME_MAX:
         raise SettleError(f"The name may be at most {NAME_MAX} characters.", field="name")
+    check_plain_text(name, field="name")
+    return name
+
+
+def clean_address(address: str) -> str:
     address = (address or "").strip()
     if len(address) > ADDRESS_MAX:
         raise SettleError(f"The address may be at most {ADDRESS_MAX} characters.", field="address")
-    check_plain_text(name, field="name")
     check_plain_text(address, field="address", multiline=True)
+    return address
+
+
+def check_default_processor(company, default_processor) -> None:
     if default_processor is not None and (
         default_processor.company_id != company.pk or not default_processor.is_connected
     ):
         raise SettleError("Choose one of your connected credit card processors, or None.", field="default_processor")
+
+
+def _clean(company, *, name: str, emails, address: str, default_processor):
+    name = clean_name(name)
+    address = clean_address(address)
+    check_default_processor(company, default_processor)
     return name, normalize_emails(emails or ""), address
 
 

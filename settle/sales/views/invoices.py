@@ -4,11 +4,10 @@ Viewers read; Bookkeepers and above change (member_required enforces it for ever
 """
 
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from settle.companies.access import member_required
 from settle.companies.models import Level
@@ -32,22 +31,40 @@ from ..models import InvoiceStatus
 from ..services.invoice_emails import default_body, default_subject, processor_line, send_invoice_email
 from ..services.invoices import PAID_AT_ISSUE_REASON, has_payments, issue_invoice, revise_invoice, set_invoice_processor
 from ..services.manual_payments import is_reversed, record_manual_payment, reverse_manual_payment
+from ..spreadsheets import INVOICE_HEADER, csv_response, invoice_rows
+from .listing import Column, headers, list_params, page_of
 
 STATUS_FILTERS = [(s.value, s.label) for s in InvoiceStatus]
 
+INVOICE_COLUMNS = [
+    Column("Number", "number"),
+    Column("Client", "client"),
+    Column("Issued", "issued", descending_first=True),
+    Column("Due", "due", descending_first=True),
+    Column("Status"),
+    Column("Total", "total", num=True, descending_first=True),
+    Column("Balance due", "balance", num=True, descending_first=True),
+]
 
-INVOICE_PAGE_SIZE = 50
+
+def _invoice_params(request):
+    return list_params(
+        request, statuses=InvoiceStatus.values, sorts=selectors.INVOICE_SORTS, default_sort=selectors.INVOICE_DEFAULT_SORT
+    )
+
+
+def _listed_invoices(request, params):
+    return selectors.invoices(
+        company=request.membership.company, status=params.status or None, search=params.search, sort=params.sort
+    )
 
 
 @member_required(Level.VIEWER)
 def invoice_list(request):
-    company = request.membership.company
-    status = request.GET.get("status", "")
-    if status not in InvoiceStatus.values:
-        status = ""
-    invoices = selectors.invoices(company=company, status=status or None)
-    page = Paginator(invoices, INVOICE_PAGE_SIZE).get_page(request.GET.get("page"))
-    today = company.today()
+    """Invoices, 50 a page: search, status filter and sort, kept while paging (S2)."""
+    params = _invoice_params(request)
+    page = page_of(_listed_invoices(request, params), request)
+    today = request.membership.company.today()
     rows = [(invoice, invoice.status_on(today)) for invoice in page.object_list]
     return render(
         request,
@@ -55,10 +72,22 @@ def invoice_list(request):
         {
             "rows": rows,
             "page": page,
-            "status": status,
+            "params": params,
+            "status": params.status,
             "status_filters": STATUS_FILTERS,
-            "statuses": dict(STATUS_FILTERS),
+            "headers": headers(INVOICE_COLUMNS, params.sort),
         },
+    )
+
+
+@member_required(Level.VIEWER)
+@require_safe
+def invoice_export(request):
+    """The invoice list as CSV, with the list's search, filter and sort, every page (S2)."""
+    company = request.membership.company
+    invoices = _listed_invoices(request, _invoice_params(request))
+    return csv_response(
+        company=company, name="invoices", header=INVOICE_HEADER, rows=invoice_rows(invoices, company=company)
     )
 
 
