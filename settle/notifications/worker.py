@@ -109,6 +109,8 @@ def build_message(email: OutgoingEmail, connection=None) -> EmailMultiAlternativ
     )
     if email.html_body:
         message.attach_alternative(email.html_body, "text/html")
+    for attachment in email.attachments.all():
+        message.attach(attachment.filename, bytes(attachment.content), attachment.content_type)
     return message
 
 
@@ -228,3 +230,6 @@ def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
 from settle.payments.services.reconciliation import reconcile_job  # noqa: E402
 
 PERIODIC_JOBS.append(("reconcile_payments", reconcile_job, 300))  # R1: record payments whose return and webhooks were lost
+from settle.sales.services.reminders import reminder_job  # noqa: E402
+
+PERIODIC_JOBS.append(("payment_reminders", reminder_job, 600))  # S7: each due reminder once per step

@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from settle.companies.access import public
+from settle.sales.services.receipts import receipt_for
+from settle.sales.views.receipts import readable_reference
 
 from ..models import CardPayment, CheckoutSession
 from ..processors import client_for
@@ -147,15 +149,21 @@ def pay_complete(request, token: str):
                 payment = None
     if payment is None:
         return render(request, "payments/pay/processing.html", _context(link, token), status=200)
-    return render(request, "payments/pay/complete.html", _context(link, token, payment=payment))
+    receipt = receipt_for(card_payment=payment)
+    return render(
+        request,
+        "payments/pay/complete.html",
+        _context(link, token, payment=payment, receipt=receipt, reference=readable_reference(payment.payment_intent_id)),
+    )
 
 
 @public
 @require_safe  # GET and HEAD
 def pay_receipt(request, token: str, payment_id: int):
-    """K3: the printable receipt of one card payment of this link's invoice."""
+    """K3: the receipt of one card payment of this link's invoice, on its own token-free page."""
     link = _link_or_404(token)
-    payment = CardPayment.objects.select_related("processor").filter(pk=payment_id, invoice=link.invoice).first()
+    payment = CardPayment.objects.filter(pk=payment_id, invoice=link.invoice).first()
     if payment is None:
         raise Http404("No such receipt.")
-    return render(request, "payments/pay/receipt.html", _context(link, token, payment=payment))
+    receipt = receipt_for(card_payment=payment)
+    return redirect("sales:receipt", public_id=receipt.public_id)

@@ -62,15 +62,28 @@ def _save(client: Client) -> Client:
 
 
 @transaction.atomic
-def create_client(*, company, name: str, emails: str | list[str] = "", address: str = "", default_processor=None) -> Client:
+def create_client(
+    *, company, name: str, emails: str | list[str] = "", address: str = "", default_processor=None,
+    reminders_enabled: bool = True,
+) -> Client:
     """Create a client of `company`. Names are unique per company."""
     name, emails, address = _clean(company, name=name, emails=emails, address=address, default_processor=default_processor)
-    return _save(Client(company=company, name=name, emails=emails, address=address, default_processor=default_processor))
+    return _save(
+        Client(
+            company=company, name=name, emails=emails, address=address, default_processor=default_processor,
+            reminders_enabled=bool(reminders_enabled),
+        )
+    )
 
 
 @transaction.atomic
-def update_client(*, client: Client, name: str, emails: str | list[str] = "", address: str = "", default_processor=None) -> Client:
+def update_client(
+    *, client: Client, name: str, emails: str | list[str] = "", address: str = "", default_processor=None,
+    reminders_enabled: bool | None = None,
+) -> Client:
     """Change a client's details. Existing invoices keep their own card processor (S4)."""
     name, emails, address = _clean(client.company, name=name, emails=emails, address=address, default_processor=default_processor)
     client.name, client.emails, client.address, client.default_processor = name, emails, address, default_processor
+    if reminders_enabled is not None:  # S7: None keeps the client's setting
+        client.reminders_enabled = bool(reminders_enabled)
     return _save(client)

@@ -38,6 +38,8 @@ def record_manual_payment(
     deposit account that is not one of the company's bank or cash accounts.
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.is_void:
+        raise SettleError(f"Invoice {invoice.number} is voided; it takes no payments.", field="amount")
     company = invoice.company
     currency = company.currency
     if not isinstance(amount, Decimal) or not amount.is_finite():

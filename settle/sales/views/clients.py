@@ -24,7 +24,7 @@ def _client_form_view(request, *, client=None):
     if request.method == "POST":
         form = ClientForm(request.POST, company=company)
         if form.is_valid():
-            values = {k: form.cleaned_data[k] for k in ("name", "emails", "address", "default_processor")}
+            values = {k: form.cleaned_data[k] for k in ("name", "emails", "address", "default_processor", "reminders_enabled")}
             try:
                 if client is None:
                     client = create_client(company=company, **values)
@@ -42,7 +42,10 @@ def _client_form_view(request, *, client=None):
         default = client.default_processor if client.default_processor and client.default_processor.is_connected else None
         form = ClientForm(
             company=company,
-            initial={"name": client.name, "emails": client.emails, "address": client.address, "default_processor": default},
+            initial={
+                "name": client.name, "emails": client.emails, "address": client.address, "default_processor": default,
+                "reminders_enabled": client.reminders_enabled,
+            },
         )
     return render(request, "sales/client_form.html", {"form": form, "client": client})
 

@@ -1,0 +1,46 @@
+"""Documents rendered from templates: PDFs (WeasyPrint, no browser) and emails with an HTML twin.
+
+A document's template is the same one a view shows on screen (e.g. the invoice's print
+view), so the PDF and the page never disagree. Every asset a document needs is inlined
+(styles in the template, images as data: URIs): WeasyPrint fetches nothing, and an email
+client that blocks remote images loses nothing.
+"""
+
+import base64
+import mimetypes
+
+from django.template.loader import render_to_string
+
+PDF_CONTENT_TYPE = "application/pdf"
+
+
+def _no_fetch(url: str, *args, **kwargs):
+    """WeasyPrint's URL fetcher: only data: URIs are read; nothing is fetched over the network."""
+    from weasyprint.urls import default_url_fetcher
+
+    if url.startswith("data:"):
+        return default_url_fetcher(url, *args, **kwargs)
+    raise ValueError(f"Documents load no external resources ({url[:60]}).")
+
+
+def render_pdf(template: str, context: dict) -> bytes:
+    """The PDF of an HTML template (WeasyPrint, imported on first use)."""
+    from weasyprint import HTML
+
+    html = render_to_string(template, {**context, "for_pdf": True})
+    return HTML(string=html, url_fetcher=_no_fetch).write_pdf()
+
+
+def data_uri(file_field) -> str:
+    """A stored file (e.g. a company logo) as a data: URI, or "" when absent or unreadable."""
+    if not file_field:
+        return ""
+    try:
+        with file_field.open("rb") as handle:
+            content = handle.read()
+    except OSError:
+        return ""
+    mime = mimetypes.guess_type(file_field.name)[0] or "application/octet-stream"
+    if not mime.startswith("image/"):
+        return ""
+    return f"data:{mime};base64,{base64.b64encode(content).decode()}"
