@@ -62,7 +62,9 @@ def pdf_filename(invoice: Invoice) -> str:
     return f"invoice-{safe}.pdf"
 
 
-def invoice_email_html(invoice: Invoice, *, subject: str, body: str, pay_url: str, heading: str = "") -> str:
+def invoice_email_html(
+    invoice: Invoice, *, subject: str, body: str, pay_url: str, heading: str = "", balance_due=None
+) -> str:
     """The HTML part of an invoice or reminder email: the message, the totals and a Pay invoice button.
 
     Inline styles only and no images, so it reads the same in a client that blocks them.
@@ -77,7 +79,7 @@ def invoice_email_html(invoice: Invoice, *, subject: str, body: str, pay_url: st
             "paragraphs": paragraphs,
             "invoice": invoice,
             "currency": company.currency,
-            "balance_due": invoice.balance_due,
+            "balance_due": invoice.balance_due if balance_due is None else balance_due,
             "pay_url": pay_url,
             "sender_name": company.name,
             "sender_address": company.address,

@@ -175,7 +175,7 @@ def send_reminder(*, invoice: Invoice, step: int, today: dt.date | None = None, 
             subject=subject,
             body=f"{body}\n\n{pay_line(pay_url)}" if pay_url else body,
             html_body=invoice_email_html(
-                invoice, subject=subject, body=body, pay_url=pay_url, heading="Payment reminder"
+                invoice, subject=subject, body=body, pay_url=pay_url, heading="Payment reminder", balance_due=balance
             ),
             company=invoice.company,
         )

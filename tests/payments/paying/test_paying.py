@@ -46,7 +46,7 @@ def test_return_records_payment_and_shows_receipt(client, company, stripe, sent_
     assert final_url.startswith("/receipts/") and sent_link.path.split("/")[2] not in final_url
     text = receipt.content.decode()
     for expected in ("Maple Bakery", invoice.number, "$120.00", format_date(payment.paid_on),
-                     "Visa ending 4242", payment.payment_intent_id, "sales/receipt.js"):
+                     "Visa ending 4242", payment.payment_intent_id, "sales/print.js"):
         assert expected in text, expected
     # Another link's token cannot read this receipt.
     from settle.payments.services.links import issue_link
