@@ -107,3 +107,20 @@ def test_voided_invoice_pdf_says_void_and_offers_no_link(company, creator):  # S
     assert "VOID" in " ".join(page_texts(reader))
     assert link_targets(reader) == []
     assert Decimal(invoice.balance_due) == 0
+
+
+def test_pdf_carries_the_company_logo(company, settings, tmp_path):  # S2, C1
+    import io as _io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    buffer = _io.BytesIO()
+    Image.new("RGB", (120, 40), (200, 40, 40)).save(buffer, format="PNG")
+    company.logo.save("logo.png", ContentFile(buffer.getvalue()), save=True)
+    invoice = make_invoice(company)
+
+    reader = read_pdf(invoice_pdf(invoice))
+    images = [image for page in reader.pages for image in page.images]
+    assert len(images) == 1 and images[0].image.size == (120, 40)
