@@ -7,11 +7,24 @@ client that blocks remote images loses nothing.
 """
 
 import base64
+import logging
 import mimetypes
 
 from django.template.loader import render_to_string
 
 PDF_CONTENT_TYPE = "application/pdf"
+
+# WeasyPrint reports each rendering step at INFO; only its warnings belong in the logs.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+
+def load_pdf_engine() -> None:
+    """Import WeasyPrint now (it takes a moment the first time in a process).
+
+    Callers that render a PDF while holding row locks call this first, outside their
+    transaction, so the lock is held for the rendering only.
+    """
+    import weasyprint  # noqa: F401
 
 
 def render_pdf(template: str, context: dict) -> bytes:

@@ -10,7 +10,7 @@ from django.contrib.staticfiles import finders
 from django.db import transaction
 from django.template.loader import render_to_string
 
-from settle.core.documents import data_uri, render_pdf
+from settle.core.documents import data_uri, load_pdf_engine, render_pdf
 
 from ..models import Invoice
 
@@ -44,7 +44,6 @@ def invoice_pdf(invoice: Invoice, *, pay_url: str = "") -> bytes:
     return render_pdf("sales/invoice_document.html", invoice_document_context(invoice, pay_url=pay_url, for_pdf=True))
 
 
-@transaction.atomic
 def invoice_pdf_with_link(*, invoice: Invoice, base_url: str) -> bytes:
     """The PDF with a new payment link printed on it (K1), when the invoice offers one.
 
@@ -53,8 +52,10 @@ def invoice_pdf_with_link(*, invoice: Invoice, base_url: str) -> bytes:
     """
     from .invoice_emails import payment_url_for
 
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    return invoice_pdf(invoice, pay_url=payment_url_for(invoice, base_url=base_url))
+    load_pdf_engine()  # before the row lock is taken
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        return invoice_pdf(invoice, pay_url=payment_url_for(invoice, base_url=base_url))
 
 
 def pdf_filename(invoice: Invoice) -> str:

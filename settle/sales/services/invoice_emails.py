@@ -17,7 +17,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from settle.core.dates import format_date
-from settle.core.documents import PDF_CONTENT_TYPE
+from settle.core.documents import PDF_CONTENT_TYPE, load_pdf_engine
 from settle.core.errors import PeriodLocked, SettleError
 from settle.core.money import format_money
 from settle.notifications.services import Attachment, queue_email
@@ -111,7 +111,6 @@ def parse_recipients(raw: str | list[str]) -> list[str]:
     return recipients
 
 
-@transaction.atomic
 def send_invoice_email(
     *, invoice: Invoice, to: str | list[str], subject: str, body: str, sent_by=None,
     with_link: bool = True, base_url: str = "", attach_pdf: bool = True,
@@ -125,6 +124,16 @@ def send_invoice_email(
     PeriodLocked, nothing sent), and `with_link=False` sends without one. With
     `attach_pdf` the email carries the invoice's PDF (with the same link).
     """
+    if attach_pdf:
+        load_pdf_engine()  # before the invoice row lock is taken
+    return _send_invoice_email(
+        invoice=invoice, to=to, subject=subject, body=body, sent_by=sent_by, with_link=with_link,
+        base_url=base_url, attach_pdf=attach_pdf,
+    )
+
+
+@transaction.atomic
+def _send_invoice_email(*, invoice, to, subject, body, sent_by, with_link, base_url, attach_pdf) -> InvoiceEmail:
     recipients = parse_recipients(to)
     subject = " ".join((subject or "").split())
     if not subject:
