@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 from settle.ledger.services import LATEST_DATE, Line, post_journal_entry, reverse_journal_entry
@@ -78,7 +79,7 @@ def record_manual_payment(
         raise SettleError("Enter a date before the year 3000.", field="date")
     if date < invoice.issue_date:
         raise SettleError(
-            f"The payment date cannot be before the invoice's issue date ({invoice.issue_date:%d %b %Y}).", field="date"
+            f"The payment date cannot be before the invoice's issue date ({format_date(invoice.issue_date)}).", field="date"
         )
     if method not in PaymentMethod.values:
         raise SettleError("Choose how the payment was made.", field="method")
