@@ -158,7 +158,8 @@ def find_faults(*, company=None) -> list[str]:
 
     # An invoice stands on a live posting: its current entry has not been reversed (a revision
     # reverses the old entry and points the invoice at the new one).
-    for row in invoices.filter(journal_entry__reversed_by__isnull=False).values(
+    # A voided invoice (S8) stands on nothing: its entry was reversed on purpose.
+    for row in invoices.filter(journal_entry__reversed_by__isnull=False, voided_at__isnull=True).values(
         "id", "number", "company_id", "journal_entry_id"
     ):
         faults.append(

@@ -39,3 +39,18 @@ class OutgoingEmail(models.Model):
     @property
     def recipients(self) -> list[str]:
         return [r.strip() for r in self.to.split(",") if r.strip()]
+
+
+class OutgoingAttachment(models.Model):
+    """A file sent with a queued email (e.g. an invoice PDF), stored with it so a retry sends the same bytes."""
+
+    email = models.ForeignKey(OutgoingEmail, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    content = models.BinaryField()
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.filename

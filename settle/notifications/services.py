@@ -1,31 +1,69 @@
 """Queueing mail. The worker (`manage.py run_worker`) sends it."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .models import OutgoingEmail
+from .models import OutgoingAttachment, OutgoingEmail
 
 
-def queue_email(*, key: str, to: list[str] | str, subject: str, body: str, html_body: str = "", company=None) -> OutgoingEmail:
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    content_type: str
+
+
+def text_as_html(*, subject: str, body: str, company=None) -> str:
+    """The HTML twin of a plain-text email: its paragraphs, links clickable, inline styles only (E1)."""
+    paragraphs = [block.split("\n") for block in body.replace("\r\n", "\n").split("\n\n") if block.strip()]
+    return render_to_string(
+        "notifications/email/text.html",
+        {
+            "subject": subject,
+            "paragraphs": paragraphs,
+            "sender_name": company.name if company is not None else "Settle",
+            "sender_address": company.address if company is not None else "",
+        },
+    )
+
+
+def queue_email(
+    *, key: str, to: list[str] | str, subject: str, body: str, html_body: str = "", company=None,
+    attachments: Iterable[Attachment] = (),
+) -> OutgoingEmail:
     """Queue one email; idempotent on `key` (the same key twice keeps the first row).
 
-    Call it inside the transaction of the change it reports, so the mail exists if and
-    only if the change does.
+    Every email goes out as multipart/alternative: `body` is the plain-text part, and
+    `html_body` the HTML part (when not given, one is made from the text). Call it inside
+    the transaction of the change it reports, so the mail exists if and only if the change
+    does.
     """
     recipients = to if isinstance(to, str) else ", ".join(to)
     existing = OutgoingEmail.objects.filter(key=key).first()
     if existing is not None:
         return existing
+    subject = subject[:255]
+    if not html_body:
+        html_body = text_as_html(subject=subject, body=body, company=company)
     try:
         with transaction.atomic():
-            return OutgoingEmail.objects.create(
+            email = OutgoingEmail.objects.create(
                 key=key,
                 company=company,
                 to=recipients,
-                subject=subject[:255],
+                subject=subject,
                 body=body,
                 html_body=html_body,
                 next_attempt_at=timezone.now(),
             )
+            OutgoingAttachment.objects.bulk_create(
+                OutgoingAttachment(email=email, filename=a.filename, content_type=a.content_type, content=a.content)
+                for a in attachments
+            )
+            return email
     except IntegrityError:
         return OutgoingEmail.objects.get(key=key)

@@ -12,6 +12,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.db.models import Q
+from django.db.models.functions import Length
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
@@ -53,4 +54,5 @@ def outbox(request):
 @outbox_view
 def outbox_message(request, pk: int):
     email = get_object_or_404(visible_to(request.user), pk=pk)
-    return render(request, "notifications/outbox_message.html", {"email": email})
+    attachments = email.attachments.annotate(size=Length("content")).values("filename", "size")
+    return render(request, "notifications/outbox_message.html", {"email": email, "attachments": attachments})

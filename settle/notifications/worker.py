@@ -128,6 +128,8 @@ def build_message(email: OutgoingEmail, connection=None) -> EmailMultiAlternativ
     )
     if email.html_body:
         message.attach_alternative(email.html_body, "text/html")
+    for attachment in email.attachments.all():
+        message.attach(attachment.filename, bytes(attachment.content), attachment.content_type)
     return message
 
 

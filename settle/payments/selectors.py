@@ -14,24 +14,15 @@ def card_payment_of_invoice(*, invoice, payment_id) -> CardPayment | None:
     )
 
 
-def receipt_payment(*, payment_id: int | None) -> CardPayment | None:
-    """The card payment a receipt shows, with what the receipt prints; None for a reversed duplicate."""
-    if payment_id is None:
-        return None
-    return (
-        CardPayment.objects.select_related("invoice", "invoice__company", "invoice__client", "processor")
-        .filter(pk=payment_id)
-        .exclude(status=CardPayment.Status.REVERSED)
-        .first()
-    )
+def receipts_of_invoice(*, invoice) -> list:
+    """K6: the receipts of the invoice's card payments a payer may see again, oldest first."""
+    from settle.sales.models import Receipt
 
-
-def receipts_of_invoice(*, invoice) -> QuerySet[CardPayment]:
-    """K6: the invoice's card payments a payer may see a receipt of, oldest first."""
-    return (
-        CardPayment.objects.filter(invoice=invoice, company_id=invoice.company_id)
-        .exclude(status=CardPayment.Status.REVERSED)
-        .order_by("created_at", "pk")
+    return list(
+        Receipt.objects.filter(company_id=invoice.company_id, card_payment__invoice=invoice)
+        .exclude(card_payment__status=CardPayment.Status.REVERSED)
+        .select_related("card_payment")
+        .order_by("number")
     )
 
 

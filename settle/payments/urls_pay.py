@@ -8,7 +8,6 @@ urlpatterns = [
     path("pay/<str:token>/details/", pay.pay_details, name="pay_details"),
     path("pay/<str:token>/complete/", pay.pay_complete, name="pay_complete"),
     path("pay/<str:token>/receipt/<int:payment_id>/", pay.pay_receipt, name="pay_receipt"),
-    path("receipts/<str:receipt_token>/", pay.receipt, name="receipt"),
     # Processors' webhooks (public; the signature authorizes).
     path("payments/webhooks/<int:processor_id>/", webhooks.stripe_webhook, name="stripe_webhook"),
     # Books hit before R5: reverse a duplicate booking from the invoice page.

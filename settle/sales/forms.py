@@ -93,6 +93,12 @@ class ClientForm(forms.Form):
         required=False,
         help_text="Used on new invoices for this client (Allow credit card payment via).",
     )
+    reminders_enabled = forms.BooleanField(
+        label="Send payment reminders",
+        required=False,
+        initial=True,
+        help_text="Unpaid invoices of this client get the reminders of Settings > Reminders.",
+    )
 
     NO_CARD_PAYMENTS = "none"
 
@@ -330,6 +336,7 @@ class InvoiceEmailForm(forms.Form):
         label="Message", widget=forms.Textarea(attrs={"rows": 12}),
         max_length=InvoiceEmail._meta.get_field("body").max_length, validators=[plain_text],
     )
+    attach_pdf = forms.BooleanField(label="Attach the invoice as a PDF", required=False, initial=True)
 
     def clean_to(self):
         from .services.invoice_emails import parse_recipients

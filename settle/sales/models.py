@@ -21,6 +21,8 @@ class Client(models.Model):
         verbose_name="Credit Card Processor",
     )
     no_card_payments = models.BooleanField(default=False)
+    # S7: the company's reminder schedule applies to this client's invoices unless turned off here.
+    reminders_enabled = models.BooleanField("Send payment reminders", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +74,7 @@ class InvoiceStatus(models.TextChoices):
     PARTIALLY_PAID = "partially_paid", "Partially paid"
     PAID = "paid", "Paid"
     OVERDUE = "overdue", "Overdue"
+    VOID = "void", "Voided"
 
 
 class Invoice(models.Model):
@@ -105,6 +108,11 @@ class Invoice(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # S8: a voided invoice keeps its number; its journal entry has been reversed.
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-issue_date", "-pk"]
@@ -126,6 +134,9 @@ class Invoice(models.Model):
 
     @property
     def balance_due(self) -> Decimal:
+        """What the client still owes; nothing on a voided invoice (S8)."""
+        if self.voided_at is not None:
+            return Decimal("0")
         return self.total - self.amount_paid
 
     @property
@@ -133,7 +144,13 @@ class Invoice(models.Model):
         """S3: an invoice whose receivable account is a bank or cash account is paid at issue."""
         return self.receivable_account.is_bank_or_cash
 
+    @property
+    def is_void(self) -> bool:
+        return self.voided_at is not None
+
     def status_on(self, today) -> str:
+        if self.voided_at is not None:
+            return InvoiceStatus.VOID
         if self.balance_due <= 0:
             return InvoiceStatus.PAID
         if today > self.due_date:
@@ -227,3 +244,60 @@ class InvoiceEmail(models.Model):
         if self.company_id is None:
             self.company_id = self.invoice.company_id
         super().save(*args, **kwargs)
+
+
+def default_reminder_steps() -> list[int]:
+    return [-3, 0, 7, 30]
+
+
+class ReminderSchedule(models.Model):
+    """S7: when payment reminders go out, in days from the due date (-3 = three days before)."""
+
+    company = models.OneToOneField("companies.Company", on_delete=models.CASCADE, related_name="reminder_schedule")
+    enabled = models.BooleanField("Send payment reminders", default=False)
+    steps = models.JSONField(default=default_reminder_steps)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class InvoiceReminder(models.Model):
+    """S7: one payment reminder sent for an invoice; at most one per schedule step."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="reminders")
+    step = models.SmallIntegerField()  # days from the due date
+    to = models.CharField(max_length=500)
+    balance_due = models.DecimalField(max_digits=14, decimal_places=4)
+    outgoing = models.OneToOneField(
+        "notifications.OutgoingEmail", on_delete=models.PROTECT, related_name="invoice_reminder", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "step"], name="one_reminder_per_invoice_step"),
+        ]
+
+
+class Receipt(models.Model):
+    """K3: the receipt of a card payment: a number per company and an unguessable public id.
+
+    The receipt page is keyed by `public_id`, never by the payment link's token, so a
+    printed receipt does not carry the secret pay URL.
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="receipts")
+    card_payment = models.OneToOneField("payments.CardPayment", on_delete=models.PROTECT, related_name="receipt")
+    number = models.PositiveIntegerField()
+    public_id = models.CharField(max_length=64, unique=True)
+    # What the client still owed on the invoice once this payment was made, as of the receipt.
+    balance_after = models.DecimalField(max_digits=14, decimal_places=4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "number"], name="receipt_number_unique_per_company"),
+        ]
+
+    @property
+    def label(self) -> str:
+        return f"R-{self.number:05d}"

@@ -64,16 +64,19 @@ def clients(*, company) -> QuerySet[Client]:
 
 def status_q(status: str, *, today: dt.date) -> Q:
     """The SQL form of `Invoice.status_on(today)`."""
+    void = Q(voided_at__isnull=False)
+    if status == InvoiceStatus.VOID:
+        return void
     paid = Q(amount_paid__gte=F("total"))
     overdue = Q(due_date__lt=today)
     if status == InvoiceStatus.PAID:
-        return paid
+        return ~void & paid
     if status == InvoiceStatus.OVERDUE:
-        return ~paid & overdue
+        return ~void & ~paid & overdue
     if status == InvoiceStatus.PARTIALLY_PAID:
-        return ~paid & ~overdue & Q(amount_paid__gt=0)
+        return ~void & ~paid & ~overdue & Q(amount_paid__gt=0)
     if status == InvoiceStatus.UNPAID:
-        return ~paid & ~overdue & Q(amount_paid=0)
+        return ~void & ~paid & ~overdue & Q(amount_paid=0)
     raise ValueError(status)
 
 

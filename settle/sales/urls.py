@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import clients, invoices, tax_rates
+from .views import clients, invoices, receipts, reminders, tax_rates
 
 app_name = "sales"
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("invoices/<int:pk>/payments/new/", invoices.payment_new, name="payment_new"),
     path("invoices/<int:pk>/payments/<int:payment_pk>/reverse/", invoices.payment_reverse, name="payment_reverse"),
     path("invoices/<int:pk>/email/", invoices.invoice_email, name="invoice_email"),
+    path("invoices/<int:pk>/print/", invoices.invoice_print, name="invoice_print"),
+    path("invoices/<int:pk>/pdf/", invoices.invoice_pdf_download, name="invoice_pdf"),
+    path("invoices/<int:pk>/void/", invoices.invoice_void, name="invoice_void"),
+    path("settings/reminders/", reminders.reminder_settings, name="reminder_settings"),
+    path("receipts/<str:public_id>/", receipts.receipt_page, name="receipt"),
     path("settings/tax-rates/", tax_rates.tax_rate_list, name="tax_rate_list"),
     path("settings/tax-rates/<int:pk>/", tax_rates.tax_rate_edit, name="tax_rate_edit"),
     path("settings/tax-rates/<int:pk>/delete/", tax_rates.tax_rate_delete, name="tax_rate_delete"),

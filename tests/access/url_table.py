@@ -166,6 +166,12 @@ class World:
         return receipt_token(self.card_payment())
 
     @memo
+    def receipt_id(self):
+        from settle.sales.services.receipts import receipt_for
+
+        return receipt_for(card_payment=self.card_payment()).public_id
+
+    @memo
     def problem(self):
         from settle.payments.models import Problem
         from settle.payments.services.problems import raise_problem
@@ -251,6 +257,12 @@ TABLE: dict[str, Access] = {
         Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.invoice().pk, "payment_pk": w.manual_payment().pk}
     ),
     "sales:invoice_email": Access(Level.BOOKKEEPER, GET_POST, kwargs=lambda w: {"pk": w.invoice().pk}),
+    "sales:invoice_print": Access(Level.VIEWER, kwargs=lambda w: {"pk": w.invoice().pk}),
+    "sales:invoice_pdf": Access(Level.VIEWER, GET_POST, kwargs=lambda w: {"pk": w.invoice().pk}),
+    "sales:invoice_void": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.invoice().pk}),
+    "sales:reminder_settings": Access(Level.ADMIN, GET_POST),
+    # The receipt's own unguessable id authorizes (K3), like a pay token: not scoped to a company.
+    "sales:receipt": Access(PUBLIC, kwargs=lambda w: {"public_id": w.receipt_id()}, scoped=False),
     "sales:tax_rate_list": Access(Level.ADMIN, GET_POST),
     "sales:tax_rate_edit": Access(Level.ADMIN, GET_POST, kwargs=lambda w: {"pk": w.tax_rate().pk}),
     "sales:tax_rate_delete": Access(Level.ADMIN, POST, kwargs=lambda w: {"pk": w.tax_rate().pk}),

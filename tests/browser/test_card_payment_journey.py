@@ -131,7 +131,10 @@ def test_card_payment_journey(live_server, page, settings, _emulator):  # P1, P6
     assert pay_url.startswith(f"{base}/pay/")
 
     # 2. The invoice's page, as the customer: a fresh browser context with no login.
-    customer = page.context.browser.new_context().new_page()
+    customer_context = page.context.browser.new_context()
+    # Where window.print() runs, instead of opening the print dialog (K3: Print Receipt prints directly).
+    customer_context.add_init_script("window.print = function () { window.__printedAt = window.location.href; };")
+    customer = customer_context.new_page()
     customer.set_default_timeout(15_000)
     customer.goto(pay_url)
     expect(customer.locator(".business-name")).to_have_text("Maple Bakery")
@@ -167,6 +170,10 @@ def test_card_payment_journey(live_server, page, settings, _emulator):  # P1, P6
     expect(customer.locator("h1")).to_have_text("Receipt")
     expect(customer.locator("[data-receipt-amount]")).to_have_text("$120.00")
     expect(customer.locator("#print-now")).to_be_visible()
+    # It printed at once, from the receipt's own address: the printed footer carries no pay token.
+    customer.wait_for_function("window.__printedAt !== undefined")
+    printed_at = customer.evaluate("window.__printedAt")
+    assert printed_at.startswith(f"{base}/receipts/") and "/pay/" not in printed_at
 
     # The webhooks now reach the live server and change nothing more.
     _control(emulator, "POST", "webhooks/resume")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from settle.core.dates import format_date
 from settle.ledger.models import AccountRole
 from settle.notifications.models import OutgoingEmail
 from settle.sales.models import InvoiceEmail
@@ -17,7 +18,7 @@ def test_compose_page_prefills_and_names_processor(company, bookkeeper):  # S6
     page = bookkeeper.get(f"/invoices/{invoice.pk}/email/").content.decode()
     assert 'value="ap@acme.test, boss@acme.test"' in page
     assert 'value="Invoice INV-0001 from Maple Bakery"' in page
-    assert "The amount due is $20.00" in page and f"{invoice.due_date:%d %b %Y}" in page
+    assert "The amount due is $20.00" in page and format_date(invoice.due_date) in page
     assert "This invoice offers card payment via Stripe USD." in page
     # The same form sits in a <dialog> on the invoice page, for browsers with JavaScript.
     detail = bookkeeper.get(f"/invoices/{invoice.pk}/").content.decode()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.ledger.models import AccountRole
 from settle.notifications.models import OutgoingEmail
@@ -41,7 +42,7 @@ def test_processor_line_says_what_invoice_offers(company):  # S6, S3
 def test_default_body_mentions_amount_due_and_due_date(company):  # S6
     invoice = make_invoice(company, lines=[("Cake", "2", "10.00")])
     body = default_body(invoice)
-    assert "$20.00" in body and f"{invoice.due_date:%d %b %Y}" in body and invoice.number in body
+    assert "$20.00" in body and format_date(invoice.due_date) in body and invoice.number in body
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from settle.core.money import format_money, quantize
 from settle.notifications.services import queue_email
 
 from ..models import CardPayment, PaymentSettings, Problem
-from .links import receipt_path
 
 
 def notification_address(company) -> str:
@@ -61,12 +60,14 @@ def notify_payment(*, card_payment: CardPayment) -> None:
     )
 
 
-def send_receipt(*, card_payment: CardPayment) -> None:
-    """K6: the payer's receipt, to the address given in the billing dialog.
+def send_receipt(*, card_payment: CardPayment, receipt) -> None:
+    """K6: the payer's receipt, to the address given in the billing dialog, linking its page.
 
     Key `payment-receipt:<id>`: once per card payment. Sent when the payment is booked (or
     waits in Payments to record: the customer has paid either way).
     """
+    from django.urls import reverse
+
     to = card_payment.billing_email.strip()
     if not to:
         return
@@ -84,7 +85,8 @@ def send_receipt(*, card_payment: CardPayment) -> None:
             f"Card: {card}" if card else None,
             f"Payment reference: {card_payment.payment_intent_id}",
             "",
-            f"Your receipt, to view or print: {_app_url(receipt_path(card_payment))}",
+            f"Receipt number: {receipt.label}",
+            f"Your receipt, to view or print: {_app_url(reverse('sales:receipt', kwargs={'public_id': receipt.public_id}))}",
             "",
             f"Questions about this payment? Contact {company.name}" + (f" at {company.email}." if company.email else "."),
         ] if line is not None

@@ -13,7 +13,6 @@ import hashlib
 import secrets
 from decimal import Decimal
 
-from django.core import signing
 from django.db import transaction
 from django.db.models import Sum
 
@@ -156,47 +155,3 @@ def carries_link(invoice) -> bool:
 def send_refusal(invoice) -> str | None:
     """For the compose page (S6, R4): why the email cannot carry its payment link today, or None."""
     return link_refusal(invoice=invoice) if carries_link(invoice) else None
-
-
-def payment_line(*, invoice, base: str) -> str:
-    """The text carrying a new payment link for an invoice email (S6, K1), or "" when it offers none.
-
-    Called by `send_invoice_email` inside its transaction, under the invoice row lock.
-    Raises PeriodLocked with the user's sentence when a payment made today could not be
-    recorded (R4); the caller then sends nothing (the user may send without a link).
-    """
-    if not carries_link(invoice):
-        return ""
-    refusal = link_refusal(invoice=invoice)
-    if refusal:
-        raise PeriodLocked(refusal)
-    _, url = issue_link(invoice=invoice, base=base)
-    return f"View and pay this invoice online: {url}"
-
-
-# -- receipts (K3, K6) ---------------------------------------------------------------------
-
-_RECEIPT_SALT = "settle.payments.receipt"
-
-
-def receipt_token(payment) -> str:
-    """The unguessable part of a card payment's receipt URL: the payment id, signed (HMAC).
-
-    A receipt has its own URL so that the printed page and the payer's email carry no pay
-    token; it shows only what the receipt shows."""
-    return signing.Signer(salt=_RECEIPT_SALT).sign(str(payment.pk))
-
-
-def receipt_path(payment) -> str:
-    return f"/receipts/{receipt_token(payment)}/"
-
-
-def payment_for_receipt(token: str) -> int | None:
-    """The card payment id a receipt token names, or None for a token Settle did not sign."""
-    if not token or len(token) > 200:
-        return None
-    try:
-        value = signing.Signer(salt=_RECEIPT_SALT).unsign(token)
-    except signing.BadSignature:
-        return None
-    return int(value) if value.isdigit() else None

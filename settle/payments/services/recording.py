@@ -48,6 +48,7 @@ from settle.ledger.models import AccountRole
 from settle.ledger.services import Line, account_for_role, lock_end_date, post_journal_entry, reverse_journal_entry
 from settle.sales.models import Invoice
 from settle.sales.services.balances import add_payment, remove_payment
+from settle.sales.services.receipts import receipt_for
 
 from ..models import CardPayment, CheckoutSession, Problem
 from ..processors import client_for
@@ -182,57 +183,64 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
             functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
             robust=True,
         )
-        send_receipt(card_payment=payment)
-
-        if payment.currency != company.currency.upper():
-            raise_problem(
-                company=company,
-                kind=Problem.Kind.NOT_RECORDABLE,
-                message=(
-                    f"{invoice.client.name} paid invoice {invoice.number} in {payment.currency}, but your books "
-                    f"are kept in {company.currency}. Record this payment by hand."
-                ),
-                key=f"not-recordable:card_payment:{payment.pk}",
-                processor=processor,
-                card_payment=payment,
-            )
-            return payment
-
-        end = lock_end_date(company=company, for_update=True)
-        if end is not None and paid_on <= end:
-            raise_problem(
-                company=company,
-                kind=Problem.Kind.TO_RECORD,
-                message=(
-                    f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
-                    f"{paid_on:%d %b %Y}, but the books are locked through {end:%d %b %Y}, so the payment "
-                    "was not recorded. It is in Payments to record: record it with one click once you have "
-                    "chosen an open date."
-                ),
-                key=f"to-record:{payment.pk}",
-                processor=processor,
-                card_payment=payment,
-            )
-            return payment
-
-        try:
-            with transaction.atomic():  # savepoint: a refused posting leaves the payment waiting
-                _post(payment=payment, invoice=invoice, date=paid_on, created_by=None)
-        except SettleError as exc:
-            payment.status, payment.journal_entry, payment.recorded_at = CardPayment.Status.TO_RECORD, None, None
-            raise_problem(
-                company=company,
-                kind=Problem.Kind.NOT_RECORDABLE,
-                message=(
-                    f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
-                    f"{paid_on:%d %b %Y}, but the payment could not be recorded: {exc.message} "
-                    "It is in Payments to record; record it once the cause is fixed."
-                ),
-                key=f"not-recordable:card_payment:{payment.pk}",
-                processor=processor,
-                card_payment=payment,
-            )
+        _book(payment=payment, invoice=invoice, paid_on=paid_on)
+        # K3, K6: the receipt (numbered, with the balance left after the booking) and its email.
+        send_receipt(card_payment=payment, receipt=receipt_for(card_payment=payment))
         return payment
+
+
+def _book(*, payment: CardPayment, invoice: Invoice, paid_on: dt.date) -> None:
+    """The journal side of a new card payment (see `record_card_payment`). Caller holds the invoice lock."""
+    processor = payment.processor
+    company = payment.company
+    if payment.currency != company.currency.upper():
+        raise_problem(
+            company=company,
+            kind=Problem.Kind.NOT_RECORDABLE,
+            message=(
+                f"{invoice.client.name} paid invoice {invoice.number} in {payment.currency}, but your books "
+                f"are kept in {company.currency}. Record this payment by hand."
+            ),
+            key=f"not-recordable:card_payment:{payment.pk}",
+            processor=processor,
+            card_payment=payment,
+        )
+        return
+
+    end = lock_end_date(company=company, for_update=True)
+    if end is not None and paid_on <= end:
+        raise_problem(
+            company=company,
+            kind=Problem.Kind.TO_RECORD,
+            message=(
+                f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
+                f"{paid_on:%d %b %Y}, but the books are locked through {end:%d %b %Y}, so the payment "
+                "was not recorded. It is in Payments to record: record it with one click once you have "
+                "chosen an open date."
+            ),
+            key=f"to-record:{payment.pk}",
+            processor=processor,
+            card_payment=payment,
+        )
+        return
+
+    try:
+        with transaction.atomic():  # savepoint: a refused posting leaves the payment waiting
+            _post(payment=payment, invoice=invoice, date=paid_on, created_by=None)
+    except SettleError as exc:
+        payment.status, payment.journal_entry, payment.recorded_at = CardPayment.Status.TO_RECORD, None, None
+        raise_problem(
+            company=company,
+            kind=Problem.Kind.NOT_RECORDABLE,
+            message=(
+                f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
+                f"{paid_on:%d %b %Y}, but the payment could not be recorded: {exc.message} "
+                "It is in Payments to record; record it once the cause is fixed."
+            ),
+            key=f"not-recordable:card_payment:{payment.pk}",
+            processor=processor,
+            card_payment=payment,
+        )
 
 
 def record_pending_payment(*, card_payment: CardPayment, date: dt.date | None = None, by=None) -> CardPayment:

@@ -11,10 +11,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from settle.companies.access import public
+from settle.sales.services.receipts import receipt_for
+from settle.sales.views.receipts import readable_reference
 
 from .. import selectors
 from ..services.checkout import CheckoutFailed, CheckoutRefused, UnknownSession, finish_checkout, start_checkout
-from ..services.links import LinkState, link_state, payment_for_receipt, pending_card_payments, receipt_path, resolve_link
+from ..services.links import LinkState, link_state, pending_card_payments, resolve_link
 
 STATE_TEMPLATES = {
     LinkState.VOID: "payments/pay/void.html",
@@ -63,7 +65,7 @@ def _context(link, token: str, **extra) -> dict:
         "lines": invoice.lines.select_related("tax_rate").all(),
         "contact_email": invoice.company.email,
         # K6: a paid invoice's link offers its card payments' receipts again.
-        "receipts": [(p, receipt_path(p)) for p in selectors.receipts_of_invoice(invoice=invoice)],
+        "receipts": selectors.receipts_of_invoice(invoice=invoice),
     }
     context.setdefault(
         "form",
@@ -128,39 +130,21 @@ def pay_complete(request, token: str):
         return redirect("pay_page", token=token)
     if payment is None:
         return render(request, "payments/pay/processing.html", _context(link, token), status=200)
+    receipt = receipt_for(card_payment=payment)
     return render(
-        request, "payments/pay/complete.html", _context(link, token, payment=payment, receipt_url=receipt_path(payment))
+        request,
+        "payments/pay/complete.html",
+        _context(link, token, payment=payment, receipt=receipt, reference=readable_reference(payment.payment_intent_id)),
     )
 
 
 @public
 @require_safe  # GET and HEAD
 def pay_receipt(request, token: str, payment_id: int):
-    """K3: the receipt of one card payment of this link's invoice, at its own address (no pay token in it)."""
+    """K3: the receipt of one card payment of this link's invoice, on its own token-free page."""
     link = _link_or_404(token)
     payment = selectors.card_payment_of_invoice(invoice=link.invoice, payment_id=payment_id)
     if payment is None:
         raise Http404("No such receipt.")
-    return redirect(receipt_path(payment))
-
-
-@public
-@require_safe  # GET and HEAD
-def receipt(request, receipt_token: str):
-    """K3, K6: the printable receipt of one card payment; the signed token in the URL is the credential."""
-    payment = selectors.receipt_payment(payment_id=payment_for_receipt(receipt_token))
-    if payment is None:
-        raise Http404("No such receipt.")
-    invoice = payment.invoice
-    return render(
-        request,
-        "payments/pay/receipt.html",
-        {
-            "payment": payment,
-            "invoice": invoice,
-            "business": invoice.company,
-            "currency": invoice.company.currency,
-            "contact_email": invoice.company.email,
-            "balance_due": invoice.balance_due - pending_card_payments(invoice),
-        },
-    )
+    receipt = receipt_for(card_payment=payment)
+    return redirect("sales:receipt", public_id=receipt.public_id)

@@ -78,31 +78,33 @@ def _save(client: Client) -> Client:
 @transaction.atomic
 def create_client(
     *, company, name: str, emails: str | list[str] = "", address: str = "", default_processor=None,
-    no_card_payments: bool = False,
+    no_card_payments: bool = False, reminders_enabled: bool = True,
 ) -> Client:
     """Create a client of `company`. Names are unique per company.
 
     Card payments on its new invoices (S1, S4): `default_processor`, else none when
-    `no_card_payments`, else the company default.
+    `no_card_payments`, else the company default. Reminders (S7) unless `reminders_enabled` is off.
     """
     name, emails, address = _clean(company, name=name, emails=emails, address=address, default_processor=default_processor)
     _check_card_choice(default_processor, no_card_payments)
     return _save(Client(
         company=company, name=name, emails=emails, address=address, default_processor=default_processor,
-        no_card_payments=no_card_payments,
+        no_card_payments=no_card_payments, reminders_enabled=bool(reminders_enabled),
     ))
 
 
 @transaction.atomic
 def update_client(
     *, client: Client, name: str, emails: str | list[str] = "", address: str = "", default_processor=None,
-    no_card_payments: bool = False,
+    no_card_payments: bool = False, reminders_enabled: bool | None = None,
 ) -> Client:
     """Change a client's details. Existing invoices keep their own card processor (S4)."""
     name, emails, address = _clean(client.company, name=name, emails=emails, address=address, default_processor=default_processor)
     _check_card_choice(default_processor, no_card_payments)
     client.name, client.emails, client.address = name, emails, address
     client.default_processor, client.no_card_payments = default_processor, no_card_payments
+    if reminders_enabled is not None:  # S7: None keeps the client's setting
+        client.reminders_enabled = bool(reminders_enabled)
     return _save(client)
 
 

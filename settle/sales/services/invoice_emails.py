@@ -1,10 +1,14 @@
 """Emailing an invoice (S6): compose defaults, the processor line, send = queue + log.
 
-Extension point for payment links (K1, S6 "Send puts a link to the invoice's public
-page in the email"): `payment_line_for(invoice)` is called inside the send transaction,
-under the invoice row lock, and whatever it returns is appended to the body. It returns
-"" until the payments app provides links; it may raise SettleError to refuse the send
-(e.g. R4, period lock), and nothing is then queued or logged.
+Payment links (K1, S6 "Send puts a link to the invoice's public page in the email"):
+`payment_url_for(invoice)` is called inside the send transaction, under the invoice row
+lock; the link is appended to the text part, is the HTML part's Pay invoice button, and
+is printed on the attached PDF. It may raise SettleError to refuse the send (R4, period
+lock), and nothing is then queued or logged.
+
+Every invoice email is multipart/alternative (the text the user wrote, plus an HTML twin
+with the totals and a Pay invoice button) and, unless the user unticks it, carries the
+invoice's PDF.
 """
 
 from django.conf import settings
@@ -12,12 +16,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from settle.core.errors import SettleError
+from settle.core.dates import format_date
+from settle.core.documents import PDF_CONTENT_TYPE, load_pdf_engine
+from settle.core.errors import PeriodLocked, SettleError
 from settle.core.money import format_money
-from settle.notifications.services import queue_email
+from settle.notifications.services import Attachment, queue_email
 
 from ..models import Invoice, InvoiceEmail
 from ..validators import check_plain_text
+from .documents import invoice_email_html, invoice_pdf, pdf_filename
 
 TO_MAX = InvoiceEmail._meta.get_field("to").max_length
 SUBJECT_MAX = InvoiceEmail._meta.get_field("subject").max_length
@@ -40,16 +47,26 @@ def processor_line(invoice: Invoice) -> str:
     return f"This invoice offers card payment via {processor.name}."
 
 
-def payment_line_for(invoice: Invoice, *, base_url: str = "") -> str:
-    """Text carrying the payment link, appended to the email body; "" for no link.
+def payment_url_for(invoice: Invoice, *, base_url: str = "") -> str:
+    """A new payment link for `invoice` (K1), or "" when it offers none (no processor, nothing due, voided).
 
-    EXTENSION POINT for the payments app. Called by `send_invoice_email` inside its
-    transaction with the invoice row locked. Issues a new link when the invoice offers a
-    processor; raises PeriodLocked (R4) when a payment made today could not be recorded.
+    Called inside the caller's transaction with the invoice row locked. Raises PeriodLocked
+    (R4) when a payment made today could not be recorded.
     """
-    from settle.payments.services.links import payment_line
+    from settle.payments.services.links import carries_link, issue_link, link_refusal
 
-    return payment_line(invoice=invoice, base=base_url or settings.PUBLIC_URL or "http://localhost:8000")
+    if invoice.is_void or not carries_link(invoice):
+        return ""
+    refusal = link_refusal(invoice=invoice)
+    if refusal:
+        raise PeriodLocked(refusal)
+    _, url = issue_link(invoice=invoice, base=base_url or settings.PUBLIC_URL or "http://localhost:8000")
+    return url
+
+
+def pay_line(url: str) -> str:
+    """The text part's line carrying the raw payment link."""
+    return f"View and pay this invoice online: {url}"
 
 
 def default_subject(invoice: Invoice) -> str:
@@ -62,12 +79,12 @@ def default_body(invoice: Invoice) -> str:
         f"  {line.description} — {format_money(line.amount, currency)}" for line in invoice.lines.all()
     )
     if invoice.balance_due > 0:
-        due = f"The amount due is {format_money(invoice.balance_due, currency)}, due by {invoice.due_date:%d %b %Y}."
+        due = f"The amount due is {format_money(invoice.balance_due, currency)}, due by {format_date(invoice.due_date)}."
     else:
         due = "This invoice is paid in full; thank you."
     return (
         f"Hello {invoice.client.name},\n\n"
-        f"Here is invoice {invoice.number} dated {invoice.issue_date:%d %b %Y} "
+        f"Here is invoice {invoice.number} dated {format_date(invoice.issue_date)} "
         f"for {format_money(invoice.total, currency)}.\n\n{lines}\n\n{due}\n\n"
         f"Thank you for your business,\n{invoice.company.name}"
     )
@@ -94,10 +111,9 @@ def parse_recipients(raw: str | list[str]) -> list[str]:
     return recipients
 
 
-@transaction.atomic
 def send_invoice_email(
     *, invoice: Invoice, to: str | list[str], subject: str, body: str, sent_by=None,
-    with_link: bool = True, base_url: str = "",
+    with_link: bool = True, base_url: str = "", attach_pdf: bool = True,
 ) -> InvoiceEmail:
     """Queue the invoice's email and log it on the invoice, in one transaction (S6, E1).
 
@@ -105,8 +121,19 @@ def send_invoice_email(
     when it was sent ("" for none, or when sent without a payment link). When the invoice
     offers a processor and `with_link`, the body carries a new payment link at
     `base_url` (default settings.PUBLIC_URL); the period lock may refuse that (R4:
-    PeriodLocked, nothing sent), and `with_link=False` sends without one.
+    PeriodLocked, nothing sent), and `with_link=False` sends without one. With
+    `attach_pdf` the email carries the invoice's PDF (with the same link).
     """
+    if attach_pdf:
+        load_pdf_engine()  # before the invoice row lock is taken
+    return _send_invoice_email(
+        invoice=invoice, to=to, subject=subject, body=body, sent_by=sent_by, with_link=with_link,
+        base_url=base_url, attach_pdf=attach_pdf,
+    )
+
+
+@transaction.atomic
+def _send_invoice_email(*, invoice, to, subject, body, sent_by, with_link, base_url, attach_pdf) -> InvoiceEmail:
     recipients = parse_recipients(to)
     subject = " ".join((subject or "").split())
     if not subject:
@@ -122,8 +149,10 @@ def send_invoice_email(
     check_plain_text(body, field="body", multiline=True)
 
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.is_void:
+        raise SettleError(f"Invoice {invoice.number} is voided; it cannot be emailed.")
     processor = offered_processor(invoice) if with_link else None
-    payment_line = payment_line_for(invoice, base_url=base_url) if with_link else ""
+    pay_url = payment_url_for(invoice, base_url=base_url) if with_link else ""
     log = InvoiceEmail.objects.create(
         invoice=invoice,
         to=", ".join(recipients),
@@ -136,8 +165,12 @@ def send_invoice_email(
         key=f"invoice-email:{log.pk}",
         to=recipients,
         subject=subject,
-        body=f"{body}\n\n{payment_line}" if payment_line else body,
+        body=f"{body}\n\n{pay_line(pay_url)}" if pay_url else body,
+        html_body=invoice_email_html(invoice, subject=subject, body=body, pay_url=pay_url),
         company=invoice.company,
+        attachments=[Attachment(pdf_filename(invoice), invoice_pdf(invoice, pay_url=pay_url), PDF_CONTENT_TYPE)]
+        if attach_pdf
+        else [],
     )
     log.save(update_fields=["outgoing"])
     return log

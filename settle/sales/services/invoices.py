@@ -368,6 +368,8 @@ def revise_invoice(
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     company = invoice.company
+    if invoice.is_void:
+        raise SettleError(f"Invoice {invoice.number} is voided; it can no longer be changed.")
     if has_payments(invoice):
         raise SettleError("This invoice has payments; reverse them before editing the invoice.")
     prepared = _prepare(
@@ -412,6 +414,8 @@ def set_invoice_processor(*, invoice: Invoice, card_processor) -> Invoice:
     Takes the invoice row lock. Links already sent follow the new processor (K1).
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.is_void:
+        raise SettleError(f"Invoice {invoice.number} is voided; it offers no card payment.", field="card_processor")
     invoice.card_processor = _resolve_processor(
         invoice.company, client=invoice.client, receivable_account=invoice.receivable_account,
         card_processor=card_processor,

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 from settle.ledger.services import LATEST_DATE, Line, post_journal_entry, reverse_journal_entry
@@ -39,6 +40,8 @@ def record_manual_payment(
     deposit account that is not one of the company's bank or cash accounts.
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.is_void:
+        raise SettleError(f"Invoice {invoice.number} is voided; it takes no payments.", field="amount")
     company = invoice.company
     currency = company.currency
     if not isinstance(amount, Decimal) or not amount.is_finite():
@@ -77,7 +80,7 @@ def record_manual_payment(
         raise SettleError("Enter a date before the year 3000.", field="date")
     if date < invoice.issue_date:
         raise SettleError(
-            f"The payment date cannot be before the invoice's issue date ({invoice.issue_date:%d %b %Y}).", field="date"
+            f"The payment date cannot be before the invoice's issue date ({format_date(invoice.issue_date)}).", field="date"
         )
     if method not in PaymentMethod.values:
         raise SettleError("Choose how the payment was made.", field="method")

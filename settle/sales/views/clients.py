@@ -132,7 +132,7 @@ def _client_form_view(request, *, client=None):
     if request.method == "POST":
         form = ClientForm(request.POST, company=company)
         if form.is_valid():
-            values = {k: form.cleaned_data[k] for k in ("name", "emails", "address")}
+            values = {k: form.cleaned_data[k] for k in ("name", "emails", "address", "reminders_enabled")}
             choice = form.cleaned_data["default_processor"]
             values["no_card_payments"] = choice == ClientForm.NO_CARD_PAYMENTS
             values["default_processor"] = None if isinstance(choice, str) else choice
@@ -158,7 +158,10 @@ def _client_form_view(request, *, client=None):
             choice = ""
         form = ClientForm(
             company=company,
-            initial={"name": client.name, "emails": client.emails, "address": client.address, "default_processor": choice},
+            initial={
+                "name": client.name, "emails": client.emails, "address": client.address, "default_processor": choice,
+                "reminders_enabled": client.reminders_enabled,
+            },
         )
     return render(request, "sales/client_form.html", {"form": form, "client": client})
 

@@ -5,7 +5,7 @@ Viewers read; Bookkeepers and above change (member_required enforces it for ever
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -14,7 +14,7 @@ from settle.companies.models import Level
 from settle.core.errors import SettleError
 from settle.core.money import ZERO, format_money, quantize
 from settle.payments import selectors as payment_selectors
-from settle.payments.services.links import send_refusal
+from settle.payments.services.links import carries_link, send_refusal
 
 from .. import selectors
 from ..access import access_client, access_invoice, access_manual_payment
@@ -28,7 +28,10 @@ from ..forms import (
     line_formset,
 )
 from ..models import InvoiceStatus
+from ..services.documents import invoice_document_context, invoice_pdf, invoice_pdf_with_link, pdf_filename
 from ..services.invoice_emails import default_body, default_subject, processor_line, send_invoice_email
+from ..services.reminders import describe_step, schedule_for
+from ..services.voiding import void_invoice
 from ..services.invoices import PAID_AT_ISSUE_REASON, has_payments, issue_invoice, revise_invoice, set_invoice_processor
 from ..services.manual_payments import is_reversed, record_manual_payment, reverse_manual_payment
 from ..spreadsheets import INVOICE_HEADER, csv_response, invoice_rows
@@ -211,6 +214,7 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, status=
     email_form = InvoiceEmailForm(
         initial={"to": invoice.client.emails, "subject": default_subject(invoice), "body": default_body(invoice)}
     )
+    schedule = schedule_for(company=company)
     return render(
         request,
         "sales/invoice_detail.html",
@@ -226,9 +230,14 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, status=
             "link_refusal": send_refusal(invoice),
             "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
             "emails": invoice.emails.select_related("sent_by"),
-            "editable": not has_payments(invoice),
+            "editable": not has_payments(invoice) and not invoice.is_void,
             "card_payments": payment_selectors.card_payments_of_invoice(invoice=invoice),
             "payment_links": payment_selectors.links_of_invoice(invoice=invoice),
+            "voidable": not has_payments(invoice) and not invoice.is_void,
+            "reminders": [(r, describe_step(r.step)) for r in invoice.reminders.all()],
+            "reminders_on": schedule.enabled and bool(schedule.steps) and invoice.client.reminders_enabled,
+            # Download PDF issues a payment link, so it is a POST when the invoice can carry one.
+            "pdf_with_link": carries_link(invoice) and not invoice.is_void and not send_refusal(invoice),
         },
         status=status,
     )
@@ -314,3 +323,44 @@ def invoice_email(request, pk):
         "sales/invoice_email.html",
         {"invoice": invoice, "form": form, "processor_line": processor_line(invoice), "link_refusal": send_refusal(invoice)},
     )
+
+
+@member_required(Level.VIEWER)
+def invoice_print(request, pk):
+    """The invoice as a document, for the browser's Print (the PDF renders the same template)."""
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    return render(request, "sales/invoice_document.html", invoice_document_context(invoice))
+
+
+@member_required(Level.VIEWER)
+def invoice_pdf_download(request, pk):
+    """The invoice's PDF (S2). POST (Bookkeeper and above) prints a new payment link on it (K1)."""
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    if request.method == "POST":
+        try:
+            pdf = invoice_pdf_with_link(
+                invoice=invoice, base_url=settings.PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
+            )
+        except SettleError as exc:
+            messages.error(request, exc.message)
+            return redirect("sales:invoice_detail", pk=invoice.pk)
+    else:
+        pdf = invoice_pdf(invoice)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{pdf_filename(invoice)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def invoice_void(request, pk):
+    """S8: void the invoice (its entry reversed, its links voided, its reminders stopped)."""
+    invoice = access_invoice(membership=request.membership, invoice_id=pk)
+    try:
+        void_invoice(invoice=invoice, voided_by=request.user)
+    except SettleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invoice {invoice.number} voided; its journal entry has been reversed.")
+    return redirect("sales:invoice_detail", pk=invoice.pk)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
+from settle.core.dates import format_date
 from settle.ledger.models import AccountRole, JournalEntry, JournalLine
 from settle.ledger.services import account_for_role, set_period_lock
 from settle.notifications.models import OutgoingEmail
@@ -38,15 +39,15 @@ def test_return_records_payment_and_shows_receipt(client, company, stripe, sent_
     assert payment.amount == Decimal("120.00") and payment.card_last4 == "4242"
     assert payment.paid_on == company.today()
 
-    # The receipt lives at its own address, which carries no pay token (printed footers show the URL).
+    # K3: the token's receipt address leads to the receipt's own page, whose URL holds no token.
     receipt = client.get(f"{sent_link.path}receipt/{payment.pk}/", follow=True)
     assert receipt.status_code == 200
     final_url = receipt.redirect_chain[-1][0]
-    assert final_url.startswith("/receipts/") and sent_link.token not in final_url
-    assert f'href="{final_url}"' in html  # Print Receipt on the complete page opens it
+    assert final_url.startswith("/receipts/") and sent_link.path.split("/")[2] not in final_url
+    assert f'href="{final_url}?print=1"' in html  # Print Receipt on the complete page opens it
     text = receipt.content.decode()
-    for expected in ("Maple Bakery", invoice.number, "$120.00", payment.paid_on.strftime("%d %b %Y"),
-                     "Visa ending 4242", payment.payment_intent_id, "payments/pay.js"):
+    for expected in ("Maple Bakery", invoice.number, "$120.00", format_date(payment.paid_on),
+                     "Visa ending 4242", payment.payment_intent_id, "sales/print.js"):
         assert expected in text, expected
     assert sent_link.token not in text
     assert client.get(final_url[:-3] + "xx/").status_code == 404  # a tampered receipt address
