@@ -34,6 +34,7 @@ class DemoBooks:
     users: dict[str, User]  # level -> user
     passwords: dict[str, str]
     invoice: Invoice  # partly paid by card through `token`
+    open_invoice: Invoice  # emailed, nothing paid: still editable
     client: Client
     processor: Processor
     token: str
@@ -62,7 +63,7 @@ class DemoBooks:
         if level != Level.VIEWER:
             names |= {
                 "invoice form": ("sales:invoice_new", {}),
-                "invoice edit form": ("sales:invoice_edit", {"pk": invoice}),
+                "invoice edit form": ("sales:invoice_edit", {"pk": self.open_invoice.pk}),
                 "invoice email": ("sales:invoice_email", {"pk": invoice}),
                 "client form": ("sales:client_new", {}),
                 "journal form": ("ledger:entry_create", {}),
@@ -132,8 +133,9 @@ def load_demo_books(*, emulator, base_url: str = "http://testserver") -> DemoBoo
         ),
     )
     invoice.refresh_from_db()
+    open_invoice = Invoice.objects.filter(company=company, amount_paid=0, emails__isnull=False).order_by("-pk").first()
     return DemoBooks(
-        company=company, users=users, passwords=passwords, invoice=invoice, client=invoice.client,
+        company=company, users=users, passwords=passwords, invoice=invoice, open_invoice=open_invoice, client=invoice.client,
         processor=processor, token=token, session_id=session_id, card_payment=payment,
         outbox_message_pk=OutgoingEmail.objects.filter(company=company).order_by("pk").first().pk,
     )

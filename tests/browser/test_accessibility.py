@@ -125,6 +125,15 @@ def test_public_and_customer_pages_pass_axe_and_fit_a_phone(live_server, books, 
     for name, path in books.public_pages().items():
         audit(page, f"{live_server.url}{path}", name, problems)
 
+    # K2 on a phone: the balance and Pay Invoice come before the invoice's lines.
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}{books.public_pages()['pay page']}")
+    first_line = page.locator(".lines tbody tr").first.bounding_box()
+    for what in ("[data-pay-balance]", "#pay-invoice"):
+        box = page.locator(what).bounding_box()
+        assert box["y"] + box["height"] <= first_line["y"], f"{what} is not above the line items"
+        assert box["x"] + box["width"] <= PHONE["width"]
+
     # The forms with their errors showing.
     page.goto(f"{live_server.url}/login/")
     page.click("button:has-text('Log in')")
@@ -143,6 +152,15 @@ def test_every_main_page_passes_axe_and_fits_a_phone(live_server, books, browser
     problems: dict[str, list[str]] = {}
     for name, path in books.pages(Level.CREATOR).items():
         audit(page, f"{live_server.url}{path}", name, problems)
+
+    # S2 on a phone: the invoice page shows every total without sideways scrolling.
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}{books.pages(Level.CREATOR)['invoice page']}")
+    for testid in ("subtotal", "tax", "total", "amount-paid", "balance-due"):
+        total = page.get_by_test_id(testid)
+        total.scroll_into_view_if_needed()
+        box = total.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{testid} is cut off at 390px"
 
     # The invoice and journal forms, sent back with errors on their lines.
     page.set_viewport_size(DESKTOP)
