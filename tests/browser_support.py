@@ -16,14 +16,15 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def chromium_context(*, timeout_ms: int = 10_000):
-    """Yields a fresh browser context; every page opened from it waits up to `timeout_ms`."""
+def chromium_context(*, timeout_ms: int = 10_000, **options):
+    """Yields a fresh browser context (Playwright's `new_context` options, e.g.
+    java_script_enabled=False); every page opened from it waits up to `timeout_ms`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context()
+            context = browser.new_context(**options)
             context.set_default_timeout(timeout_ms)
             yield context
         finally:
