@@ -29,3 +29,14 @@ def chromium_context(*, timeout_ms: int = 10_000, **options):
             yield context
         finally:
             browser.close()
+
+
+def sign_in(page, base_url: str, email: str, password: str) -> None:
+    """Log in through the login page and wait for the signed-in top bar."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("button:has-text('Log in')")
+    expect(page.locator(".company-name")).to_be_visible()

@@ -12,7 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from settle.companies.models import Level
-from tests.browser_support import chromium_context
+from tests.browser_support import chromium_context, sign_in
 from tests.demo_books import load_demo_books
 
 from playwright.sync_api import expect  # noqa: E402
@@ -78,14 +78,6 @@ def shoot(page, name: str, size: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=f"{SCREENSHOTS}/{name.replace(' ', '-')}-{size}.png", full_page=True)
-
-
-def sign_in(page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", password)
-    page.click("button:has-text('Log in')")
-    expect(page.locator(".company-name")).to_be_visible()
 
 
 def audit(page, url: str, name: str, problems: dict[str, list[str]]) -> None:

@@ -11,7 +11,7 @@ from settle.sales.models import Invoice
 from settle.sales.services.clients import create_client
 from settle.sales.services.tax_rates import create_tax_rate
 from tests import factories
-from tests.browser_support import chromium_context
+from tests.browser_support import chromium_context, sign_in
 
 from playwright.sync_api import expect  # noqa: E402
 
@@ -29,21 +29,13 @@ def books(db):
     return company, user
 
 
-def sign_in(page, base, user):
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button:has-text('Log in')")
-    expect(page.locator(".company-name")).to_be_visible()
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_running_totals_follow_the_lines(live_server, books):  # S2
     company, user = books
     with chromium_context() as context:
         page = context.new_page()
-        sign_in(page, live_server.url, user)
+        sign_in(page, live_server.url, user.email, PASSWORD)
         page.goto(f"{live_server.url}/invoices/new/")
         # The company's date order (New York: MM/DD/YYYY).
         expect(page.locator("#id_issue_date")).to_have_value(company.today().strftime("%m/%d/%Y"))
@@ -88,7 +80,7 @@ def test_the_form_works_without_javascript(live_server, books):  # S2
     company, user = books
     with chromium_context(java_script_enabled=False) as context:
         page = context.new_page()
-        sign_in(page, live_server.url, user)
+        sign_in(page, live_server.url, user.email, PASSWORD)
         page.goto(f"{live_server.url}/invoices/new/")
         expect(page.locator("#running-total")).to_be_hidden()
         expect(page.locator("#add-line")).to_be_hidden()
