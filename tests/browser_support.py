@@ -16,15 +16,27 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def chromium_context(*, timeout_ms: int = 10_000):
-    """Yields a fresh browser context; every page opened from it waits up to `timeout_ms`."""
+def chromium_context(*, timeout_ms: int = 10_000, **options):
+    """Yields a fresh browser context (Playwright's `new_context` options, e.g.
+    java_script_enabled=False); every page opened from it waits up to `timeout_ms`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context()
+            context = browser.new_context(**options)
             context.set_default_timeout(timeout_ms)
             yield context
         finally:
             browser.close()
+
+
+def sign_in(page, base_url: str, email: str, password: str) -> None:
+    """Log in through the login page and wait for the signed-in top bar."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("button:has-text('Log in')")
+    expect(page.locator(".company-name")).to_be_visible()

@@ -1,10 +1,56 @@
-"""One way to write a date everywhere: on pages, in emails, in PDFs ("3 Dec 2026")."""
+"""Dates: one way to write them on pages, in emails and PDFs ("3 Dec 2026"), and the order
+in which the company's locale types them in forms.
+
+The locale comes from the company's time zone (America/New_York: the United States,
+MM/DD/YYYY; Europe/London: the United Kingdom, DD/MM/YYYY; America/Toronto: Canada,
+YYYY-MM-DD), through the CLDR data Babel ships. A time zone of no country (UTC) gets ISO.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
 
 import datetime as dt
 
+from babel.core import Locale, UnknownLocaleError, get_global
 from django.utils import dateformat
 
 from settle.formats.en.formats import DATE_FORMAT
+
+FIELDS = {"y": ("%Y", "YYYY"), "M": ("%m", "MM"), "d": ("%d", "DD")}
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    strftime: str  # "%m/%d/%Y"
+    placeholder: str  # "MM/DD/YYYY"
+
+
+ISO = DateOrder("%Y-%m-%d", "YYYY-MM-DD")
+
+
+@functools.cache
+def date_order(time_zone: str) -> DateOrder:
+    """The numeric date order of the country of `time_zone`, with four-digit years."""
+    territory = get_global("zone_territories").get(time_zone)
+    if not territory:
+        return ISO
+    try:
+        pattern = Locale.parse(f"und_{territory}").date_formats["short"].pattern
+    except (UnknownLocaleError, ValueError, KeyError):
+        return ISO
+    pattern = re.sub(r"'[^']*'", "", pattern)  # quoted literals
+    order = list(dict.fromkeys(re.findall(r"[yMd]", pattern)))
+    separator = re.search(r"[yMd]+([^yMd]+)[yMd]", pattern)
+    sep = separator.group(1).strip() if separator else ""
+    if sorted(order) != ["M", "d", "y"] or not sep or len(sep) > 1:
+        return ISO
+    return DateOrder(
+        strftime=sep.join(FIELDS[f][0] for f in order),
+        placeholder=sep.join(FIELDS[f][1] for f in order),
+    )
 
 
 def format_date(value: dt.date | None) -> str:

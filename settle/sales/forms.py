@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django import forms
 
+from settle.core.dates import ISO, DateOrder, date_order
 from settle.core.errors import SettleError
 from settle.core.money import plain_number, InvalidAmount, MAX_AMOUNT, parse_amount
 from settle.ledger.models import AccountRole
@@ -29,10 +30,36 @@ def apply_error(form: forms.BaseForm, error: SettleError) -> None:
 
 
 class DateInput(forms.DateInput):
-    input_type = "date"
+    """A date typed in the company's order (settle.core.dates), shown as its placeholder."""
 
-    def format_value(self, value):
-        return value.isoformat() if hasattr(value, "isoformat") else value
+    input_type = "text"
+
+    def __init__(self, order: DateOrder = ISO, attrs=None):
+        super().__init__(
+            attrs={"placeholder": order.placeholder, "autocomplete": "off", "maxlength": "11", **(attrs or {})},
+            format=order.strftime,
+        )
+
+
+def localize_dates(form: forms.BaseForm, company) -> None:
+    """The form's dates in the company's order; ISO dates and "3 Dec 2026" are accepted too."""
+    order = date_order(company.time_zone)
+    for field in form.fields.values():
+        if isinstance(field, forms.DateField):
+            field.widget = DateInput(order)
+            field.input_formats = [order.strftime, ISO.strftime, "%d %b %Y"]
+            field.help_text = f"{order.placeholder}. {field.help_text}" if field.help_text else order.placeholder
+
+
+class TaxRateSelect(forms.Select):
+    """A tax rate select whose options carry their rate (data-rate), for the form's running totals."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-rate"] = str(instance.rate)
+        return option
 
 
 class AmountField(forms.CharField):
@@ -159,6 +186,7 @@ class InvoiceForm(forms.Form):
     def __init__(self, *args, company, auto_processor: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.company = company
+        localize_dates(self, company)
         self.fields["client"].queryset = selectors.clients(company=company)
         accounts = selectors.receivable_accounts(company=company)
         self.fields["receivable_account"].queryset = accounts
@@ -199,7 +227,7 @@ class LineForm(forms.Form):
     unit_price = forms.DecimalField(
         required=False, max_digits=14, decimal_places=4, widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 9})
     )
-    tax_rate = forms.ModelChoiceField(queryset=None, required=False, empty_label="No tax")
+    tax_rate = forms.ModelChoiceField(queryset=None, required=False, empty_label="No tax", widget=TaxRateSelect)
 
     def __init__(self, *args, company, **kwargs):
         super().__init__(*args, **kwargs)
@@ -322,6 +350,7 @@ class ManualPaymentForm(forms.Form):
 
     def __init__(self, *args, company, **kwargs):
         super().__init__(*args, **kwargs)
+        localize_dates(self, company)
         self.fields["amount"].currency = company.currency
         self.fields["deposit_account"].queryset = selectors.bank_and_cash_accounts(company=company)
 

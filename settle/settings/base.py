@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "settle.companies.context_processors.membership",
+                "settle.notifications.context_processors.outbox",
             ],
         },
     },

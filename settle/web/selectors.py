@@ -10,8 +10,8 @@ from django.db.models import Sum
 
 from settle.core.money import ZERO
 from settle.ledger.selectors import BUCKET_LABELS, AgingReport, receivables_aging
-from settle.payments.models import CardPayment
-from settle.sales.models import Invoice, ManualPayment
+from settle.payments.models import CardPayment, Processor
+from settle.sales.models import Client, Invoice, InvoiceEmail, ManualPayment
 from settle.sales.selectors import invoices
 
 
@@ -51,4 +51,46 @@ def dashboard(*, company, recent: int = 8) -> Dashboard:
         received_this_month=received_between(company=company, start=today.replace(day=1), end=today),
         aging=aging,
         recent_invoices=list(invoices(company=company)[:recent]),
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    done: bool
+    url_name: str  # where the step is done
+    for_level: str  # the least level that can do it
+
+
+@dataclass(frozen=True)
+class Onboarding:
+    steps: list[Step]
+
+    @property
+    def done(self) -> bool:
+        return all(step.done for step in self.steps)
+
+    @property
+    def done_count(self) -> int:
+        return sum(step.done for step in self.steps)
+
+
+def onboarding(*, company) -> Onboarding:
+    """The first things a new company does: connect a card processor, add a client, email an invoice."""
+    from settle.companies.models import Level
+
+    return Onboarding(
+        steps=[
+            Step(
+                "processor", "Add a credit card processor",
+                Processor.objects.filter(company=company, disconnected_at__isnull=True).exists(),
+                "addons", Level.ADMIN,
+            ),
+            Step("client", "Add a client", Client.objects.filter(company=company).exists(), "sales:client_new", Level.BOOKKEEPER),
+            Step(
+                "invoice", "Send your first invoice",
+                InvoiceEmail.objects.filter(invoice__company=company).exists(), "sales:invoice_new", Level.BOOKKEEPER,
+            ),
+        ]
     )

@@ -14,8 +14,15 @@ def dashboard(request):
     figures = selectors.dashboard(company=company)
     # Admins hear about email that could not be sent (E2), with the reason.
     failed = failed_emails(company=company) if request.membership.at_least(Level.ADMIN) else []
+    onboarding = selectors.onboarding(company=company)
     return render(
         request,
         "web/dashboard.html",
-        {"figures": figures, "aging_chart": bar_chart(figures.aging_buckets), "failed_emails": failed},
+        {
+            "figures": figures,
+            "aging_chart": bar_chart(figures.aging_buckets),
+            "failed_emails": failed,
+            "onboarding": None if onboarding.done else onboarding,
+            "onboarding_steps": [(step, request.membership.at_least(step.for_level)) for step in onboarding.steps],
+        },
     )

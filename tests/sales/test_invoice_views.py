@@ -57,7 +57,7 @@ def test_issue_invoice_via_form_ignores_blank_rows(company, bookkeeper):  # S2
     assert invoice.total == Decimal("26.00")  # 20 + 1.00 tax + 5
     assert invoice.due_date == company.today() + days(30)
     page = bookkeeper.get(response["Location"]).content.decode()
-    for text in ("INV-0001", "Sourdough", "$26.00", "Balance due", f"/ledger/entries/{invoice.journal_entry_id}/", "Unpaid"):
+    for text in ("INV-0001", "Sourdough", "$26.00", "Balance due", f"/ledger/journal/{invoice.journal_entry_id}/", "Unpaid"):
         assert text in page
 
 

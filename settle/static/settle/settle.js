@@ -7,3 +7,34 @@ document.addEventListener("submit", function (event) {
   var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
   if (question && !window.confirm(question)) event.preventDefault();
 });
+
+// Every page: a table that scrolls sideways (on a narrow screen) can be reached and scrolled
+// with the keyboard. Without JavaScript the browser's own handling of scrollers applies.
+(function () {
+  "use strict";
+  function label(table) {
+    var heading = table.closest("section, main");
+    heading = heading && heading.querySelector("h1, h2");
+    return (heading ? heading.textContent.trim() + ": " : "") + "table, scrolls sideways";
+  }
+  function sync() {
+    document.querySelectorAll("table").forEach(function (table) {
+      var scrolls = table.scrollWidth > table.clientWidth + 1;
+      if (scrolls && !table.hasAttribute("tabindex")) {
+        table.setAttribute("tabindex", "0");
+        table.setAttribute("aria-label", label(table));
+        table.dataset.scrollFocus = "1";
+      } else if (!scrolls && table.dataset.scrollFocus) {
+        table.removeAttribute("tabindex");
+        table.removeAttribute("aria-label");
+        delete table.dataset.scrollFocus;
+      }
+    });
+  }
+  var pending = null;
+  window.addEventListener("resize", function () {
+    if (pending) window.cancelAnimationFrame(pending);
+    pending = window.requestAnimationFrame(sync);
+  });
+  sync();
+})();
