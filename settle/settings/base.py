@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "settle.payments",
     "settle.notifications",
     "settle.web",
+    "settle.api",
+    "ninja",
 ]
 
 MIDDLEWARE = [

@@ -74,3 +74,12 @@ def update_client(*, client: Client, name: str, emails: str | list[str] = "", ad
     name, emails, address = _clean(client.company, name=name, emails=emails, address=address, default_processor=default_processor)
     client.name, client.emails, client.address, client.default_processor = name, emails, address, default_processor
     return _save(client)
+
+
+@transaction.atomic
+def delete_client(*, client: Client) -> None:
+    """Delete a client that has no invoices; a client with invoices stays (its invoices name it)."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.invoices.exists():
+        raise SettleError(f"{client.name} has invoices, so the client cannot be deleted.")
+    client.delete()
