@@ -3,7 +3,7 @@
 import datetime as dt
 
 from django.http import HttpResponse
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from settle.sales import selectors
 from settle.sales.access import access_client
@@ -53,7 +53,7 @@ def create(request, payload: ClientIn):
         company=company_of(request), name=payload.name, emails=payload.emails, address=payload.address,
         default_processor=_processor(request, payload.default_processor_id),
     )
-    return 201, present_client(client)
+    return Status(201, present_client(client))
 
 
 @router.get("/clients/{client_id}", response={200: ClientOut, **READ_ERRORS}, operation_id="get_client")

@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from settle.sales import selectors
 from settle.sales.access import access_invoice
@@ -109,7 +109,7 @@ def create(request, payload: InvoiceIn):
         notes=payload.notes,
         card_processor=_card_processor(request, payload),
     )
-    return 201, present_invoice(invoice)
+    return Status(201, present_invoice(invoice))
 
 
 @router.get("/invoices/{invoice_id}", response={200: InvoiceOut, **READ_ERRORS}, operation_id="get_invoice")
@@ -164,14 +164,14 @@ def email(request, invoice_id: Id, payload: InvoiceEmailIn):
         with_link=payload.with_link,
         base_url=settings.PUBLIC_URL or request.build_absolute_uri("/").rstrip("/"),
     )
-    return 201, {
+    return Status(201, {
         "id": log.pk,
         "invoice_id": invoice.pk,
         "to": [e.strip() for e in log.to.split(",") if e.strip()],
         "subject": log.subject,
         "processor_name": log.processor_name,
         "created_at": log.created_at,
-    }
+    })
 
 
 def present_manual_payment(payment) -> dict:
@@ -204,4 +204,4 @@ def create_payment(request, invoice_id: Id, payload: ManualPaymentIn):
         invoice=invoice, date=payload.date, amount=Decimal(payload.amount), method=payload.method,
         reference=payload.reference, deposit_account=deposit_account,
     )
-    return 201, present_manual_payment(payment)
+    return Status(201, present_manual_payment(payment))

@@ -3,7 +3,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from settle.ledger import selectors, services
 from settle.ledger.access import access_account, access_entry
@@ -101,7 +101,7 @@ def create_entry(request, payload: JournalEntryIn):
     entry = services.post_journal_entry(
         company=company_of(request), date=payload.date, lines=lines, memo=payload.memo, source="manual"
     )
-    return 201, present_entry(access_entry(membership=request.membership, entry_id=entry.pk))
+    return Status(201, present_entry(access_entry(membership=request.membership, entry_id=entry.pk)))
 
 
 @router.get("/journal-entries/{entry_id}", response={200: JournalEntryOut, **READ_ERRORS}, operation_id="get_journal_entry")
