@@ -83,9 +83,14 @@ def _validation_error(request, exc: ValidationError):
     )
 
 
+# The services name a field as the web form does; the API's field for it carries the id.
+ID_FIELDS = {"client", "card_processor", "default_processor", "receivable_account", "deposit_account", "tax_rate"}
+
+
 def _settle_error(request, exc: SettleError):
     slug = "period-locked" if isinstance(exc, PeriodLocked) else "business-rule"
-    errors = [{"field": exc.field, "message": exc.message}] if exc.field else []
+    field = f"{exc.field}_id" if exc.field in ID_FIELDS else exc.field
+    errors = [{"field": field, "message": exc.message}] if field else []
     return problem_response(
         request, 422, exc.message, type=f"urn:settle:problem:{slug}", title="Refused by a business rule", errors=errors
     )
