@@ -43,7 +43,7 @@ def check_rate(api_key: ApiKey) -> None:
     limit = getattr(settings, "SETTLE_API_RATE_LIMIT", 600)
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    cache_key = f"settle-api-rate:{api_key.pk}:{window}"
+    cache_key = f"settle-api-rate:{api_key.secret_hash[:20]}:{window}"
     cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 5)
     try:
         count = cache.incr(cache_key)
