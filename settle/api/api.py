@@ -60,6 +60,7 @@ class SettleAPI(NinjaAPI):
         for path_item in schema["paths"].values():
             for method, operation in path_item.items():
                 operations[operation["operationId"]] = operation
+                operation["summary"] = operation["operationId"].replace("_", " ").capitalize()
                 responses = {str(status): response for status, response in operation.get("responses", {}).items()}
                 operation["responses"] = responses
                 for status, response in responses.items():
