@@ -82,11 +82,21 @@ def _idempotent(request, view, args, kwargs):
         )
 
 
+def _has_nul(request) -> bool:
+    """A NUL character anywhere in the query or body (PostgreSQL text cannot hold one)."""
+    return "%00" in request.META.get("QUERY_STRING", "") or b"\\u0000" in request.body or b"\x00" in request.body
+
+
 def api_view(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         started = time.monotonic()
-        if request.method in SAFE_METHODS:
+        if _has_nul(request):
+            response = problem_response(
+                request, 422, "Text may not contain NUL characters.", title="Invalid request",
+                errors=[{"field": "body", "message": "Remove the NUL (\\u0000) characters."}],
+            )
+        elif request.method in SAFE_METHODS:
             response = view(request, *args, **kwargs)
         elif request.method == "POST" and HEADER in request.headers:
             response = _idempotent(request, view, args, kwargs)
