@@ -164,3 +164,16 @@ def test_reference_page_loads_its_assets_from_this_site_with_no_inline_script(se
     for asset in sources + ["/static/ninja/swagger-ui.css"]:
         response = WebClient().get(asset)
         assert response.status_code == 200, asset
+
+
+def test_an_unexpected_error_is_a_500_problem_that_changes_nothing(api, company, rf):  # N4
+    from django.db import transaction
+
+    from settle.api.api import api as ninja_api
+
+    request = rf.post("/api/v1/clients")
+    with transaction.atomic():
+        response = ninja_api.on_exception(request, RuntimeError("boom"))
+        assert transaction.get_rollback()  # the request's transaction is rolled back
+    assert response.status_code == 500 and response["Content-Type"] == "application/problem+json"
+    assert "boom" not in response.content.decode()
