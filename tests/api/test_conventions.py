@@ -16,7 +16,7 @@ def _today(company) -> str:
     return company.today().isoformat()
 
 
-def test_every_list_pages_by_cursor_without_repeats(api, company):
+def test_every_list_pages_by_cursor_without_repeats(api, company):  # L4
     for n in range(7):
         api.post("/clients", {"name": f"Client {n}"})
     seen, cursor, pages = [], None, 0
@@ -32,13 +32,13 @@ def test_every_list_pages_by_cursor_without_repeats(api, company):
     assert seen == sorted(seen, reverse=True)  # newest first
 
 
-def test_a_cursor_not_given_out_is_a_field_error(api):
+def test_a_cursor_not_given_out_is_a_field_error(api):  # N4
     response = api.get("/clients", {"cursor": "bm90LWEtY3Vyc29y"})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "cursor"
     assert api.get("/clients", {"limit": 0}).json()["errors"][0]["field"] == "limit"
 
 
-def test_invoices_filter_by_status_and_date(api, company):
+def test_invoices_filter_by_status_and_date(api, company):  # S2
     client = api.post("/clients", {"name": "Acme"}).json()
     old_day = (company.today() - dt.timedelta(days=90)).isoformat()
     lines = [{"description": "Cake", "quantity": "1", "unit_price": "10"}]
@@ -50,7 +50,7 @@ def test_invoices_filter_by_status_and_date(api, company):
     assert api.get("/invoices", {"status": "lost"}).status_code == 422
 
 
-def test_errors_are_problem_details_with_field_errors(api):
+def test_errors_are_problem_details_with_field_errors(api):  # N4
     response = api.post("/clients", {"emails": "not a list"})
     assert response.status_code == 422 and response["Content-Type"] == "application/problem+json"
     problem = response.json()
@@ -72,7 +72,7 @@ def test_errors_are_problem_details_with_field_errors(api):
 # --- Idempotency-Key ---------------------------------------------------------------------------------
 
 
-def test_same_idempotency_key_and_body_replays_the_first_answer(api, company):
+def test_same_idempotency_key_and_body_replays_the_first_answer(api, company):  # N4
     headers = {"Idempotency-Key": "create-acme-1"}
     first = api.post("/clients", {"name": "Acme"}, headers=headers)
     again = api.post("/clients", {"name": "Acme"}, headers=headers)
@@ -81,7 +81,7 @@ def test_same_idempotency_key_and_body_replays_the_first_answer(api, company):
     assert Client.objects.filter(company=company, name="Acme").count() == 1
 
 
-def test_same_idempotency_key_with_another_body_is_refused(api, company):
+def test_same_idempotency_key_with_another_body_is_refused(api, company):  # N4
     headers = {"Idempotency-Key": "create-acme-2"}
     api.post("/clients", {"name": "Acme"}, headers=headers)
     response = api.post("/clients", {"name": "Another"}, headers=headers)
@@ -89,14 +89,14 @@ def test_same_idempotency_key_with_another_body_is_refused(api, company):
     assert not Client.objects.filter(company=company, name="Another").exists()
 
 
-def test_idempotency_keys_belong_to_one_api_key(api_as, company):
+def test_idempotency_keys_belong_to_one_api_key(api_as, company):  # N4
     headers = {"Idempotency-Key": "same-string"}
     assert api_as(Level.ADMIN).post("/clients", {"name": "One"}, headers=headers).status_code == 201
     assert api_as(Level.ADMIN).post("/clients", {"name": "Two"}, headers=headers).status_code == 201
     assert IdempotentRequest.objects.count() == 2
 
 
-def test_a_refused_post_is_not_kept_and_changes_nothing(api, company):
+def test_a_refused_post_is_not_kept_and_changes_nothing(api, company):  # N4
     headers = {"Idempotency-Key": "bad-then-good"}
     assert api.post("/clients", {"name": ""}, headers=headers).status_code == 422
     assert not IdempotentRequest.objects.exists()
@@ -126,7 +126,7 @@ def test_each_key_has_its_own_rate_limit(api_as, settings):  # N5
     assert other.get("/accounts").status_code == 200
 
 
-def test_every_request_is_logged_with_its_key_id_never_the_key(api, caplog):
+def test_every_request_is_logged_with_its_key_id_never_the_key(api, caplog):  # C2
     with caplog.at_level(logging.INFO, logger="settle.api"):
         api.get("/accounts")
         api.post("/clients", {"name": ""})
@@ -140,7 +140,7 @@ def test_every_request_is_logged_with_its_key_id_never_the_key(api, caplog):
 # --- schema and reference page ---------------------------------------------------------------------------
 
 
-def test_schema_is_openapi_31_with_links_and_problem_details():
+def test_schema_is_openapi_31_with_links_and_problem_details():  # N4
     schema = WebClient().get("/api/v1/openapi.json").json()
     assert schema["openapi"].startswith("3.1")
     created = schema["paths"]["/api/v1/invoices"]["post"]["responses"]
@@ -150,7 +150,7 @@ def test_schema_is_openapi_31_with_links_and_problem_details():
     assert schema["components"]["securitySchemes"]["ApiKeyAuth"]["scheme"] == "bearer"
 
 
-def test_reference_page_loads_its_assets_from_this_site_with_no_inline_script(settings):
+def test_reference_page_loads_its_assets_from_this_site_with_no_inline_script(settings):  # N5
     settings.WHITENOISE_USE_FINDERS = True  # serve app static files as collectstatic would
     page = WebClient().get("/api/v1/docs")
     assert page.status_code == 200

@@ -73,3 +73,16 @@ def test_demo_has_an_admin_api_key_that_works(emulator):  # N1
     assert raw in again.getvalue() and ApiKey.objects.count() == 1  # the same key, every run
     clients = Api(raw).get("/clients").json()["data"]
     assert {c["name"] for c in clients} >= {"Northwind Café", "Harbour Hotel", "Lakeside Events"}
+
+
+def test_only_keys_authenticate_so_no_csrf_token_is_needed(member_client, api):  # C2
+    from django.test import Client as WebClient
+
+    signed_in = member_client(Level.CREATOR)
+    assert signed_in.get("/api/v1/clients").status_code == 401  # a session cookie is not a key
+    strict = WebClient(enforce_csrf_checks=True)
+    response = strict.post(
+        "/api/v1/clients", data=b'{"name": "Acme"}', content_type="application/json",
+        headers={"Authorization": f"Bearer {api.raw_key}"},
+    )
+    assert response.status_code == 201
