@@ -31,8 +31,7 @@ def money(amount: Decimal, currency: str) -> dict:
 
 def plain(value: Decimal) -> str:
     """A quantity or rate without float: '2.5' for Decimal('2.5000')."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 # --- clients -----------------------------------------------------------------------------------

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 from ninja import Query, Router, Status
 
+from settle.core.money import ZERO
 from settle.ledger import selectors, services
 from settle.ledger.access import access_account, access_entry
 from settle.ledger.models import Account, JournalEntry
 from settle.ledger.services import Line
 from settle.sales.selectors import tax_rates
-from settle.core.money import ZERO
 
 from ..auth import key_required
 from ..pagination import PageParams, page_of, paginate

@@ -3,14 +3,14 @@
 import datetime as dt
 from typing import Literal
 
+from django.core.exceptions import PermissionDenied
 from ninja import Query, Router
 
 from settle.companies.access import access_object
+from settle.core.errors import SettleError
 from settle.payments.models import CardPayment, Problem, Processor
 from settle.payments.services.problems import resolve_problem
 from settle.payments.views.problems import may_resolve
-from settle.core.errors import SettleError
-from django.core.exceptions import PermissionDenied
 
 from ..auth import key_required
 from ..pagination import PageParams, page_of, paginate
