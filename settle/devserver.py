@@ -132,7 +132,7 @@ def main() -> int:
         call_command("migrate", interactive=False, verbosity=0)
         from settle.web.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
 
-        load_demo()
+        demo = load_demo()
         connections.close_all()
 
         supervisor.start("mail worker", ["manage.py", "run_worker"])
@@ -145,6 +145,8 @@ def main() -> int:
             "\n"
             f"  Settle is running at   {base_url}/\n"
             f"  Log in as              {DEMO_EMAIL}  /  {DEMO_PASSWORD}\n"
+            f"  Demo API key (Admin)   {demo.api_key}\n"
+            f"  API reference          {base_url}/api/v1/docs\n"
             f"  Outbox (sent mail)     {base_url}/outbox/\n"
             + (f"  Stripe emulator        {env['STRIPE_API_BASE']}\n" if with_emulator else "")
             + "\n  Press Ctrl-C to stop.\n",

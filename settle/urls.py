@@ -8,6 +8,8 @@ urlpatterns = [
     path("", include("settle.sales.urls")),
     path("", include("settle.payments.urls")),
     path("", include("settle.notifications.urls")),
+    path("", include("settle.api.urls_settings")),
+    path("api/v1/", include("settle.api.urls")),
 ]
 
 if settings.DEBUG:

@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "settle.payments",
     "settle.notifications",
     "settle.web",
+    "settle.api",
+    "ninja",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from settle.api.demo import load_demo_api_key
 from settle.companies.models import Company, Membership, Subscription, User
 from settle.companies.services import set_subscription, sign_up, update_company
 from settle.ledger.models import AccountRole
@@ -36,6 +37,7 @@ COMPANY_NAME = "Maple Bakery"
 class Demo:
     user: User | None = None
     company: Company | None = None
+    api_key: str = ""
 
 
 def demo_user_and_company(demo: Demo) -> None:
@@ -144,6 +146,7 @@ STEPS: list[Callable[[Demo], None]] = [
     demo_clients,
     lambda demo: load_demo_payments(demo.company, created_by=demo.user),
     demo_invoices,
+    lambda demo: setattr(demo, "api_key", load_demo_api_key(demo.company, created_by=demo.user)),
 ]
 
 

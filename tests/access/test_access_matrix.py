@@ -17,6 +17,7 @@ Per URL name:
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from settle.api.auth import API_KEY
 from settle.companies.access import PUBLIC, SIGNED_IN
 from settle.companies.models import LEVEL_RANK, Level
 
@@ -42,7 +43,12 @@ def walk(patterns, prefix="", namespace=None):
             yield name, route, pattern.callback
 
 
-URLS = {name: (route, callback) for name, route, callback in walk(get_resolver().url_patterns)}
+# The API's key-authenticated operations have their own matrix (test_api_access_matrix.py).
+URLS = {
+    name: (route, callback)
+    for name, route, callback in walk(get_resolver().url_patterns)
+    if getattr(callback, "access_level", None) != API_KEY
+}
 NAMES = sorted(URLS)
 
 

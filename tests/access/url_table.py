@@ -188,6 +188,13 @@ class World:
         _, url = issue_link(invoice=self.invoice(), base="http://testserver")
         return url.rstrip("/").rsplit("/", 1)[1]
 
+    # --- api -------------------------------------------------------------------------------
+    @memo
+    def api_key(self):
+        from settle.api.services import create_api_key
+
+        return create_api_key(company=self.company, name="Shop", level=Level.BOOKKEEPER)[0]
+
     # --- notifications ---------------------------------------------------------------------
     @memo
     def outgoing_email(self):
@@ -294,4 +301,11 @@ TABLE: dict[str, Access] = {
     # A signed-in user reads the mail of their companies and mail addressed to them.
     "outbox": Access(SIGNED_IN),
     "outbox_message": Access(SIGNED_IN, kwargs=lambda w: {"pk": w.outgoing_email().pk}),
+    # --- api: Settings > API keys, and the public paths of /api/v1/ (the key-authenticated
+    # operations are in test_api_access_matrix.py) ---
+    "api_keys": Access(Level.ADMIN, GET_POST),
+    "api_key_revoke": Access(Level.ADMIN, POST, kwargs=lambda w: {"key_id": w.api_key().pk}),
+    "api_v1:openapi-json": Access(PUBLIC),
+    "api_v1:openapi-view": Access(PUBLIC),
+    "api_v1:api-root": Access(PUBLIC),
 }

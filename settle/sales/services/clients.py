@@ -111,3 +111,12 @@ def update_client(
 def _check_card_choice(default_processor, no_card_payments: bool) -> None:
     if no_card_payments and default_processor is not None:
         raise SettleError("Choose a processor or No card payments, not both.", field="default_processor")
+
+
+@transaction.atomic
+def delete_client(*, client: Client) -> None:
+    """Delete a client that has no invoices; a client with invoices stays (its invoices name it)."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.invoices.exists():
+        raise SettleError(f"{client.name} has invoices, so the client cannot be deleted.")
+    client.delete()

@@ -12,3 +12,4 @@ class Command(BaseCommand):
         demo = load_demo()
         self.stdout.write(f"Demo company: {demo.company.name}")
         self.stdout.write(f"Demo login:   {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        self.stdout.write(f"Demo API key: {demo.api_key} (Admin)")

@@ -1,0 +1,145 @@
+"""Card payments (read), payment problems (read, resolve) and processors (read; never the key)."""
+
+import datetime as dt
+from typing import Literal
+
+from django.core.exceptions import PermissionDenied
+from ninja import Query, Router
+
+from settle.companies.access import access_object
+from settle.core.errors import SettleError
+from settle.payments.models import CardPayment, Problem, Processor
+from settle.payments.services.problems import resolve_problem
+from settle.payments.views.problems import may_resolve
+
+from ..auth import key_required
+from ..pagination import PageParams, page_of, paginate
+from ..schemas import CardPaymentOut, Id, PaymentProblemOut, ProcessorOut, money
+from .common import READ_ERRORS, WRITE_ERRORS, Level, company_of
+
+router = Router(tags=["payments"])
+
+
+def present_card_payment(payment) -> dict:
+    return {
+        "id": payment.pk,
+        "invoice_id": payment.invoice_id,
+        "processor_id": payment.processor_id,
+        "status": payment.status,
+        "amount": money(payment.amount, payment.currency),
+        "fee": money(payment.fee, payment.currency),
+        "paid_on": payment.paid_on,
+        "card_brand": payment.card_brand,
+        "card_last4": payment.card_last4,
+        "payment_intent_id": payment.payment_intent_id,
+        "journal_entry_id": payment.journal_entry_id,
+        "created_at": payment.created_at,
+    }
+
+
+@router.get("/card-payments", response={200: page_of(CardPaymentOut), **READ_ERRORS}, operation_id="list_card_payments")
+@key_required(Level.VIEWER)
+def list_card_payments(
+    request, page: Query[PageParams], status: Literal["recorded", "to_record"] | None = None,
+    invoice_id: Id | None = None, paid_from: dt.date | None = None, paid_to: dt.date | None = None,
+):
+    queryset = CardPayment.objects.filter(company=company_of(request))
+    if status:
+        queryset = queryset.filter(status=status)
+    if invoice_id:
+        queryset = queryset.filter(invoice_id=invoice_id)
+    if paid_from:
+        queryset = queryset.filter(paid_on__gte=paid_from)
+    if paid_to:
+        queryset = queryset.filter(paid_on__lte=paid_to)
+    return paginate(queryset, page, present_card_payment)
+
+
+@router.get("/card-payments/{payment_id}", response={200: CardPaymentOut, **READ_ERRORS}, operation_id="get_card_payment")
+@key_required(Level.VIEWER)
+def get_card_payment(request, payment_id: Id):
+    return present_card_payment(access_object(CardPayment.objects.all(), membership=request.membership, pk=payment_id))
+
+
+def present_problem(problem) -> dict:
+    return {
+        "id": problem.pk,
+        "kind": problem.kind,
+        "message": problem.message,
+        "processor_id": problem.processor_id,
+        "card_payment_id": problem.card_payment_id,
+        "created_at": problem.created_at,
+        "resolved_at": problem.resolved_at,
+    }
+
+
+@router.get(
+    "/payment-problems", response={200: page_of(PaymentProblemOut), **READ_ERRORS}, operation_id="list_payment_problems"
+)
+@key_required(Level.BOOKKEEPER)
+def list_problems(
+    request, page: Query[PageParams], status: Literal["open", "resolved"] | None = None,
+    created_from: dt.date | None = None, created_to: dt.date | None = None,
+):
+    queryset = Problem.objects.filter(company=company_of(request))
+    if status:
+        queryset = queryset.filter(resolved_at__isnull=status == "open")
+    if created_from:
+        queryset = queryset.filter(created_at__date__gte=created_from)
+    if created_to:
+        queryset = queryset.filter(created_at__date__lte=created_to)
+    return paginate(queryset, page, present_problem)
+
+
+@router.get(
+    "/payment-problems/{problem_id}", response={200: PaymentProblemOut, **READ_ERRORS}, operation_id="get_payment_problem"
+)
+@key_required(Level.BOOKKEEPER)
+def get_problem(request, problem_id: Id):
+    return present_problem(access_object(Problem.objects.all(), membership=request.membership, pk=problem_id))
+
+
+@router.post(
+    "/payment-problems/{problem_id}/resolve", response={200: PaymentProblemOut, **WRITE_ERRORS},
+    operation_id="resolve_payment_problem",
+)
+@key_required(Level.BOOKKEEPER)
+def resolve(request, problem_id: Id):
+    """Mark a problem resolved. A processor problem needs an Admin key (C2), as on the web."""
+    problem = access_object(Problem.objects.select_related("card_payment"), membership=request.membership, pk=problem_id)
+    if not may_resolve(request.membership, problem):
+        raise PermissionDenied(
+            "Only a Creator or Admin can mark this problem resolved: it concerns the credit card processor."
+        )
+    payment = problem.card_payment
+    if problem.kind == Problem.Kind.TO_RECORD and payment and payment.status == CardPayment.Status.TO_RECORD:
+        raise SettleError("Record the payment first; it is still waiting in Payments to record.")
+    return present_problem(resolve_problem(problem=problem))
+
+
+def present_processor(processor) -> dict:
+    return {
+        "id": processor.pk,
+        "kind": processor.kind,
+        "name": processor.name,
+        "key_last4": processor.key_last4,
+        "account_id": processor.account_id,
+        "deposit_account_id": processor.deposit_account_id,
+        "connected": processor.is_connected,
+        "connected_at": processor.connected_at,
+    }
+
+
+@router.get("/processors", response={200: page_of(ProcessorOut), **READ_ERRORS}, operation_id="list_processors")
+@key_required(Level.ADMIN)
+def list_processors(request, page: Query[PageParams], connected: bool | None = None):
+    queryset = Processor.objects.filter(company=company_of(request))
+    if connected is not None:
+        queryset = queryset.filter(disconnected_at__isnull=connected)
+    return paginate(queryset, page, present_processor)
+
+
+@router.get("/processors/{processor_id}", response={200: ProcessorOut, **READ_ERRORS}, operation_id="get_processor")
+@key_required(Level.ADMIN)
+def get_processor(request, processor_id: Id):
+    return present_processor(access_object(Processor.objects.all(), membership=request.membership, pk=processor_id))

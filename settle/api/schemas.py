@@ -1,0 +1,309 @@
+"""What the API reads and writes. Money is a decimal string with its currency; dates are ISO 8601.
+
+Amounts in requests are strings (`"120.50"`), never JSON numbers, so no float ever
+touches an amount (N3).
+"""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+
+from settle.core.money import quantize
+
+AMOUNT_PATTERN = r"^\d{1,12}(\.\d{1,4})?$"
+Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["120.00"], description="A decimal string.")]
+Id = Annotated[int, Field(ge=1, le=2**53)]
+ShortText = Annotated[str, Field(max_length=2000)]
+# Calendar dates the books accept (the services name the exact bounds in their messages).
+Date = Annotated[dt.date, Field(ge=dt.date(1, 1, 1), le=dt.date(9999, 12, 31))]
+
+
+class Money(Schema):
+    amount: str = Field(pattern=r"^-?\d+(\.\d+)?$", examples=["120.00"])
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["USD"])
+
+
+def money(amount: Decimal, currency: str) -> dict:
+    return {"amount": str(quantize(amount, currency)), "currency": currency}
+
+
+def plain(value: Decimal) -> str:
+    """A quantity or rate without float: '2.5' for Decimal('2.5000')."""
+    return format(value.normalize(), "f")
+
+
+# --- clients -----------------------------------------------------------------------------------
+
+
+class ClientOut(Schema):
+    id: int
+    name: str
+    emails: list[str]
+    address: str
+    default_processor_id: int | None
+    created_at: dt.datetime
+
+
+class ClientIn(Schema):
+    name: str = Field(max_length=500)
+    emails: list[Annotated[str, Field(max_length=500)]] = Field(default=[], max_length=50)
+    address: ShortText = ""
+    default_processor_id: Id | None = None
+
+
+class ClientPatch(Schema):
+    name: str | None = Field(default=None, max_length=500)
+    emails: list[Annotated[str, Field(max_length=500)]] | None = Field(default=None, max_length=50)
+    address: ShortText | None = None
+    default_processor_id: Id | None = None
+
+
+# --- invoices ----------------------------------------------------------------------------------
+
+Terms = Literal["due_on_receipt", "net_15", "net_30", "net_60"]
+InvoiceStatus = Literal["unpaid", "partially_paid", "paid", "overdue"]
+
+
+class InvoiceLineIn(Schema):
+    description: str = Field(max_length=1000)
+    quantity: Amount
+    unit_price: Amount
+    tax_rate_id: Id | None = None
+    income_account_id: Id | None = None
+
+
+class InvoiceLineOut(Schema):
+    description: str
+    quantity: str
+    unit_price: str
+    tax_rate_id: int | None
+    income_account_id: int
+    amount: Money
+    tax: Money
+
+
+class InvoiceIn(Schema):
+    client_id: Id
+    issue_date: Date
+    terms: Terms = "net_30"
+    due_date: Date | None = None
+    receivable_account_id: Id | None = Field(
+        default=None, description="Unpaid Accounts Receivable when left out; a bank or cash account makes the invoice paid at issue (S3)."
+    )
+    lines: list[InvoiceLineIn] = Field(min_length=1, max_length=100)
+    notes: ShortText = ""
+    card_processor_id: Id | None = Field(
+        default=None,
+        description="Allow credit card payment via (S4). Left out: the client's default, else the company's. null: none.",
+    )
+
+
+class InvoicePatch(Schema):
+    """Fields left out keep their value. Changing only `card_processor_id` is allowed at any time (S4);
+    anything else only while the invoice has no payments."""
+
+    client_id: Id | None = None
+    issue_date: Date | None = None
+    terms: Terms | None = None
+    due_date: Date | None = None
+    receivable_account_id: Id | None = None
+    lines: list[InvoiceLineIn] | None = Field(default=None, min_length=1, max_length=100)
+    notes: ShortText | None = None
+    card_processor_id: Id | None = None
+
+
+class InvoiceOut(Schema):
+    id: int
+    number: str
+    client_id: int
+    status: InvoiceStatus
+    issue_date: dt.date
+    due_date: dt.date
+    terms: Terms
+    receivable_account_id: int
+    paid_at_issue: bool
+    card_processor_id: int | None
+    notes: str
+    subtotal: Money
+    tax: Money
+    total: Money
+    amount_paid: Money
+    balance_due: Money
+    lines: list[InvoiceLineOut]
+    journal_entry_id: int | None
+    created_at: dt.datetime
+
+
+class InvoiceEmailIn(Schema):
+    to: list[Annotated[str, Field(max_length=500)]] | None = Field(
+        default=None, max_length=50, description="Left out: the client's contact emails."
+    )
+    subject: str | None = Field(default=None, max_length=1000)
+    body: str | None = Field(default=None, max_length=20000)
+    with_link: bool = Field(default=True, description="Put a payment link in the email when the invoice offers card payment.")
+
+
+class InvoiceEmailOut(Schema):
+    id: int
+    invoice_id: int
+    to: list[str]
+    subject: str
+    processor_name: str
+    created_at: dt.datetime
+
+
+# --- payments ----------------------------------------------------------------------------------
+
+PaymentMethod = Literal["cash", "cheque", "transfer", "other"]
+
+
+class ManualPaymentIn(Schema):
+    date: Date
+    amount: Amount
+    method: PaymentMethod = "cheque"
+    reference: str = Field(default="", max_length=1000)
+    deposit_account_id: Id | None = Field(default=None, description="A bank or cash account; the first one when left out.")
+
+
+class ManualPaymentOut(Schema):
+    id: int
+    invoice_id: int
+    date: dt.date
+    amount: Money
+    method: PaymentMethod
+    reference: str
+    deposit_account_id: int
+    journal_entry_id: int
+    created_at: dt.datetime
+
+
+class CardPaymentOut(Schema):
+    id: int
+    invoice_id: int
+    processor_id: int
+    status: Literal["recorded", "to_record"]
+    amount: Money
+    fee: Money
+    paid_on: dt.date
+    card_brand: str
+    card_last4: str
+    payment_intent_id: str
+    journal_entry_id: int | None
+    created_at: dt.datetime
+
+
+# --- ledger ------------------------------------------------------------------------------------
+
+AccountType = Literal["asset", "liability", "equity", "income", "expense"]
+
+
+class AccountOut(Schema):
+    id: int
+    code: str
+    name: str
+    type: AccountType
+    role: str
+    is_active: bool
+
+
+class JournalLineIn(Schema):
+    account_id: Id
+    debit: Amount = "0"
+    credit: Amount = "0"
+    description: str = Field(default="", max_length=1000)
+
+
+class JournalEntryIn(Schema):
+    date: Date
+    memo: str = Field(default="", max_length=1000)
+    lines: list[JournalLineIn] = Field(min_length=2, max_length=100)
+
+
+class JournalLineOut(Schema):
+    account_id: int
+    debit: Money
+    credit: Money
+    description: str
+    invoice_id: int | None
+
+
+class JournalEntryOut(Schema):
+    id: int
+    number: int
+    date: dt.date
+    memo: str
+    source: str
+    reverses_id: int | None
+    total: Money
+    lines: list[JournalLineOut]
+    created_at: dt.datetime
+
+
+class TaxRateOut(Schema):
+    id: int
+    name: str
+    rate: str = Field(description="Percent, as a decimal string.")
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+class TrialBalanceRow(Schema):
+    account_id: int
+    code: str
+    name: str
+    type: AccountType
+    debit: Money
+    credit: Money
+
+
+class TrialBalanceOut(Schema):
+    as_of: dt.date
+    rows: list[TrialBalanceRow]
+    total_debit: Money
+    total_credit: Money
+
+
+class AgingRowOut(Schema):
+    name: str
+    client_id: int | None
+    current: Money
+    days_1_30: Money
+    days_31_60: Money
+    days_61_90: Money
+    over_90: Money
+    total: Money
+
+
+class AgingOut(Schema):
+    as_of: dt.date
+    rows: list[AgingRowOut]
+    totals: AgingRowOut
+
+
+# --- payment problems and processors -------------------------------------------------------------
+
+ProblemKind = Literal["not_recordable", "to_record", "overpaid", "key_rejected"]
+
+
+class PaymentProblemOut(Schema):
+    id: int
+    kind: ProblemKind
+    message: str
+    processor_id: int | None
+    card_payment_id: int | None
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+
+class ProcessorOut(Schema):
+    id: int
+    kind: str
+    name: str
+    key_last4: str
+    account_id: str
+    deposit_account_id: int
+    connected: bool
+    connected_at: dt.datetime
