@@ -199,7 +199,7 @@ def create_payment(request, invoice_id: Id, payload: ManualPaymentIn):
     invoice = access_invoice(membership=request.membership, invoice_id=invoice_id)
     deposit_account = account_ref(request, payload.deposit_account_id, "deposit_account_id")
     if deposit_account is None:
-        deposit_account = selectors.deposit_accounts(company=invoice.company).first()
+        deposit_account = selectors.bank_and_cash_accounts(company=invoice.company).first()
     payment = record_manual_payment(
         invoice=invoice, date=payload.date, amount=Decimal(payload.amount), method=payload.method,
         reference=payload.reference, deposit_account=deposit_account,
