@@ -17,7 +17,6 @@ from django.db import transaction
 from django.db.models import Sum
 
 from settle.companies.models import Subscription
-from settle.core.errors import PeriodLocked
 from settle.ledger.services import lock_end_date
 
 from ..models import CardPayment, PaymentLink, Processor

@@ -6,7 +6,6 @@ a payment (the customer's return, webhooks to *each* endpoint, the sweep) must b
 under the processor whose Checkout Session it is, in the company whose link opened it.
 """
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
