@@ -93,7 +93,8 @@ class DemoBooks:
             "pay page": reverse("pay_page", kwargs={"token": token}),
             "pay details": reverse("pay_details", kwargs={"token": token}),
             "complete page": reverse("pay_complete", kwargs={"token": token}) + f"?session_id={self.session_id}",
-            "receipt": reverse("pay_receipt", kwargs={"token": token, "payment_id": self.card_payment.pk}),
+            # The receipt has its own address (the pay link's receipt address redirects there, K3).
+            "receipt": reverse("sales:receipt", kwargs={"public_id": self.card_payment.receipt.public_id}),
         }
 
 
@@ -115,12 +116,12 @@ def load_demo_books(*, emulator, base_url: str = "http://testserver") -> DemoBoo
     token = url.rstrip("/").rsplit("/", 1)[1]
     # The customer paid part of it on Stripe's page and came back (K3, R1).
     session_id = "cs_demo_books_1"
-    CheckoutSession.objects.create(
-        link=link, processor=processor, session_id=session_id, amount=invoice.balance_due,
-        currency=company.currency, status=CheckoutSession.Status.COMPLETE,
+    session = CheckoutSession.objects.create(
+        company=company, stripe_account=processor.account_id, link=link, processor=processor, session_id=session_id,
+        amount=invoice.balance_due, currency=company.currency, status=CheckoutSession.Status.COMPLETE,
     )
     payment = record_card_payment(
-        processor=processor,
+        session=session,
         result=PaymentResult(
             session_id=session_id, payment_intent_id="pi_demo_books_1", charge_id="ch_demo_books_1",
             amount=invoice.balance_due / 2, fee=factories.d("3.10"), currency=company.currency,

@@ -160,11 +160,6 @@ class World:
             status=CardPayment.Status.TO_RECORD,
         )
 
-    def receipt_token(self):
-        from settle.payments.services.links import receipt_token
-
-        return receipt_token(self.card_payment())
-
     @memo
     def receipt_id(self):
         from settle.sales.services.receipts import receipt_for
@@ -287,8 +282,6 @@ TABLE: dict[str, Access] = {
     "pay_receipt": Access(
         PUBLIC, kwargs=lambda w: {"token": w.pay_token(), "payment_id": w.card_payment().pk}, scoped=False
     ),
-    # The signed receipt token is the credential (K6); it names no company in the URL.
-    "receipt": Access(PUBLIC, kwargs=lambda w: {"receipt_token": w.receipt_token()}, scoped=False),
     "stripe_webhook": Access(PUBLIC, POST, kwargs=lambda w: {"processor_id": w.processor().pk}, scoped=False),
     # --- payments: problems and payments to record ---
     "payment_problems": Access(Level.BOOKKEEPER),

@@ -256,12 +256,13 @@ def test_client_csv_export(company, viewer):  # S1
 
 @pytest.mark.parametrize("url", ["/invoices/", "/invoices/export.csv", "/clients/", "/clients/export.csv"])
 def test_odd_query_strings_still_show_the_list(company, viewer, books, url):  # N4
-    for query in ({"q": "\x00corner"}, {"q": "x" * 5000}, {"sort": "-", "status": "\x00"}, {"page": "-1", "sort": "--total"}):
+    for query in ({"q": "x" * 5000}, {"sort": "-", "status": "bogus"}, {"page": "-1", "sort": "--total"}):
         response = viewer.get(url, query)
         assert response.status_code == 200, query
-    response = viewer.get(url, {"q": "\x00corner"})
-    body = b"".join(response.streaming_content) if response.streaming else response.content
-    assert "Corner Bakery" in body.decode()  # the NUL is dropped, the rest is searched
+    # A NUL anywhere in a query is refused by the input guard with a clear 400, before any view runs.
+    for query in ({"q": "\x00corner"}, {"sort": "-", "status": "\x00"}):
+        response = viewer.get(url, query)
+        assert response.status_code == 400, query
 
 
 def test_exports_are_read_only(company, member_client):  # C2
