@@ -13,10 +13,13 @@
   (they show a payer's name and amounts).
 """
 
+import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
 from . import ratelimit
@@ -32,6 +35,10 @@ def _plain(message: str, status: int) -> HttpResponse:
 def _bad_request(request, message: str = BAD_INPUT, *, plain: bool = False, status: int = 400):
     if plain:
         return _plain(message, status)
+    if request.path.startswith("/api/"):  # the API answers every error as RFC 9457 problem details
+        body = {"type": "about:blank", "title": "Bad Request", "status": status, "detail": message,
+                "instance": "", "errors": []}
+        return HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
     return render(request, "400.html", {"reason": message}, status=status)
 
 
@@ -65,11 +72,17 @@ class InputGuardMiddleware:
             if problem:
                 return _plain(problem, 400)
             return None
-        if request.method == "POST" and request.content_type in (
+        # The API reads raw JSON bodies and refuses NUL itself; parsing its body as a form here
+        # would leave the raw body unreadable to it.
+        if request.method == "POST" and not request.path.startswith("/api/") and request.content_type in (
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
-            if _querydict_is_bad(request.POST) or any(bad_text(f.name or "") for f in request.FILES.values()):
+            try:
+                bad = _querydict_is_bad(request.POST) or any(bad_text(f.name or "") for f in request.FILES.values())
+            except MultiPartParserError:  # e.g. multipart/form-data without a boundary
+                return _bad_request(request, "The form data could not be read. Nothing was changed.")
+            if bad:
                 return _bad_request(request)
         return None
 
