@@ -42,8 +42,11 @@ def test_return_records_payment_and_shows_receipt(client, company, stripe, sent_
     assert receipt.status_code == 200
     text = receipt.content.decode()
     for expected in ("Maple Bakery", invoice.number, "$120.00", payment.paid_on.strftime("%d %b %Y"),
-                     "Visa ending 4242", payment.payment_intent_id, "window.print()"):
+                     "Visa ending 4242", payment.payment_intent_id, 'id="print-now"', "payments/pay.js"):
         assert expected in text, expected
+    from django.contrib.staticfiles import finders
+
+    assert "window.print()" in open(finders.find("payments/pay.js")).read()  # the Print button's script
     # Another link's token cannot read this receipt.
     from settle.payments.services.links import issue_link
 
