@@ -16,7 +16,7 @@ GOOD_SECRET = "x7Gq2LmN9pR4sT6vW8yZ1aB3cD5eF7gH9jK2mN4pQ6rS8tU0vW"
 
 
 def run_manage(*args, **env):
-    environ = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ENCRYPTION_KEY"}}
+    environ = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ENCRYPTION_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     environ.update(
         DJANGO_SETTINGS_MODULE="settle.settings.production", ALLOWED_HOSTS="books.example.com",
         DATABASE_URL="sqlite:////nonexistent-dir/settle.sqlite3", **env,
