@@ -220,4 +220,6 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "settle.core.ratelimit.client_ip"
 AXES_LOCKOUT_CALLABLE = "settle.core.ratelimit.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the email address)
 AXES_VERBOSE = True
+AXES_SENSITIVE_PARAMETERS = []  # failed and locked attempts are logged with the account and address
