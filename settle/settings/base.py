@@ -153,7 +153,7 @@ BODY_LIMITS = {"stripe_webhook": 256 * 1024}
 # JSON bodies checked for depth and forbidden characters before anything parses them.
 JSON_BODY_URL_NAMES = {"stripe_webhook"}
 # Pages showing a payer's name and amounts: never stored by a browser or a proxy.
-NO_STORE_URL_NAMES = {"pay_page", "pay_details", "pay_complete", "pay_receipt"}
+NO_STORE_URL_NAMES = {"pay_page", "pay_details", "pay_complete", "pay_receipt", "receipt"}
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
     "payment=(), usb=()"

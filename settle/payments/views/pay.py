@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from settle.companies.access import public
+from settle.core.text import plain_line
 from settle.sales.services.receipts import receipt_for
 from settle.sales.views.receipts import readable_reference
 
@@ -33,8 +34,8 @@ class HttpResponseSeeOther(HttpResponseRedirect):
 
 
 class BillingForm(forms.Form):
-    billing_name = forms.CharField(label="Name on card", max_length=200)
-    billing_email = forms.EmailField(label="Email for the receipt", max_length=254)
+    billing_name = forms.CharField(label="Name on card", max_length=200, validators=[plain_line])
+    billing_email = forms.EmailField(label="Email for the receipt", max_length=254, validators=[plain_line])
 
 
 def _link_or_404(token: str):
