@@ -251,6 +251,9 @@ class Refund(models.Model):
     card_payment = models.ForeignKey(CardPayment, on_delete=models.PROTECT, related_name="refunds")
     stripe_account = models.CharField(max_length=64, blank=True)
     refund_id = models.CharField(max_length=255)
+    # The idempotency key Settle sent the refund with (empty for refunds made elsewhere): a
+    # form submitted twice finds its refund here instead of asking Stripe again.
+    idempotency_key = models.CharField(max_length=200, blank=True)
     amount = models.DecimalField(max_digits=14, decimal_places=4)
     currency = models.CharField(max_length=3)
     refunded_on = models.DateField()

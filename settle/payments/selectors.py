@@ -38,12 +38,13 @@ def receipts_of_invoice(*, invoice) -> QuerySet[CardPayment]:
 def card_payments_of_invoice(*, invoice) -> list[CardPayment]:
     """The invoice page's card payments (R1, R5, R6), oldest first, with what each booking shows.
 
-    Each payment carries `refund_rows` (its refunds, oldest first) and `refundable` (what a
-    new refund may be at most; zero for a payment that cannot be refunded from Settle).
+    Each payment carries `refund_rows` (its refunds, oldest first), `refundable` (what a
+    new refund may be at most; zero for a payment that cannot be refunded from Settle) and
+    `refund_state` (as `services.refunds.refund_state` gives it, for the refund form).
     """
     from decimal import Decimal
 
-    from settle.core.money import quantize
+    from settle.core.money import quantize, to_minor_units
 
     payments = list(
         CardPayment.objects.filter(invoice=invoice, company_id=invoice.company_id)
@@ -63,6 +64,7 @@ def card_payments_of_invoice(*, invoice) -> list[CardPayment]:
             (r.amount for r in payment.refund_rows if r.status in (Refund.Status.BOOKED, Refund.Status.TO_RECORD)),
             Decimal("0"),
         )
+        payment.refund_state = f"{len(payment.refund_rows)}-{to_minor_units(open_amount, payment.currency)}"
         refundable = quantize(payment.amount - open_amount, payment.currency)
         payment.refundable = (
             refundable

@@ -83,47 +83,63 @@ def parse_refund_amount(text, *, currency: str) -> Decimal:
     return quantize(amount, currency)
 
 
-def refund_card_payment(*, card_payment: CardPayment, amount: Decimal, by) -> Refund:
+def refund_state(card_payment: CardPayment) -> str:
+    """The payment's refunds as a form shows them: how many Settle knows of (any status) and the amount open."""
+    count = Refund.objects.filter(card_payment=card_payment).count()
+    return f"{count}-{to_minor_units(refunded_amount(card_payment), card_payment.currency)}"
+
+
+def refund_card_payment(*, card_payment: CardPayment, amount: Decimal, by, seen_state: str | None = None) -> Refund:
     """Refund `amount` of a booked card payment at its processor, then book the refund (R6).
+
+    `seen_state` is `refund_state` as the member saw it when they asked (the form's hidden
+    field). It makes the request's idempotency key: the same form submitted twice (a double
+    click, a retry after a timeout) is one refund at Stripe and one booking here, while a
+    refund asked for after the page showed the first is a new one. A form made before
+    another refund of the payment is refused (the amounts it showed are stale).
 
     Refuses (SettleError with the user's sentence, nothing sent, nothing changed): a payment
     that is not booked (waiting, or a reversed duplicate), an amount of zero or below, finer
     than the currency's minor unit, or above what remains refundable (the payment less the
     refunds booked or waiting; refunds Stripe knows of and Settle did not yet are booked
     first). ProcessorError (with Stripe's sentence) when the processor refuses or cannot be
-    reached: nothing is booked then.
-
-    The request carries an idempotency key made of the payment, what was refunded before and
-    the amount: submitting the same refund twice (a double click, a retry after a timeout)
-    is one refund at Stripe, and one booking here. No transaction is open during the call.
+    reached: nothing is booked then. No transaction is open during the processor calls.
     """
     payment = CardPayment.objects.select_related("company", "processor", "invoice").get(pk=card_payment.pk)
     _check_refundable_payment(payment)
     if not isinstance(amount, Decimal):
         raise TypeError("Money must be a Decimal.")
     amount = parse_refund_amount(amount, currency=payment.currency)
+    currency = payment.currency
     client = client_for(payment.processor)
     if payment.charge_id:  # book what Stripe refunded without Settle hearing of it yet
         for info in client.refunds_of_charge(payment.charge_id):
             book_refund(card_payment=payment, info=info)
     refunded = refunded_amount(payment)
-    remaining = max(quantize(payment.amount, payment.currency) - refunded, Decimal("0"))
-    if amount > remaining:
+    state = refund_state(payment)
+    seen = state if seen_state is None else str(seen_state)[:40]
+    key = f"settle-refund:{payment.company_id}:{payment.pk}:{seen}:{to_minor_units(amount, currency)}"
+    done = Refund.objects.filter(card_payment=payment, idempotency_key=key).first()
+    if done is not None:  # this very request was made and booked already
+        return done
+    if seen != state:
         raise SettleError(
-            f"You can refund at most {_fmt(remaining, payment.currency)} of this payment: "
-            f"{_fmt(payment.amount, payment.currency)} was paid and {_fmt(refunded, payment.currency)} "
-            "has already been refunded.",
+            f"This payment's refunds changed since the page was shown ({_fmt(refunded, currency)} refunded now). "
+            "Check the amount and refund again.",
             field="amount",
         )
-    key = (
-        f"settle-refund:{payment.company_id}:{payment.pk}:"
-        f"{to_minor_units(refunded, payment.currency)}:{to_minor_units(amount, payment.currency)}"
-    )
+    remaining = max(quantize(payment.amount, currency) - refunded, Decimal("0"))
+    if amount > remaining:
+        raise SettleError(
+            f"You can refund at most {_fmt(remaining, currency)} of this payment: "
+            f"{_fmt(payment.amount, currency)} was paid and {_fmt(refunded, currency)} has already been refunded.",
+            field="amount",
+        )
     info = client.create_refund(
-        payment_intent_id=payment.payment_intent_id, amount=amount, currency=payment.currency, idempotency_key=key,
+        payment_intent_id=payment.payment_intent_id, amount=amount, currency=currency, idempotency_key=key,
         metadata={"settle_refund": "1", "company_id": str(payment.company_id), "card_payment_id": str(payment.pk)},
     )
-    refund = book_refund(card_payment=payment, info=info, by=by)
+    refund = book_refund(card_payment=payment, info=info, by=by, idempotency_key=key)
     if refund is None:  # Stripe answered with a refund of another payment: never expected
         raise SettleError("Stripe answered with a refund of another payment; nothing was recorded.")
     return refund
@@ -146,7 +162,7 @@ def _ours(card_payment: CardPayment, info: RefundInfo) -> bool:
     return bool(same) and info.currency.upper() == card_payment.currency.upper() and info.amount > 0
 
 
-def book_refund(*, card_payment: CardPayment, info: RefundInfo, by=None) -> Refund | None:
+def book_refund(*, card_payment: CardPayment, info: RefundInfo, by=None, idempotency_key: str = "") -> Refund | None:
     """Book the refund `info` of `card_payment` once, or reverse it once if it has failed (R6).
 
     Returns the Refund row (new or already there), or None when `info` is not a refund of
@@ -184,7 +200,7 @@ def book_refund(*, card_payment: CardPayment, info: RefundInfo, by=None) -> Refu
             company=company, stripe_account=payment.stripe_account, refund_id=info.refund_id
         ).first()
         if existing is not None:
-            return _claim(existing, by)
+            return _claim(existing, by, idempotency_key)
         refunded_on = payment_date(company, info.created)
         try:
             with transaction.atomic():  # savepoint: a racing path may win the insert
@@ -192,7 +208,7 @@ def book_refund(*, card_payment: CardPayment, info: RefundInfo, by=None) -> Refu
                     company=company, card_payment=payment, stripe_account=payment.stripe_account,
                     refund_id=info.refund_id, amount=quantize(info.amount, payment.currency),
                     currency=payment.currency.upper(), refunded_on=refunded_on, status=Refund.Status.TO_RECORD,
-                    created_by=by,
+                    created_by=by, idempotency_key=idempotency_key,
                 )
         except IntegrityError:
             return Refund.objects.get(company=company, stripe_account=payment.stripe_account, refund_id=info.refund_id)
@@ -217,11 +233,11 @@ def book_refund(*, card_payment: CardPayment, info: RefundInfo, by=None) -> Refu
         return refund
 
 
-def _claim(refund: Refund, by) -> Refund:
+def _claim(refund: Refund, by, idempotency_key: str) -> Refund:
     """A refund first heard of by a webhook or the sweep, then answered to its member's request: keep who made it."""
     if by is not None and refund.created_by_id is None:
-        Refund.objects.filter(pk=refund.pk, created_by__isnull=True).update(created_by=by)
-        refund.created_by = by
+        Refund.objects.filter(pk=refund.pk, created_by__isnull=True).update(created_by=by, idempotency_key=idempotency_key)
+        refund.created_by, refund.idempotency_key = by, idempotency_key
     return refund
 
 

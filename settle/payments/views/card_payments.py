@@ -41,7 +41,9 @@ def refund(request, invoice_id: int, payment_id: int):
     )
     try:
         amount = parse_refund_amount(request.POST.get("amount", ""), currency=payment.currency)
-        booked = refund_card_payment(card_payment=payment, amount=amount, by=request.user)
+        booked = refund_card_payment(
+            card_payment=payment, amount=amount, by=request.user, seen_state=request.POST.get("state")
+        )
     except SettleError as exc:
         messages.error(request, f"Nothing was refunded. {exc.message}")
     else:
@@ -53,3 +55,4 @@ def refund(request, invoice_id: int, payment_id: int):
                 request, f"{done} refunded to the customer's card. The refund waits in Payment problems to be recorded."
             )
     return redirect(f"{reverse('sales:invoice_detail', args=[invoice_id])}#card-payment-{payment_id}")
+
