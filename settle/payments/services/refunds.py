@@ -281,6 +281,17 @@ def _post(*, refund: Refund, invoice: Invoice, date: dt.date, created_by) -> Non
     notify_refund(refund=refund)
 
 
+def _lock(refund: Refund) -> tuple[Invoice, Refund]:
+    """Lock the refund's invoice, then the refund (the locking contract); both re-read with what posting needs."""
+    invoice = Invoice.objects.select_for_update().get(pk=refund.card_payment.invoice_id)
+    invoice = Invoice.objects.select_related("client", "receivable_account", "company").get(pk=invoice.pk)
+    Refund.objects.select_for_update().get(pk=refund.pk)
+    row = Refund.objects.select_related(
+        "company", "journal_entry", "card_payment", "card_payment__processor", "card_payment__processor__deposit_account"
+    ).get(pk=refund.pk)
+    return invoice, row
+
+
 def record_pending_refund(*, refund: Refund, date: dt.date | None = None, by=None) -> Refund:
     """Post a refund waiting in *Refunds to record*, dated `date` (default the company's today).
 
@@ -289,11 +300,7 @@ def record_pending_refund(*, refund: Refund, date: dt.date | None = None, by=Non
     ledger's sentence). Same locking contract as `book_refund`.
     """
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=refund.card_payment.invoice_id)
-        invoice = Invoice.objects.select_related("client", "receivable_account", "company").get(pk=invoice.pk)
-        row = Refund.objects.select_for_update().get(pk=refund.pk)
-        row = Refund.objects.select_related("company", "card_payment", "card_payment__processor",
-                                            "card_payment__processor__deposit_account").get(pk=row.pk)
+        invoice, row = _lock(refund)
         if row.status != Refund.Status.TO_RECORD:
             raise SettleError("This refund has already been recorded, or has failed.")
         if row.card_payment.status != CardPayment.Status.RECORDED:
@@ -325,11 +332,7 @@ def reverse_failed_refund(*, refund: Refund, reason: str = "") -> Refund:
     BOOKED and PeriodLocked is raised (the sweep tries again later).
     """
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=refund.card_payment.invoice_id)
-        invoice = Invoice.objects.select_related("client", "receivable_account", "company").get(pk=invoice.pk)
-        row = Refund.objects.select_for_update().get(pk=refund.pk)
-        row = Refund.objects.select_related("company", "journal_entry", "card_payment",
-                                            "card_payment__processor").get(pk=row.pk)
+        invoice, row = _lock(refund)
         if row.status in (Refund.Status.REVERSED, Refund.Status.FAILED):
             return row
         now = timezone.now()

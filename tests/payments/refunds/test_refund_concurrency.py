@@ -6,12 +6,11 @@ the `one_booking_per_refund` constraint keep the refund single. Marked `postgres
 and run on SQLite too (N2: IMMEDIATE transactions serialise the writers).
 """
 
-import threading
 import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 
 from settle.ledger.models import JournalEntry
@@ -20,30 +19,9 @@ from settle.payments.models import CardPayment, Refund
 from settle.payments.services.reconciliation import reconcile_payments
 
 from ..paying.conftest import control
+from ..paying.test_concurrency import _race
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def _race(calls):
-    barrier = threading.Barrier(len(calls))
-    results, errors = [None] * len(calls), []
-
-    def run(i, call):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = call()
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return results
 
 
 def _needs_shared_database():
