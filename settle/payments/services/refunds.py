@@ -139,6 +139,9 @@ def refund_card_payment(*, card_payment: CardPayment, amount: Decimal, by, seen_
         payment_intent_id=payment.payment_intent_id, amount=amount, currency=currency, idempotency_key=key,
         metadata={"settle_refund": "1", "company_id": str(payment.company_id), "card_payment_id": str(payment.pk)},
     )
+    if info.failed:
+        reason = f" ({info.failure_reason.replace('_', ' ')})" if info.failure_reason else ""
+        raise SettleError(f"Stripe could not refund the card{reason}; nothing was refunded or recorded.")
     refund = book_refund(card_payment=payment, info=info, by=by, idempotency_key=key)
     if refund is None:  # Stripe answered with a refund of another payment: never expected
         raise SettleError("Stripe answered with a refund of another payment; nothing was recorded.")
@@ -211,7 +214,8 @@ def book_refund(*, card_payment: CardPayment, info: RefundInfo, by=None, idempot
                     created_by=by, idempotency_key=idempotency_key,
                 )
         except IntegrityError:
-            return Refund.objects.get(company=company, stripe_account=payment.stripe_account, refund_id=info.refund_id)
+            winner = Refund.objects.get(company=company, stripe_account=payment.stripe_account, refund_id=info.refund_id)
+            return _claim(winner, by, idempotency_key)
         notify_refund_payer(refund=refund)
 
         if payment.status != CardPayment.Status.RECORDED:

@@ -409,3 +409,21 @@ def test_zero_decimal_currency_refund(client, db, emulator, stripe):  # R6, N3
         stripe.deliver(proc, event)
     inv.refresh_from_db()
     assert inv.balance_due == Decimal("5000") and Refund.objects.count() == 2
+
+
+def test_stripe_unreachable_refunds_nothing_and_the_retry_refunds_once(
+    emulator, stripe_key, stripe, sent_link, invoice, member_client
+):  # R6
+    payment = paid(stripe, sent_link)
+    web = member_client("creator")
+    state = form_state(web, payment)
+    emulator.add_fault(path="/v1/refunds", kind="500", count=5)
+    response = web.post(refund_url(payment), {"amount": "25.00", "state": state}, follow=True)
+    assert "Nothing was refunded. Stripe could not be reached." in unescape(response.content.decode())
+    assert not Refund.objects.exists()
+    invoice.refresh_from_db()
+    assert invoice.balance_due == 0
+    emulator._ok("DELETE", "/_emulator/faults")
+    web.post(refund_url(payment), {"amount": "25.00", "state": state})
+    assert Refund.objects.get().amount == Decimal("25.00")
+    assert charge_at_stripe(emulator, stripe_key, payment.charge_id)["amount_refunded"] == 2500
