@@ -214,12 +214,15 @@ class Problem(models.Model):
         TO_RECORD = "to_record", "Payment to record (period locked)"
         OVERPAID = "overpaid", "Payment larger than the balance due"
         KEY_REJECTED = "key_rejected", "Stripe no longer accepts the key"
+        REFUND_TO_RECORD = "refund_to_record", "Refund to record (period locked)"
+        REFUND_FAILED = "refund_failed", "A refund failed"
 
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="payment_problems")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     message = models.TextField()
     processor = models.ForeignKey(Processor, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     card_payment = models.ForeignKey(CardPayment, on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
+    refund = models.ForeignKey("Refund", on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
     # Makes raising the same problem twice a no-op.
     key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -227,3 +230,63 @@ class Problem(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+
+
+class Refund(models.Model):
+    """A refund of a card payment, made from Settle or elsewhere (the Stripe Dashboard), R6.
+
+    Booked once: the refund id is unique per company and Stripe account, whichever path
+    (Settle's own request, a webhook, the sweep) hears of it first. A booked refund debits
+    the invoice's receivable account and credits the payment's deposit account; one that
+    fails later at the processor is reversed once (`reversal_entry`).
+    """
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        TO_RECORD = "to_record", "To record"
+        REVERSED = "reversed", "Failed, reversed"
+        FAILED = "failed", "Failed before it was booked"
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="refunds")
+    card_payment = models.ForeignKey(CardPayment, on_delete=models.PROTECT, related_name="refunds")
+    stripe_account = models.CharField(max_length=64, blank=True)
+    refund_id = models.CharField(max_length=255)
+    # The idempotency key Settle sent the refund with (empty for refunds made elsewhere): a
+    # form submitted twice finds its refund here instead of asking Stripe again.
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    refunded_on = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    journal_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="refund"
+    )
+    reversal_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_refund"
+    )
+    created_by = models.ForeignKey(  # empty: made elsewhere (the Stripe Dashboard, another tool)
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "stripe_account", "refund_id"], name="one_booking_per_refund"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["booked", "reversed"]) | models.Q(journal_entry__isnull=False),
+                name="booked_refund_has_entry",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="reversed") | models.Q(reversal_entry__isnull=False),
+                name="reversed_refund_has_reversal",
+            ),
+        ]
+
+    @property
+    def made_in_settle(self) -> bool:
+        return self.created_by_id is not None

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import CardPayment, Problem
+from .models import CardPayment, Problem, Refund
 
 
 def card_payment_of_invoice(*, invoice, payment_id) -> CardPayment | None:
@@ -27,11 +27,51 @@ def receipts_of_invoice(*, invoice) -> list:
 
 
 def card_payments_of_invoice(*, invoice) -> list[CardPayment]:
-    """The invoice page's card payments (R1, R5), oldest first, with what each booking shows."""
-    return list(
+    """The invoice page's card payments (R1, R5, R6), oldest first, with what each booking shows.
+
+    Each payment carries `refund_rows` (its refunds, oldest first), `refundable` (what a
+    new refund may be at most; zero for a payment that cannot be refunded from Settle) and
+    `refund_state` (as `services.refunds.refund_state` gives it, for the refund form).
+    """
+    from decimal import Decimal
+
+    from settle.core.money import quantize, to_minor_units
+
+    payments = list(
         CardPayment.objects.filter(invoice=invoice, company_id=invoice.company_id)
         .select_related("processor", "journal_entry", "reversal_entry", "reversed_by")
         .order_by("created_at", "pk")
+    )
+    refunds: dict[int, list[Refund]] = {}
+    for refund in (
+        Refund.objects.filter(card_payment__in=payments, company_id=invoice.company_id)
+        .select_related("journal_entry", "reversal_entry", "created_by")
+        .order_by("created_at", "pk")
+    ):
+        refunds.setdefault(refund.card_payment_id, []).append(refund)
+    for payment in payments:
+        payment.refund_rows = refunds.get(payment.pk, [])
+        open_amount = sum(
+            (r.amount for r in payment.refund_rows if r.status in (Refund.Status.BOOKED, Refund.Status.TO_RECORD)),
+            Decimal("0"),
+        )
+        payment.refund_state = f"{len(payment.refund_rows)}-{to_minor_units(open_amount, payment.currency)}"
+        refundable = quantize(payment.amount - open_amount, payment.currency)
+        payment.refundable = (
+            refundable
+            if payment.status == CardPayment.Status.RECORDED and payment.duplicate_of_id is None and refundable > 0
+            else Decimal("0")
+        )
+    return payments
+
+
+def refunds_to_record(*, company) -> QuerySet[Refund]:
+    """R6: refunds made at the processor that wait in Refunds to record (period locked)."""
+    return (
+        Refund.objects.filter(company=company, status=Refund.Status.TO_RECORD)
+        .select_related("card_payment", "card_payment__invoice", "card_payment__invoice__client",
+                        "card_payment__processor")
+        .order_by("refunded_on", "pk")
     )
 
 

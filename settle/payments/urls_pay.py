@@ -16,8 +16,11 @@ urlpatterns = [
         card_payments.reverse_duplicate,
         name="reverse_duplicate_booking",
     ),
+    # Refunding a card payment from the invoice page (R6).
+    path("invoices/<int:invoice_id>/card-payments/<int:payment_id>/refund/", card_payments.refund, name="refund_card_payment"),
     # Problems and payments to record (R3, R4).
     path("payments/problems/", problems.problem_list, name="payment_problems"),
     path("payments/problems/record/<int:payment_id>/", problems.record_payment, name="record_card_payment"),
+    path("payments/problems/record-refund/<int:refund_id>/", problems.record_refund, name="record_refund"),
     path("payments/problems/<int:problem_id>/resolve/", problems.dismiss_problem, name="resolve_payment_problem"),
 ]

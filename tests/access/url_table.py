@@ -161,6 +161,16 @@ class World:
         )
 
     @memo
+    def refund(self):
+        # A refund waiting in Refunds to record (for the access checks a row is enough).
+        from settle.payments.models import Refund
+
+        return Refund.objects.create(
+            company=self.company, card_payment=self.card_payment(), stripe_account="acct_test", refund_id="re_test_1",
+            amount=Decimal("10.00"), currency=self.company.currency, refunded_on=self.company.today(),
+            status=Refund.Status.TO_RECORD,
+        )
+
     def receipt_id(self):
         from settle.sales.services.receipts import receipt_for
 
@@ -289,6 +299,10 @@ TABLE: dict[str, Access] = {
     "reverse_duplicate_booking": Access(
         Level.ADMIN, POST, kwargs=lambda w: {"invoice_id": w.invoice().pk, "payment_id": w.card_payment().pk}
     ),
+    "refund_card_payment": Access(
+        Level.BOOKKEEPER, POST, kwargs=lambda w: {"invoice_id": w.invoice().pk, "payment_id": w.card_payment().pk}
+    ),
+    "record_refund": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"refund_id": w.refund().pk}),
     "resolve_payment_problem": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"problem_id": w.problem().pk}),
     # --- notifications: the development outbox (404 unless OUTBOX_ENABLED; off in production).
     # A signed-in user reads the mail of their companies and mail addressed to them.

@@ -27,6 +27,7 @@ WEBHOOK_EVENTS = [
     "checkout.session.expired",
     "payment_intent.succeeded",
     "charge.refunded",
+    "charge.refund.updated",
     "charge.dispute.created",
 ]
 

@@ -104,6 +104,24 @@ class VerifiedEvent:
     data: dict
 
 
+@dataclass(frozen=True)
+class RefundInfo:
+    """A refund of a card payment, as the processor knows it now (R6)."""
+
+    refund_id: str
+    payment_intent_id: str
+    charge_id: str
+    amount: Decimal
+    currency: str  # ISO 4217, upper case
+    status: str  # succeeded | pending | requires_action | failed | canceled
+    created: dt.datetime
+    failure_reason: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "canceled")
+
+
 class ProcessorClient(Protocol):
     def retrieve_account(self) -> AccountInfo: ...
     def subscribe_webhooks(self, *, url: str, events: list[str]) -> WebhookSubscription: ...
@@ -114,3 +132,8 @@ class ProcessorClient(Protocol):
     def payment_result(self, session_id: str) -> PaymentResult | None: ...
     def list_paid_sessions(self, *, created_after: dt.datetime) -> list[str]: ...
     def verify_event(self, *, payload: bytes, signature: str, secret: str) -> VerifiedEvent: ...
+    def create_refund(self, *, payment_intent_id: str, amount: Decimal, currency: str, idempotency_key: str,
+                      metadata: dict[str, str]) -> RefundInfo: ...
+    def retrieve_refund(self, refund_id: str) -> RefundInfo: ...
+    def refunds_of_charge(self, charge_id: str) -> list[RefundInfo]: ...
+    def list_refunds(self, *, created_after: dt.datetime) -> list[RefundInfo]: ...

@@ -296,6 +296,60 @@ class StripeProcessorClient:
             )
         return paid
 
+    # -- refunds (R6) -------------------------------------------------------------------
+    def create_refund(self, *, payment_intent_id: str, amount: Decimal, currency: str, idempotency_key: str,
+                      metadata: dict[str, str]) -> base.RefundInfo:
+        """Refund `amount` of the payment intent's charge; the same key answers the same refund again."""
+        refund = self._call(
+            "create refund",
+            self._client.v1.refunds.create,
+            {"payment_intent": payment_intent_id, "amount": to_minor_units(amount, currency),
+             "metadata": dict(metadata)},
+            {"idempotency_key": idempotency_key},
+        )
+        return self._refund_info(refund)
+
+    def retrieve_refund(self, refund_id: str) -> base.RefundInfo:
+        return self._refund_info(self._call("retrieve refund", self._client.v1.refunds.retrieve, refund_id))
+
+    def refunds_of_charge(self, charge_id: str) -> list[base.RefundInfo]:
+        """Every refund of the charge, newest first."""
+        return self._list_refunds({"charge": charge_id})
+
+    def list_refunds(self, *, created_after: dt.datetime) -> list[base.RefundInfo]:
+        """Refunds created after the moment (whatever their status now), newest first."""
+        return self._list_refunds({"created": {"gt": int(created_after.timestamp())}})
+
+    def _list_refunds(self, params: dict) -> list[base.RefundInfo]:
+        refunds: list[base.RefundInfo] = []
+        page = self._call("list refunds", self._client.v1.refunds.list, {**params, "limit": 100})
+        for _ in range(100):  # at most 10,000 refunds per call
+            rows = page.get("data") or []
+            refunds.extend(self._refund_info(row) for row in rows)
+            if not page.get("has_more") or not rows:
+                break
+            page = self._call(
+                "list refunds", self._client.v1.refunds.list,
+                {**params, "limit": 100, "starting_after": rows[-1]["id"]},
+            )
+        return refunds
+
+    @staticmethod
+    def _refund_info(refund: dict) -> base.RefundInfo:
+        currency = (refund.get("currency") or "").upper()
+        charge = refund.get("charge")
+        intent = refund.get("payment_intent")
+        return base.RefundInfo(
+            refund_id=refund["id"],
+            payment_intent_id=intent.get("id", "") if isinstance(intent, dict) else (intent or ""),
+            charge_id=charge.get("id", "") if isinstance(charge, dict) else (charge or ""),
+            amount=from_minor_units(int(refund.get("amount") or 0), currency),
+            currency=currency,
+            status=refund.get("status") or "",
+            created=_timestamp(refund.get("created")) or dt.datetime.now(dt.timezone.utc),
+            failure_reason=refund.get("failure_reason") or "",
+        )
+
     # -- webhooks in ------------------------------------------------------------------
     def verify_event(self, *, payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
         return verify_event(payload=payload, signature=signature, secret=secret)

@@ -10,7 +10,7 @@ from django.conf import settings
 from settle.core.money import format_money, quantize
 from settle.notifications.services import queue_email
 
-from ..models import CardPayment, PaymentSettings, Problem
+from ..models import CardPayment, PaymentSettings, Problem, Refund
 
 
 def notification_address(company) -> str:
@@ -100,11 +100,78 @@ def send_receipt(*, card_payment: CardPayment, receipt) -> None:
     )
 
 
+def notify_refund(*, refund: Refund) -> None:
+    """R6: tell the business a refund was booked. Key `refund-notification:<id>`: once per refund."""
+    to = notification_address(refund.company)
+    if not to:
+        return
+    payment = refund.card_payment
+    invoice = payment.invoice
+    amount = format_money(quantize(refund.amount, refund.currency), refund.currency)
+    who = f"by {refund.created_by.full_name or refund.created_by.email}" if refund.created_by_id else (
+        "outside Settle (in the Stripe Dashboard or another tool)"
+    )
+    body = "\n".join(
+        [
+            f"{amount} of {invoice.client.name}'s card payment on invoice {invoice.number} was refunded {who}.",
+            "",
+            f"Client: {invoice.client.name}",
+            f"Invoice: {invoice.number}",
+            f"Refunded: {amount}",
+            f"Processor: {payment.processor.name}",
+            f"Date: {refund.refunded_on:%d %b %Y}",
+            f"Refund reference: {refund.refund_id}",
+            f"Payment reference: {payment.payment_intent_id}",
+            "",
+            "The refund has been recorded in your books and the invoice's balance reopened by the amount refunded.",
+        ]
+    )
+    queue_email(
+        key=f"refund-notification:{refund.pk}",
+        to=to,
+        subject=f"Refund made: {amount} to {invoice.client.name} (invoice {invoice.number})",
+        body=body,
+        company=refund.company,
+    )
+
+
+def notify_refund_payer(*, refund: Refund) -> None:
+    """R6, K6: tell the payer (the payment's billing email) a refund is on its way. Key `refund-receipt:<id>`."""
+    payment = refund.card_payment
+    to = payment.billing_email.strip()
+    if not to:
+        return
+    company = refund.company
+    amount = format_money(quantize(refund.amount, refund.currency), refund.currency)
+    card = f"{payment.card_brand.title()} ending {payment.card_last4}".strip() if payment.card_last4 else "your card"
+    body = "\n".join(
+        [
+            f"{company.name} has refunded {amount} of your payment on invoice {payment.invoice.number}.",
+            "",
+            f"Refunded: {amount} to {card}",
+            f"Date: {refund.refunded_on:%d %b %Y}",
+            f"Refund reference: {refund.refund_id}",
+            "",
+            "Refunds usually reach your card statement within 5–10 business days.",
+            f"Questions about this refund? Contact {company.name}" + (f" at {company.email}." if company.email else "."),
+        ]
+    )
+    queue_email(
+        key=f"refund-receipt:{refund.pk}",
+        to=to,
+        subject=f"Refund: {amount} from {company.name} (invoice {payment.invoice.number})",
+        body=body,
+        company=company,
+    )
+
+
 _PROBLEM_SUBJECTS = {
     Problem.Kind.TO_RECORD: "Payment to record",
     Problem.Kind.OVERPAID: "Payment larger than the balance due",
     Problem.Kind.NOT_RECORDABLE: "A card payment could not be recorded",
     Problem.Kind.KEY_REJECTED: "Stripe no longer accepts your key",
+    Problem.Kind.REFUND_TO_RECORD: "Refund to record",
+    Problem.Kind.REFUND_FAILED: "A card refund failed",
 }
 
 

@@ -1,4 +1,5 @@
-"""Reconciliation (the sweep): find paid sessions Settle never heard of and book them (R1, R5).
+"""Reconciliation (the sweep): find paid sessions Settle never heard of and book them (R1, R5),
+and the refunds of Settle's payments (made anywhere) that no webhook brought (R6).
 
 Returns and webhooks can both be lost (the customer closes the tab, the site was down
 longer than Stripe retries). `reconcile_payments` asks each processor that is connected,
@@ -27,6 +28,7 @@ from ..processors import client_for
 from ..processors.base import KeyRejected, ProcessorError
 from .problems import raise_problem, report_key_rejected
 from .recording import book_session
+from .refunds import sweep_refunds
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ DEFAULT_DAYS = 7
 class ReconcileReport:
     checked: int = 0
     recorded: list[CardPayment] = field(default_factory=list)
+    refunds: list = field(default_factory=list)  # refunds booked or reversed by this run (R6)
     failed: list[str] = field(default_factory=list)  # processor names that could not be checked
 
 
@@ -65,6 +68,7 @@ def reconcile_payments(*, since: dt.datetime | None = None, company=None) -> Rec
                 payment = book_session(session=row, client=client)
                 if payment is not None:  # not in the books a moment ago (a racing webhook may have won)
                     report.recorded.append(payment)
+            report.refunds.extend(sweep_refunds(processor=processor, client=client, since=since))
         except KeyRejected:
             if processor.is_connected:
                 report_key_rejected(processor=processor)
@@ -115,3 +119,5 @@ def reconcile_job() -> None:
     report = reconcile_payments()
     if report.recorded:
         log.info("Reconciliation recorded %s card payment(s)", len(report.recorded))
+    if report.refunds:
+        log.info("Reconciliation booked or reversed %s refund(s)", len(report.refunds))

@@ -420,7 +420,7 @@ def reverse_duplicate_booking(*, card_payment: CardPayment, by=None) -> CardPaym
     """
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=card_payment.invoice_id)
-        payment = CardPayment.objects.select_for_update().select_related("company", "journal_entry").get(pk=card_payment.pk)
+        payment = CardPayment.objects.select_for_update(of=("self",)).select_related("company", "journal_entry").get(pk=card_payment.pk)
         if payment.duplicate_of_id is None:
             raise SettleError("This card payment is its payment's only booking; there is no duplicate to reverse.")
         if payment.status == CardPayment.Status.REVERSED:

@@ -21,6 +21,9 @@ Contract of `handle_webhook`:
   5xx and Stripe delivers again), a duplicate delivery, the same event delivered to
   another processor's endpoint of the same Stripe account, or a racing return page or
   sweep cannot double a payment.
+- Refund events (`charge.refunded`, `charge.refund.updated`) book or reverse refunds through
+  `refunds.py`, once per refund id (R6), and only for card payments Settle booked in the
+  processor's company and Stripe account; the refunds are re-read from the processor.
 - Only sessions Settle opened in the processor's company are booked, under the processor
   that opened them; any other session is acknowledged and left alone.
 - We answer 2xx only once the event is fully handled. If the processor cannot be
@@ -55,6 +58,7 @@ from ..processors import client_for
 from ..processors.base import InvalidSignature, KeyRejected, ProcessorError, ProcessorUnavailable, VerifiedEvent
 from .problems import raise_problem, report_key_rejected
 from .recording import book_session, our_session
+from .refunds import book_refund_by_id, book_refunds_of_charge
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +115,22 @@ def _session_expired(processor: Processor, event: VerifiedEvent) -> _Prepared:
     return _Prepared(apply)
 
 
+def _charge_refunded(processor: Processor, event: VerifiedEvent) -> _Prepared | None:
+    """R6: a refund of one of Settle's payments (made anywhere): book every refund the processor lists for the charge."""
+    intent = event.data.get("payment_intent")
+    intent_id = intent if isinstance(intent, str) else ""
+    refunds = book_refunds_of_charge(
+        processor=processor, client=client_for(processor), charge_id=event.object_id, payment_intent_id=intent_id
+    )
+    return None if refunds is None else _Prepared(lambda: None)
+
+
+def _refund_updated(processor: Processor, event: VerifiedEvent) -> _Prepared | None:
+    """R6: a refund changed (e.g. failed later): read it from the processor; book it or reverse it once."""
+    refund = book_refund_by_id(processor=processor, client=client_for(processor), refund_id=event.object_id)
+    return None if refund is None else _Prepared(lambda: None)
+
+
 def _unreadable(processor: Processor, event: VerifiedEvent, reason: str) -> None:
     """The processor would not give the object of a verified event. If it is one of our sessions, tell the business."""
     row = CheckoutSession.objects.select_related("link__invoice").filter(
@@ -138,6 +158,8 @@ HANDLERS: dict[str, Callable[[Processor, VerifiedEvent], _Prepared | None]] = {
     "checkout.session.completed": _session_paid,
     "checkout.session.async_payment_succeeded": _session_paid,
     "checkout.session.expired": _session_expired,
+    "charge.refunded": _charge_refunded,
+    "charge.refund.updated": _refund_updated,
 }
 
 

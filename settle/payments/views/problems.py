@@ -18,9 +18,10 @@ from settle.companies.models import Level
 from settle.core.errors import SettleError
 
 from .. import selectors
-from ..models import CardPayment, Problem
+from ..models import CardPayment, Problem, Refund
 from ..services.problems import resolve_problem
 from ..services.recording import record_pending_payment
+from ..services.refunds import record_pending_refund
 
 
 class RecordForm(forms.Form):
@@ -32,13 +33,14 @@ class RecordForm(forms.Form):
 def problem_list(request):
     company = request.membership.company
     to_record = selectors.payments_to_record(company=company)
+    refunds_to_record = selectors.refunds_to_record(company=company)
     problems = selectors.open_problems(company=company)
     for problem in problems:
         problem.may_resolve = may_resolve(request.membership, problem)
     return render(
         request,
         "payments/problems.html",
-        {"to_record": to_record, "problems": problems, "today": company.today(), "currency": company.currency},
+        {"to_record": to_record, "refunds_to_record": refunds_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
     )
 
 
@@ -63,6 +65,26 @@ def record_payment(request, payment_id: int):
     return redirect("payment_problems")
 
 
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def record_refund(request, refund_id: int):
+    """R6: one action posts a refund waiting in Refunds to record (dated today unless a date is given)."""
+    refund = access_object(
+        Refund.objects.select_related("card_payment__invoice"), membership=request.membership, pk=refund_id
+    )
+    form = RecordForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a date such as 2026-01-31.")
+        return redirect("payment_problems")
+    try:
+        record_pending_refund(refund=refund, date=form.cleaned_data["date"], by=request.user)
+    except SettleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Refund on invoice {refund.card_payment.invoice.number} recorded.")
+    return redirect("payment_problems")
+
+
 ADMIN_ONLY_KINDS = {Problem.Kind.KEY_REJECTED}
 
 
@@ -83,6 +105,8 @@ def dismiss_problem(request, problem_id: int):
         )
     elif problem.kind == Problem.Kind.TO_RECORD and problem.card_payment and problem.card_payment.status == CardPayment.Status.TO_RECORD:
         messages.error(request, "Record the payment first; it is still waiting in Payments to record.")
+    elif problem.kind == Problem.Kind.REFUND_TO_RECORD and problem.refund and problem.refund.status == Refund.Status.TO_RECORD:
+        messages.error(request, "Record the refund first; it is still waiting in Refunds to record.")
     else:
         resolve_problem(problem=problem)
         messages.success(request, "Problem marked as resolved.")

@@ -9,7 +9,7 @@ from settle.payments.services.reconciliation import DEFAULT_DAYS, reconcile_paym
 
 
 class Command(BaseCommand):
-    help = "Ask each connected processor for recent paid sessions and record those not yet in the books."
+    help = "Ask each connected processor for recent paid sessions and refunds and record those not yet in the books."
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="How far back to look (default %(default)s).")
@@ -17,7 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, days: int, **options):
         report = reconcile_payments(since=timezone.now() - dt.timedelta(days=max(days, 1)))
         self.stdout.write(
-            f"Checked {report.checked} paid session(s); recorded {len(report.recorded)} missing payment(s)."
+            f"Checked {report.checked} paid session(s); recorded {len(report.recorded)} missing payment(s); "
+            f"booked or reversed {len(report.refunds)} refund(s)."
         )
         for name in report.failed:
             self.stderr.write(f"Could not check processor {name}.")
