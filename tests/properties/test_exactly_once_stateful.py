@@ -15,10 +15,9 @@ After every step:
 - `check_ledger` finds no fault.
 
 Sizing: every step re-runs `check_ledger` for the company, which is most of the cost. CI runs
-200 sequences of up to 10 steps on PostgreSQL and 40 on SQLite; 100 sequences took 8 minutes on
-PostgreSQL on a shared 2-core machine under heavy load. The long run is
-`STATEFUL_SEQUENCES=500 make test-postgres PYTEST_ARGS=tests/properties/test_exactly_once_stateful.py`
-(figures in bench/README.md).
+500 sequences of up to 10 steps (up to 5,000 steps) on PostgreSQL and 40 on SQLite. On a quiet
+2-core machine 200 sequences on PostgreSQL took 168 s, so the 500 take about 7 minutes; set
+`STATEFUL_SEQUENCES` to run more or fewer (figures in bench/README.md).
 """
 
 import datetime as dt
@@ -52,7 +51,7 @@ from tests.factories import make_company
 from ..payments.paying.conftest import StripeDriver, control
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
-SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", 200 if ON_POSTGRES else 40))
+SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", 500 if ON_POSTGRES else 40))
 STEPS = 10
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
