@@ -13,7 +13,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
-from .fields import EncryptedTextField, decrypt
+from .fields import EncryptedTextField
 
 KNOWN_KEYS = {"dev-only-secret-key-not-for-production", "test-secret-key", "change-me", "secret"}
 MIN_SECRET_KEY_LENGTH = 50
