@@ -221,5 +221,5 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "settle.core.ratelimit.client_ip"
 AXES_LOCKOUT_CALLABLE = "settle.core.ratelimit.lockout_response"
 AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the email address)
-AXES_VERBOSE = True
+AXES_VERBOSE = False  # no banner on every management command; lockouts are still logged
 AXES_SENSITIVE_PARAMETERS = []  # failed and locked attempts are logged with the account and address
