@@ -42,6 +42,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import format_money, quantize
 from settle.ledger.models import AccountRole
@@ -214,7 +215,7 @@ def _book(*, payment: CardPayment, invoice: Invoice, paid_on: dt.date) -> None:
             kind=Problem.Kind.TO_RECORD,
             message=(
                 f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
-                f"{paid_on:%d %b %Y}, but the books are locked through {end:%d %b %Y}, so the payment "
+                f"{format_date(paid_on)}, but the books are locked through {format_date(end)}, so the payment "
                 "was not recorded. It is in Payments to record: record it with one click once you have "
                 "chosen an open date."
             ),
@@ -234,7 +235,7 @@ def _book(*, payment: CardPayment, invoice: Invoice, paid_on: dt.date) -> None:
             kind=Problem.Kind.NOT_RECORDABLE,
             message=(
                 f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
-                f"{paid_on:%d %b %Y}, but the payment could not be recorded: {exc.message} "
+                f"{format_date(paid_on)}, but the payment could not be recorded: {exc.message} "
                 "It is in Payments to record; record it once the cause is fixed."
             ),
             key=f"not-recordable:card_payment:{payment.pk}",
@@ -268,12 +269,12 @@ def record_pending_payment(*, card_payment: CardPayment, date: dt.date | None = 
         date = date or today
         if date > today:
             raise SettleError(
-                f"The date cannot be after today ({today:%d %b %Y}): record the payment on or before today.",
+                f"The date cannot be after today ({format_date(today)}): record the payment on or before today.",
                 field="date",
             )
         if payment.paid_on is not None and date < payment.paid_on:
             raise SettleError(
-                f"The date cannot be before the day the customer paid ({payment.paid_on:%d %b %Y}).", field="date"
+                f"The date cannot be before the day the customer paid ({format_date(payment.paid_on)}).", field="date"
             )
         _post(payment=payment, invoice=invoice, date=date, created_by=by)
         Problem.objects.filter(
