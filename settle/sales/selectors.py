@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, TextChoices, Value
 from django.db.models.functions import Coalesce, Length
 
-from settle.core.money import InvalidAmount, parse_amount
+from settle.core.money import InvalidAmount, parse_amount, quantize
 
 from settle.ledger.models import Account, AccountRole, AccountType
 from settle.payments.models import PaymentSettings, Processor
@@ -210,7 +210,7 @@ class CreditSource:
     def card_refundable(self) -> Decimal:
         """What can go back to a card: the credit, at most what the card payments can still refund."""
         total = sum((p.refundable for p in self.card_payments), Decimal("0"))
-        return min(self.credit, total)
+        return quantize(min(self.credit, total), self.invoice.company.currency)
 
 
 @dataclass
