@@ -376,3 +376,22 @@ def test_s9_check_ledger_finds_credited_amount_out_of_step(company):
     assert any(f"Invoice {invoice.number} (id {invoice.pk}, company {company.pk}) records 20.0000 credited" in f
                for f in faults), faults
     Invoice.objects.filter(pk=invoice.pk).update(amount_credited=D("10.00"))
+
+
+def test_s9_payment_whose_credit_was_used_cannot_be_reversed(company):
+    from settle.sales.services.manual_payments import reverse_manual_payment
+
+    client = make_client(company)
+    first = make_invoice(company, client=client, lines=(("Cake", "1", "100.00"),))
+    second = make_invoice(company, client=client, lines=(("Pie", "1", "50.00"),))
+    payment = pay(first, "100.00")
+    issue_credit_note(invoice=first, date=company.today(), amount=D("30.00"), reason="Returned")
+    apply_credit(from_invoice=first, to_invoice=second, amount=D("30.00"), date=company.today())
+    with pytest.raises(SettleError) as exc:
+        reverse_manual_payment(payment=payment)
+    assert exc.value.message == (
+        "$30.00 of this payment became credit that was applied to other invoices or refunded, so the payment "
+        "can no longer be reversed. Record the correction as a journal entry."
+    )
+    first.refresh_from_db()
+    assert first.amount_paid == D("70.00") and first.balance_due == D("0")

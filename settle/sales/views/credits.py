@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST, require_safe
 from settle.companies.access import member_required
 from settle.companies.models import Level
 from settle.core.errors import SettleError
-from settle.core.money import format_money
+from settle.core.money import format_money, quantize
 
 from .. import selectors
 from ..access import access_client, access_invoice
@@ -23,10 +23,15 @@ def client_page(request, client, *, apply_form=None, refund_form=None, card_erro
     company = request.membership.company
     credit = selectors.client_credit(client=client)
     today = company.today()
+    first = credit.sources[0] if credit.sources else None
     if apply_form is None:
-        apply_form = ApplyCreditForm(company=company, credit=credit, prefix="apply", initial={"date": today})
+        initial = {"date": today}
+        if first and credit.open_invoices:
+            initial["amount"] = quantize(min(first.credit, credit.open_invoices[0].balance_due), company.currency)
+        apply_form = ApplyCreditForm(company=company, credit=credit, prefix="apply", initial=initial)
     if refund_form is None:
-        refund_form = RefundCreditForm(company=company, credit=credit, prefix="refund", initial={"date": today})
+        initial = {"date": today, "amount": quantize(first.credit, company.currency)} if first else {"date": today}
+        refund_form = RefundCreditForm(company=company, credit=credit, prefix="refund", initial=initial)
     return render(
         request,
         "sales/client_detail.html",
