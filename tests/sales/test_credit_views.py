@@ -162,3 +162,20 @@ def test_s9_client_credit_forms_bad_input_and_roles(company, member_client, path
     for data in ({}, {"apply-amount": "x", "refund-amount": "x", "amount": "x"},
                  {"apply-from_invoice": "999999", "refund-from_invoice": "abc"}):
         assert web.post(url, data).status_code == 200
+
+
+def test_s9_invoice_document_and_pay_page_show_credit_notes(company, taxed_invoice, member_client):
+    from settle.payments.services.links import issue_link
+    from settle.sales.services.documents import invoice_document_context
+    from django.template.loader import render_to_string
+
+    issue_credit_note(invoice=taxed_invoice, date=company.today(), amount=D("20.00"), reason="Late")
+    taxed_invoice.refresh_from_db()
+    document = unescape(render_to_string("sales/invoice_document.html", invoice_document_context(taxed_invoice)))
+    assert re.search(r"<th>Credit notes</th><td data-amount-credited>−\$20.00<", document)
+    assert re.search(r"data-balance-due>\$200.00<", document)
+    link, url = issue_link(invoice=taxed_invoice, base="http://testserver")
+    from urllib.parse import urlsplit
+
+    page = text(member_client("viewer").get(urlsplit(url).path))
+    assert re.search(r"data-amount-credited>−\$20.00<", page) and re.search(r"data-balance-due>\$200.00<", page)
