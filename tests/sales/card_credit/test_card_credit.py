@@ -16,17 +16,7 @@ from settle.ledger.integrity import find_faults
 from settle.payments.models import CardPayment, Problem, Refund
 from settle.sales.models import CreditApplication
 
-from tests.payments.paying.conftest import (  # noqa: F401  (fixtures)
-    _ledger_checked,
-    acme,
-    bank,
-    invoice,
-    make_invoice,
-    notify_email,
-    processor,
-    sent_link,
-    stripe,
-)
+from tests.payments.paying.conftest import bank, make_invoice
 from settle.sales.services.manual_payments import record_manual_payment
 
 pytestmark = pytest.mark.django_db
@@ -89,9 +79,8 @@ def test_s9_refund_credit_to_the_card_once(company, emulator, stripe_key, overpa
     charge = requests.get(f"{emulator.url}/v1/charges/{overpaid.charge_id}",
                           headers={"Authorization": f"Bearer {stripe_key}"}, timeout=10).json()
     assert charge["amount_refunded"] == 5000
-    invoice = overpaid.invoice
-    invoice.refresh_from_db()
-    assert invoice.credit == D("0") and invoice.balance_due == D("0")
+    overpaid.invoice.refresh_from_db()
+    assert overpaid.invoice.credit == D("0") and overpaid.invoice.balance_due == D("0")
     page = unescape(web.get(client_url).content.decode())
     assert "Acme Cafe has no credit." in page
     assert find_faults() == []
