@@ -395,3 +395,14 @@ def test_s9_payment_whose_credit_was_used_cannot_be_reversed(company):
     )
     first.refresh_from_db()
     assert first.amount_paid == D("70.00") and first.balance_due == D("0")
+
+
+def test_s9_invoice_paid_with_credit_is_not_revised(company, in_credit):
+    _, first, second = in_credit
+    apply_credit(from_invoice=first, to_invoice=second, amount=D("10.00"), date=company.today())
+    # `second` has no payment of its own: only the credit applied to it.
+    with pytest.raises(SettleError, match="customer credit applied to or refunded from it"):
+        revise_invoice(invoice=second, client=second.client, issue_date=second.issue_date, terms=second.terms,
+                       lines=[LineInput(description="Other", quantity=D("1"), unit_price=D("1.00"))])
+    second.refresh_from_db()
+    assert second.amount_paid == D("10.00")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
 
 from settle.companies.models import Company
 from settle.core.dates import format_date
@@ -105,13 +106,21 @@ def _retire_sessions_after_commit(*invoice_ids: int) -> None:
 # -- credit notes ----------------------------------------------------------------------------
 
 CREDITED_REFUSAL = (
-    "This invoice has credit notes, which were split by its lines and tax; it can no longer be edited or "
-    "voided. Issue another credit note for what the client should not pay."
+    "This invoice has credit notes, or customer credit applied to or refunded from it; it can no longer be "
+    "edited or voided. Issue a credit note for what the client should not pay."
 )
 
 
 def has_credit_notes(invoice: Invoice) -> bool:
-    return CreditNote.objects.filter(invoice_id=invoice.pk).exists()
+    """Any credit note on the invoice, or customer credit applied to, from or refunded from it (S9).
+
+    Such an invoice is neither revised nor voided: its credit notes were split by its lines,
+    and the credit moved through it is booked on its receivable line."""
+    return (
+        CreditNote.objects.filter(invoice_id=invoice.pk).exists()
+        or CreditApplication.objects.filter(Q(from_invoice_id=invoice.pk) | Q(to_invoice_id=invoice.pk)).exists()
+        or CreditRefund.objects.filter(from_invoice_id=invoice.pk).exists()
+    )
 
 
 
@@ -420,7 +429,7 @@ def credit_faults(*, company=None) -> list[str]:
     - An invoice below zero on receivable accounts is a live invoice whose recorded
       payments and credit notes exceed its total by at least that much.
     """
-    from django.db.models import Count, F, Q, Sum
+    from django.db.models import Count, F, Sum
 
     from settle.ledger.models import JournalLine
     from settle.ledger.selectors import from_units, sum_units
