@@ -341,7 +341,8 @@ def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by) 
 
 def overpayment_message(*, client: str, number: str, balance_before: Decimal, amount: Decimal, currency: str) -> str:
     """R3: the `overpaid` problem's sentence. The credit named is the client's whole credit on
-    the invoice after this payment (amount − balance before), also when it was already in credit."""
+    the invoice after this payment (amount − balance before), also when it was already in credit.
+    It points at the client page's credit actions (S9)."""
     credit = _fmt_amount(amount - balance_before, currency)
     paid = _fmt_amount(amount, currency)
     if balance_before <= 0:
@@ -355,8 +356,8 @@ def overpayment_message(*, client: str, number: str, balance_before: Decimal, am
             f"left to pay, so the client is now {credit} in credit on it."
         )
     return (
-        f"{what} The payment was recorded as received. If the client should not keep the credit, refund the "
-        "difference in your Stripe Dashboard."
+        f"{what} The payment was recorded as received. The credit shows on {client}'s page in Settle: apply it "
+        "to another open invoice of the client, or refund it to the card or by hand (S9)."
     )
 
 
