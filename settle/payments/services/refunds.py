@@ -66,6 +66,11 @@ def _fmt(amount: Decimal, currency: str) -> str:
     return format_money(quantize(amount, currency), currency)
 
 
+# Why less is recorded as paid on an invoice than its card payment brought in (S9).
+CREDIT_USED = ("the rest of what was paid on it became the client's credit and was applied to other invoices or "
+               "refunded by hand.")
+
+
 # -- refunding from Settle ---------------------------------------------------------------------
 
 def parse_refund_amount(text, *, currency: str) -> Decimal:
@@ -134,6 +139,13 @@ def refund_card_payment(*, card_payment: CardPayment, amount: Decimal, by, seen_
         raise SettleError(
             f"You can refund at most {_fmt(remaining, currency)} of this payment: "
             f"{_fmt(payment.amount, currency)} was paid and {_fmt(refunded, currency)} has already been refunded.",
+            field="amount",
+        )
+    still_paid = Invoice.objects.values_list("amount_paid", flat=True).get(pk=payment.invoice_id)
+    if amount > still_paid:
+        raise SettleError(
+            f"You can refund at most {_fmt(still_paid, currency)} of this payment from invoice "
+            f"{payment.invoice.number}: {CREDIT_USED}",
             field="amount",
         )
     info = client.create_refund(
@@ -266,6 +278,12 @@ def _post(*, refund: Refund, invoice: Invoice, date: dt.date, created_by) -> Non
     payment = refund.card_payment
     processor = payment.processor
     amount = quantize(refund.amount, refund.currency)
+    if amount > invoice.amount_paid:  # S9: part of the payment became credit used elsewhere
+        raise SettleError(
+            f"only {_fmt(invoice.amount_paid, refund.currency)} is still recorded as paid on invoice {invoice.number}: "
+            f"{CREDIT_USED} Post the refund as a journal entry, or reverse "
+            "what used the credit."
+        )
     entry = post_journal_entry(
         company=refund.company,
         date=date,

@@ -117,3 +117,58 @@ def test_s9_apply_card_credit_to_another_invoice_from_the_client_page(company, o
     assert overpaid.invoice.credit == D("20.00")
     page = unescape(web.get(url).content.decode())
     assert "Acme Cafe has $20.00 of credit." in page and f"Applied from {overpaid.invoice.number} to" in page
+
+
+@pytest.fixture
+def credited_then_used(company, stripe, sent_link, invoice, acme, processor):
+    """Acme Cafe paid the invoice's 120.00 by card, a credit note of 120.00 left the client 120.00 in
+    credit, and 100.00 of that credit paid another invoice: only 20.00 is still recorded as paid."""
+    from settle.sales.services.credits import apply_credit, issue_credit_note
+
+    session_id = stripe.open_session(sent_link)
+    stripe.pay(session_id)
+    stripe.complete(sent_link, session_id)
+    issue_credit_note(invoice=invoice, date=company.today(), amount=D("120.00"), reason="Order cancelled")
+    other = make_invoice(company, acme, amount=D("100.00"), processor=processor)
+    invoice.refresh_from_db()
+    apply_credit(from_invoice=invoice, to_invoice=other, amount=D("100.00"), date=company.today())
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == D("20.00")
+    return CardPayment.objects.get(invoice=invoice)
+
+
+def test_s9_r6_refund_from_settle_is_limited_to_what_is_still_paid(credited_then_used, member_client):
+    from settle.core.errors import SettleError
+    from settle.payments.services.refunds import refund_card_payment
+
+    with pytest.raises(SettleError, match=r"at most \$20\.00 of this payment from invoice .*applied to other invoices"):
+        refund_card_payment(card_payment=credited_then_used, amount=D("120.00"), by=None)
+    assert not Refund.objects.exists()
+    refund = refund_card_payment(card_payment=credited_then_used, amount=D("20.00"), by=None)
+    assert refund.status == Refund.Status.BOOKED
+    credited_then_used.invoice.refresh_from_db()
+    assert credited_then_used.invoice.amount_paid == D("0")
+    assert find_faults() == []
+
+
+def test_s9_r6_dashboard_refund_of_credit_already_used_waits_with_its_reason(
+    company, emulator, processor, credited_then_used
+):
+    """The whole 120.00 refunded in the Stripe Dashboard after 100.00 of it paid another invoice: Settle cannot
+    take 120.00 off an invoice with 20.00 paid, so the refund waits as a problem that says why; nothing breaks."""
+    from settle.payments.processors import client_for
+    from settle.payments.services.refunds import book_refunds_of_charge
+
+    from tests.payments.paying.conftest import control
+
+    control(emulator, "POST", f"charges/{credited_then_used.charge_id}/refund")
+    for _ in range(2):  # the webhook, then the sweep or a redelivery: one row, one problem
+        book_refunds_of_charge(processor=processor, client=client_for(processor), charge_id=credited_then_used.charge_id)
+    refund = Refund.objects.get()
+    assert refund.status == Refund.Status.TO_RECORD and refund.journal_entry is None
+    problem = Problem.objects.get(kind=Problem.Kind.REFUND_TO_RECORD)
+    assert "only $20.00 is still recorded as paid on invoice" in problem.message
+    assert "applied to other invoices" in problem.message
+    credited_then_used.invoice.refresh_from_db()
+    assert credited_then_used.invoice.amount_paid == D("20.00")
+    assert find_faults() == []
