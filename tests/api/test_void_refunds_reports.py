@@ -232,3 +232,49 @@ def test_l4_balance_sheet_ties_out_as_of_a_date(api, company):
     assert sheet["total_liabilities_and_equity"] == sheet["total_assets"]
     before = api.get("/reports/balance-sheet", {"as_of": (today - dt.timedelta(days=1)).isoformat()}).json()
     assert before["assets"] == [] and before["total_assets"]["amount"] == "0.00"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_s8_void_and_a_payment_at_once_one_of_them_is_refused(api_as):
+    """The API's void and its manual payment race on one invoice: the invoice lock lets one win."""
+    import threading
+
+    from django.db import connection
+
+    from tests import factories
+
+    assert connection.vendor == "postgresql"
+    company = factories.make_company(name="Racing Bakery")
+    api = api_as(Level.BOOKKEEPER, of=company)
+    invoice = _issue(api, company)
+    start = threading.Barrier(2)
+    answers, errors = {}, []
+
+    def call(name, send):
+        try:
+            start.wait()
+            answers[name] = send()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=call, args=("void", lambda: api.post(f"/invoices/{invoice['id']}/void"))),
+        threading.Thread(target=call, args=("pay", lambda: api.post(
+            f"/invoices/{invoice['id']}/payments", {"date": _today(company), "amount": "20.00"}))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    statuses = sorted((answers["void"].status_code, answers["pay"].status_code))
+    assert statuses in ([200, 422], [201, 422]), statuses
+    stored = Invoice.objects.get(pk=invoice["id"])
+    if answers["void"].status_code == 200:
+        assert stored.voided_at is not None and stored.amount_paid == 0
+    else:
+        assert stored.voided_at is None and stored.amount_paid == Decimal("20.00")
+        assert answers["void"].json()["type"] == "urn:settle:problem:invoice-has-payments"

@@ -281,3 +281,61 @@ def test_c2_a_bookkeeper_cannot_manage_webhooks(client, company, receiver):
     client.force_login(factories.add_member(company, level=Level.BOOKKEEPER).user)
     assert client.post("/settings/webhooks/", {"url": receiver.url}).status_code == 403
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_rotation_reencrypts_endpoint_secrets_with_the_first_key(company, endpoint, settings):
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    row, secret = endpoint
+    old_key = settings.ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.ENCRYPTION_KEYS = [new_key, old_key]
+    out = StringIO()
+    call_command("rotate_encryption_key", stdout=out)
+    assert "Re-encrypted 1 webhook endpoint signing secrets." in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM api_webhookendpoint WHERE id = %s", [row.pk])
+        (stored,) = cursor.fetchone()
+    assert Fernet(new_key.encode()).decrypt(stored.encode()).decode() == secret
+    settings.ENCRYPTION_KEYS = [new_key]
+    assert WebhookEndpoint.objects.get(pk=row.pk).secret == secret
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_deliver_each_event_exactly_once(receiver):
+    assert connection.vendor == "postgresql"
+    company = factories.make_company(name="Busy Bakery")
+    webhooks.add_endpoint(company=company, url=receiver.url)
+    for n in range(12):
+        _pay(_invoice(company, f"{10 + n}.00"), f"{10 + n}.00")
+    events = set(WebhookEvent.objects.values_list("public_id", flat=True))
+    assert len(events) == 12
+    start = threading.Barrier(2)
+    totals, errors = [], []
+
+    def run():
+        try:
+            start.wait()
+            total = 0
+            while sent := webhooks.deliver_due(limit=2):
+                total += sent
+            totals.append(total)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    assert errors == [] and sum(totals) == 12
+    received = [json.loads(r["body"])["id"] for r in receiver.received]
+    assert sorted(received) == sorted(events)  # each event once, none twice
+    assert WebhookDelivery.objects.filter(status=WebhookDelivery.Status.DELIVERED).count() == 12
