@@ -81,6 +81,7 @@ class DemoBooks:
                 "processor form": ("processor_new_stripe", {}),
                 "processor edit": ("processor_edit", {"pk": self.processor.pk}),
                 "invoice payments": ("invoice_payments_settings", {}),
+                "webhooks": ("webhook_endpoints", {}),
             }
         return {name: reverse(url, kwargs=kwargs) for name, (url, kwargs) in names.items()}
 

@@ -31,10 +31,12 @@ _BY_ID = {
     "client": [("get_client", "client_id"), ("update_client", "client_id"), ("delete_client", "client_id"),
                ("list_invoices", "client_id")],
     "invoice": [("get_invoice", "invoice_id"), ("update_invoice", "invoice_id"), ("email_invoice", "invoice_id"),
-                ("create_manual_payment", "invoice_id"), ("list_card_payments", "invoice_id")],
+                ("create_manual_payment", "invoice_id"), ("list_card_payments", "invoice_id"),
+                ("list_refunds", "invoice_id"), ("void_invoice", "invoice_id")],
     "entry": [("get_journal_entry", "entry_id")],
     "account": [("get_account", "account_id")],
-    "card_payment": [("get_card_payment", "payment_id")],
+    "card_payment": [("get_card_payment", "payment_id"), ("list_refunds", "card_payment_id")],
+    "refund": [("get_refund", "refund_id")],
     "problem": [("get_payment_problem", "problem_id"), ("resolve_payment_problem", "problem_id")],
     "processor": [("get_processor", "processor_id")],
 }
@@ -47,6 +49,7 @@ _SOURCES = {
     "create_journal_entry": ("entry", "201", "#/id"), "list_journal_entries": ("entry", "200", "#/data/0/id"),
     "list_accounts": ("account", "200", "#/data/0/id"),
     "list_card_payments": ("card_payment", "200", "#/data/0/id"),
+    "list_refunds": ("refund", "200", "#/data/0/id"),
     "list_payment_problems": ("problem", "200", "#/data/0/id"),
     "list_processors": ("processor", "200", "#/data/0/id"),
 }

@@ -87,8 +87,18 @@ def _validation_error(request, exc: ValidationError):
 ID_FIELDS = {"client", "card_processor", "default_processor", "receivable_account", "deposit_account", "tax_rate"}
 
 
+def _slug(exc: SettleError) -> str:
+    from settle.sales.services.voiding import InvoiceHasPayments
+
+    if isinstance(exc, PeriodLocked):
+        return "period-locked"
+    if isinstance(exc, InvoiceHasPayments):
+        return "invoice-has-payments"
+    return "business-rule"
+
+
 def _settle_error(request, exc: SettleError):
-    slug = "period-locked" if isinstance(exc, PeriodLocked) else "business-rule"
+    slug = _slug(exc)
     field = f"{exc.field}_id" if exc.field in ID_FIELDS else exc.field
     errors = [{"field": field, "message": exc.message}] if field else []
     return problem_response(

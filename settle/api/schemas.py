@@ -63,7 +63,7 @@ class ClientPatch(Schema):
 # --- invoices ----------------------------------------------------------------------------------
 
 Terms = Literal["due_on_receipt", "net_15", "net_30", "net_60"]
-InvoiceStatus = Literal["unpaid", "partially_paid", "paid", "overdue"]
+InvoiceStatus = Literal["unpaid", "partially_paid", "paid", "overdue", "void"]
 
 
 class InvoiceLineIn(Schema):
@@ -133,6 +133,7 @@ class InvoiceOut(Schema):
     balance_due: Money
     lines: list[InvoiceLineOut]
     journal_entry_id: int | None
+    voided_at: dt.datetime | None = Field(description="When the invoice was voided (S8); null while it stands.")
     created_at: dt.datetime
 
 
@@ -191,7 +192,34 @@ class CardPaymentOut(Schema):
     card_last4: str
     payment_intent_id: str
     journal_entry_id: int | None
+    refunded: Money = Field(description="Refunds booked or waiting to be recorded (R6).")
+    refunds: list["RefundOut"] = Field(description="Every refund of the payment, oldest first (R6).")
     created_at: dt.datetime
+
+
+RefundStatus = Literal["booked", "to_record", "reversed", "failed"]
+
+
+class RefundOut(Schema):
+    """A refund of a card payment (R6), made in Settle or elsewhere (the processor's dashboard)."""
+
+    id: int
+    card_payment_id: int
+    invoice_id: int
+    refund_id: str = Field(description="The processor's refund id.")
+    status: RefundStatus
+    amount: Money
+    refunded_on: dt.date
+    made_in_settle: bool
+    journal_entry_id: int | None
+    reversal_entry_id: int | None
+    failure_reason: str
+    created_at: dt.datetime
+    recorded_at: dt.datetime | None
+    failed_at: dt.datetime | None
+
+
+CardPaymentOut.model_rebuild()
 
 
 # --- ledger ------------------------------------------------------------------------------------
@@ -281,6 +309,52 @@ class AgingOut(Schema):
     as_of: dt.date
     rows: list[AgingRowOut]
     totals: AgingRowOut
+
+
+class ReportRow(Schema):
+    account_id: int
+    code: str
+    name: str
+    amount: Money
+
+
+class ComparedRow(ReportRow):
+    previous: Money = Field(description="The same account in the previous period.")
+    change: Money
+
+
+class Period(Schema):
+    start: dt.date
+    end: dt.date
+
+
+class ProfitAndLossOut(Schema):
+    """Income and expenses of the period beside the previous period of the same length (L4)."""
+
+    period: Period
+    previous_period: Period
+    income: list[ComparedRow]
+    expenses: list[ComparedRow]
+    total_income: Money
+    total_expenses: Money
+    net_profit: Money
+    previous_total_income: Money
+    previous_total_expenses: Money
+    previous_net_profit: Money
+
+
+class BalanceSheetOut(Schema):
+    """Assets = liabilities + equity (with the current earnings not yet closed to equity), L4."""
+
+    as_of: dt.date
+    assets: list[ReportRow]
+    liabilities: list[ReportRow]
+    equity: list[ReportRow]
+    current_earnings: Money
+    total_assets: Money
+    total_liabilities: Money
+    total_equity: Money
+    total_liabilities_and_equity: Money
 
 
 # --- payment problems and processors -------------------------------------------------------------

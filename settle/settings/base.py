@@ -223,3 +223,7 @@ AXES_LOCKOUT_CALLABLE = "settle.core.ratelimit.lockout_response"
 AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the email address)
 AXES_VERBOSE = False  # no banner on every management command; lockouts are still logged
 AXES_SENSITIVE_PARAMETERS = []  # failed and locked attempts are logged with the account and address
+
+# Webhooks out go to public https addresses only; development and tests may use http and local
+# addresses (a receiver on the same machine).
+SETTLE_WEBHOOKS_ALLOW_PRIVATE = False

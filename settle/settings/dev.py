@@ -17,3 +17,4 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", f"http://127.0.0.1:{env('EMULATOR_PORT'
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if env("SMTP_HOST") else "settle.notifications.backends.OutboxBackend"
 )
+SETTLE_WEBHOOKS_ALLOW_PRIVATE = True  # a receiver on this machine (http://127.0.0.1:…)

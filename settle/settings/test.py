@@ -29,3 +29,4 @@ STORAGES = {
 # pass; the login-limit tests switch it on. The other rate limits stay on (the counters are
 # cleared before every test).
 AXES_ENABLED = False
+SETTLE_WEBHOOKS_ALLOW_PRIVATE = True  # receivers in the tests listen on 127.0.0.1; the production rule is tested apart

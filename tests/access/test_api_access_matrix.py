@@ -82,6 +82,7 @@ OPERATIONS: dict[str, Op] = {
     "update_invoice": Op(
         Level.BOOKKEEPER, path=lambda w: {"invoice_id": _unpaid_invoice(w).pk}, body=lambda w: {"notes": "Thanks!"}
     ),
+    "void_invoice": Op(Level.BOOKKEEPER, path=lambda w: {"invoice_id": _unpaid_invoice(w).pk}),
     "email_invoice": Op(Level.BOOKKEEPER, 201, path=lambda w: {"invoice_id": w.invoice().pk}, body=lambda w: {}),
     "create_manual_payment": Op(
         Level.BOOKKEEPER, 201, path=lambda w: {"invoice_id": w.invoice().pk},
@@ -89,6 +90,8 @@ OPERATIONS: dict[str, Op] = {
     ),
     "list_card_payments": Op(Level.VIEWER),
     "get_card_payment": Op(Level.VIEWER, path=lambda w: {"payment_id": w.card_payment().pk}),
+    "list_refunds": Op(Level.VIEWER),
+    "get_refund": Op(Level.VIEWER, path=lambda w: {"refund_id": w.refund().pk}),
     "list_payment_problems": Op(Level.BOOKKEEPER),
     "get_payment_problem": Op(Level.BOOKKEEPER, path=lambda w: {"problem_id": _overpaid_problem(w).pk}),
     "resolve_payment_problem": Op(Level.BOOKKEEPER, path=lambda w: {"problem_id": _overpaid_problem(w).pk}),
@@ -111,6 +114,8 @@ OPERATIONS: dict[str, Op] = {
     "list_tax_rates": Op(Level.VIEWER),
     "trial_balance": Op(Level.VIEWER),
     "receivables_aging": Op(Level.VIEWER),
+    "profit_and_loss": Op(Level.VIEWER),
+    "balance_sheet": Op(Level.VIEWER),
 }
 
 
@@ -131,13 +136,14 @@ WHO = ["admin", "bookkeeper", "viewer", "stranger", "no key", "malformed key", "
 
 def _seed(w: World):
     """Rows of every kind in this company, so lists and reports have something to leak."""
-    w.invoice(), w.entry(), w.card_payment(), _overpaid_problem(w), w.tax_rate()
+    w.invoice(), w.entry(), w.card_payment(), w.refund(), _overpaid_problem(w), w.tax_rate()
 
 
 def _counts(company):
     return (
         Client.objects.filter(company=company).count(),
         Invoice.objects.filter(company=company).count(),
+        Invoice.objects.filter(company=company, voided_at__isnull=False).count(),
         JournalEntry.objects.filter(company=company).count(),
         ManualPayment.objects.filter(company=company).count(),
         InvoiceEmail.objects.filter(invoice__company=company).count(),
@@ -160,7 +166,8 @@ def _call(api_client: Api, name: str, w: World, request=None):
 
 
 def _ids(payload) -> set:
-    rows = payload.get("data", payload.get("rows", []))
+    sections = ("data", "rows", "income", "expenses", "assets", "liabilities", "equity")
+    rows = [row for section in sections for row in payload.get(section, [])]
     return {(r.get("id"), r.get("account_id"), r.get("client_id")) for r in rows}
 
 

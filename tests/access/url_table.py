@@ -208,6 +208,12 @@ class World:
 
         return create_api_key(company=self.company, name="Shop", level=Level.BOOKKEEPER)[0]
 
+    @memo
+    def webhook_endpoint(self):
+        from settle.api.webhooks import add_endpoint
+
+        return add_endpoint(company=self.company, url="http://127.0.0.1:9/settle-events")[0]
+
     # --- notifications ---------------------------------------------------------------------
     @memo
     def outgoing_email(self):
@@ -327,6 +333,8 @@ TABLE: dict[str, Access] = {
     # operations are in test_api_access_matrix.py) ---
     "api_keys": Access(Level.ADMIN, GET_POST),
     "api_key_revoke": Access(Level.ADMIN, POST, kwargs=lambda w: {"key_id": w.api_key().pk}),
+    "webhook_endpoints": Access(Level.ADMIN, GET_POST),
+    "webhook_endpoint_remove": Access(Level.ADMIN, POST, kwargs=lambda w: {"endpoint_id": w.webhook_endpoint().pk}),
     "api_v1:openapi-json": Access(PUBLIC),
     "api_v1:openapi-view": Access(PUBLIC),
     "api_v1:api-root": Access(PUBLIC),

@@ -30,7 +30,8 @@ from schemathesis.specs.openapi.checks import (
 from settle.api.services import create_api_key
 from settle.companies.models import Level
 from settle.ledger.services import Line, account_for_role, post_journal_entry
-from settle.payments.models import Problem
+from settle.core.fields import Secret
+from settle.payments.models import CardPayment, Problem, Processor, Refund
 from settle.payments.services.problems import raise_problem
 from settle.sales.services.clients import create_client
 from settle.sales.services.invoices import LineInput, issue_invoice
@@ -56,12 +57,12 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_applica
 
 @pytest.fixture
 def fuzz_key(db, settings):
-    """An Admin key of a company with a client, invoices, an entry and a problem to find."""
+    """An Admin key of a company with a client, invoices, an entry, a problem, a card payment and its refund to find."""
     settings.SETTLE_API_RATE_LIMIT = 10**9
     company = factories.make_company(name="Fuzzed Bakery")
     client = create_client(company=company, name="Corner Café", emails="owner@corner.example")
     for days in (40, 3):
-        issue_invoice(
+        invoice = issue_invoice(
             company=company, client=client, issue_date=company.today() - dt.timedelta(days=days),
             lines=[LineInput(description="Bread", quantity=Decimal("3"), unit_price=Decimal("4.50"))],
         )
@@ -73,6 +74,18 @@ def fuzz_key(db, settings):
         ],
     )
     raise_problem(company=company, kind=Problem.Kind.OVERPAID, message="Paid more than due.", key="fuzz:1")
+    processor = Processor.objects.create(
+        company=company, name="Stripe", deposit_account=account_for_role(company=company, role="stripe_clearing"),
+        secret_key=Secret("sk_test_" + "f" * 24), key_last4="ffff", account_id="acct_fuzz",
+    )
+    payment = CardPayment.objects.create(
+        company=company, invoice=invoice, processor=processor, payment_intent_id="pi_fuzz", stripe_account="acct_fuzz",
+        amount=Decimal("5.00"), currency=company.currency, paid_on=company.today(), status=CardPayment.Status.TO_RECORD,
+    )
+    Refund.objects.create(
+        company=company, card_payment=payment, stripe_account="acct_fuzz", refund_id="re_fuzz", amount=Decimal("2.00"),
+        currency=company.currency, refunded_on=company.today(), status=Refund.Status.TO_RECORD,
+    )
     return create_api_key(company=company, name="Fuzzer", level=Level.ADMIN)[1]
 
 

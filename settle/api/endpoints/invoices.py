@@ -11,6 +11,7 @@ from settle.sales.access import access_invoice
 from settle.sales.services.invoice_emails import default_body, default_subject, send_invoice_email
 from settle.sales.services.invoices import USE_DEFAULT, LineInput, issue_invoice, revise_invoice, set_invoice_processor
 from settle.sales.services.manual_payments import record_manual_payment
+from settle.sales.services.voiding import void_invoice
 
 from ..auth import key_required
 from ..pagination import PageParams, page_of, paginate
@@ -56,6 +57,7 @@ def present_invoice(invoice) -> dict:
             for line in invoice.lines.all()
         ],
         "journal_entry_id": invoice.journal_entry_id,
+        "voided_at": invoice.voided_at,
         "created_at": invoice.created_at,
     }
 
@@ -147,6 +149,21 @@ def update(request, invoice_id: Id, payload: InvoicePatch):
         )
     invoice = access_invoice(membership=request.membership, invoice_id=invoice.pk)
     return present_invoice(invoice)
+
+
+@router.post("/invoices/{invoice_id}/void", response={200: InvoiceOut, **WRITE_ERRORS}, operation_id="void_invoice")
+@key_required(Level.BOOKKEEPER)
+def void(request, invoice_id: Id):
+    """Void the invoice (S8): its journal entry is reversed (dated today), its payment links are voided,
+    its reminders stop; it keeps its number.
+
+    Refused (422 problem details) when payments stand on it (`urn:settle:problem:invoice-has-payments`:
+    reverse or refund them first), when it is already voided, or when the invoice's date or today
+    is in the locked period (`urn:settle:problem:period-locked`).
+    """
+    invoice = access_invoice(membership=request.membership, invoice_id=invoice_id)
+    void_invoice(invoice=invoice)
+    return present_invoice(access_invoice(membership=request.membership, invoice_id=invoice.pk))
 
 
 @router.post(

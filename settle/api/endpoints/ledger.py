@@ -5,9 +5,11 @@ from decimal import Decimal
 
 from ninja import Query, Router, Status
 
+from settle.core.errors import SettleError
 from settle.core.money import ZERO
 from settle.ledger import selectors, services
 from settle.ledger.access import access_account, access_entry
+from settle.ledger.forms import default_dates
 from settle.ledger.models import Account, JournalEntry
 from settle.ledger.services import Line
 from settle.sales.selectors import tax_rates
@@ -15,7 +17,8 @@ from settle.sales.selectors import tax_rates
 from ..auth import key_required
 from ..pagination import PageParams, page_of, paginate
 from ..schemas import (
-    AccountOut, AccountType, AgingOut, Id, JournalEntryIn, JournalEntryOut, TaxRateOut, TrialBalanceOut, money, plain,
+    AccountOut, AccountType, AgingOut, BalanceSheetOut, Date, Id, JournalEntryIn, JournalEntryOut, ProfitAndLossOut,
+    TaxRateOut, TrialBalanceOut, money, plain,
 )
 from .common import READ_ERRORS, WRITE_ERRORS, Level, company_of
 from .refs import account_ref
@@ -162,4 +165,76 @@ def aging(request, as_of: dt.date | None = None):
         "as_of": report.as_of,
         "rows": [_aging_row(row, company.currency) for row in report.rows],
         "totals": _aging_row(report.totals, company.currency),
+    }
+
+
+@router.get(
+    "/reports/profit-and-loss", response={200: ProfitAndLossOut, **READ_ERRORS}, operation_id="profit_and_loss",
+    tags=["reports"],
+)
+@key_required(Level.VIEWER)
+def profit_and_loss(request, start: Date | None = None, end: Date | None = None):
+    """Income and expenses from `start` to `end` (both included; by default the start of the year through
+    today), beside the previous period of the same number of days, as the web report shows them (L4)."""
+    company = company_of(request)
+    default_start, default_end = default_dates(company.today())
+    start, end = start or default_start, end or default_end
+    if start > end:
+        raise SettleError("The start date is after the end date.", field="start")
+    try:
+        report = selectors.profit_and_loss(company=company, start=start, end=end)
+    except OverflowError:  # the previous period would begin before year 1
+        raise SettleError("This period has no previous period to compare with; choose a later start.", field="start") from None
+    currency = company.currency
+
+    def rows(section):
+        return [
+            {
+                "account_id": row.account_id, "code": row.code, "name": row.name, "amount": money(row.amount, currency),
+                "previous": money(row.previous, currency), "change": money(row.change, currency),
+            }
+            for row in section
+        ]
+
+    return {
+        "period": {"start": report.start, "end": report.end},
+        "previous_period": {"start": report.previous_start, "end": report.previous_end},
+        "income": rows(report.income),
+        "expenses": rows(report.expenses),
+        "total_income": money(report.total_income, currency),
+        "total_expenses": money(report.total_expenses, currency),
+        "net_profit": money(report.net_profit, currency),
+        "previous_total_income": money(report.previous_income, currency),
+        "previous_total_expenses": money(report.previous_expenses, currency),
+        "previous_net_profit": money(report.previous_net_profit, currency),
+    }
+
+
+@router.get(
+    "/reports/balance-sheet", response={200: BalanceSheetOut, **READ_ERRORS}, operation_id="balance_sheet",
+    tags=["reports"],
+)
+@key_required(Level.VIEWER)
+def balance_sheet(request, as_of: Date | None = None):
+    """Assets, liabilities and equity as of the date (by default today), as the web report shows them (L4)."""
+    company = company_of(request)
+    sheet = selectors.balance_sheet(company=company, as_of=as_of or company.today())
+    currency = company.currency
+
+    def rows(section):
+        return [
+            {"account_id": row.account_id, "code": row.code, "name": row.name, "amount": money(row.amount, currency)}
+            for row in section
+        ]
+
+    return {
+        "as_of": sheet.as_of,
+        "assets": rows(sheet.assets),
+        "liabilities": rows(sheet.liabilities),
+        "equity": rows(sheet.equity),
+        "current_earnings": money(sheet.current_earnings, currency),
+        "total_assets": money(sheet.total_assets, currency),
+        "total_liabilities": money(sheet.total_liabilities, currency),
+        "total_equity": money(sheet.total_equity, currency),
+        "total_liabilities_and_equity": money(sheet.total_liabilities_and_equity, currency),
     }

@@ -1,4 +1,4 @@
-"""Card payments (read), payment problems (read, resolve) and processors (read; never the key)."""
+"""Card payments and their refunds (read), payment problems (read, resolve) and processors (read; never the key)."""
 
 import datetime as dt
 from typing import Literal
@@ -8,19 +8,42 @@ from ninja import Query, Router
 
 from settle.companies.access import access_object
 from settle.core.errors import SettleError
-from settle.payments.models import CardPayment, Problem, Processor
+from settle.core.money import ZERO
+from settle.payments.models import CardPayment, Problem, Processor, Refund
 from settle.payments.services.problems import resolve_problem
+from settle.payments.services.refunds import OPEN_STATUSES
 from settle.payments.views.problems import may_resolve
 
 from ..auth import key_required
 from ..pagination import PageParams, page_of, paginate
-from ..schemas import CardPaymentOut, Id, PaymentProblemOut, ProcessorOut, money
+from ..schemas import CardPaymentOut, Id, PaymentProblemOut, ProcessorOut, RefundOut, RefundStatus, money
 from .common import READ_ERRORS, WRITE_ERRORS, Level, company_of
 
 router = Router(tags=["payments"])
 
 
+def present_refund(refund, invoice_id: int | None = None) -> dict:
+    return {
+        "id": refund.pk,
+        "card_payment_id": refund.card_payment_id,
+        "invoice_id": invoice_id if invoice_id is not None else refund.card_payment.invoice_id,
+        "refund_id": refund.refund_id,
+        "status": refund.status,
+        "amount": money(refund.amount, refund.currency),
+        "refunded_on": refund.refunded_on,
+        "made_in_settle": refund.made_in_settle,
+        "journal_entry_id": refund.journal_entry_id,
+        "reversal_entry_id": refund.reversal_entry_id,
+        "failure_reason": refund.failure_reason,
+        "created_at": refund.created_at,
+        "recorded_at": refund.recorded_at,
+        "failed_at": refund.failed_at,
+    }
+
+
 def present_card_payment(payment) -> dict:
+    refunds = sorted(payment.refunds.all(), key=lambda refund: refund.pk)  # prefetched by the lists
+    refunded = sum((refund.amount for refund in refunds if refund.status in OPEN_STATUSES), ZERO)
     return {
         "id": payment.pk,
         "invoice_id": payment.invoice_id,
@@ -33,6 +56,8 @@ def present_card_payment(payment) -> dict:
         "card_last4": payment.card_last4,
         "payment_intent_id": payment.payment_intent_id,
         "journal_entry_id": payment.journal_entry_id,
+        "refunded": money(refunded, payment.currency),
+        "refunds": [present_refund(refund, payment.invoice_id) for refund in refunds],
         "created_at": payment.created_at,
     }
 
@@ -43,7 +68,7 @@ def list_card_payments(
     request, page: Query[PageParams], status: Literal["recorded", "to_record"] | None = None,
     invoice_id: Id | None = None, paid_from: dt.date | None = None, paid_to: dt.date | None = None,
 ):
-    queryset = CardPayment.objects.filter(company=company_of(request))
+    queryset = CardPayment.objects.filter(company=company_of(request)).prefetch_related("refunds")
     if status:
         queryset = queryset.filter(status=status)
     if invoice_id:
@@ -58,7 +83,36 @@ def list_card_payments(
 @router.get("/card-payments/{payment_id}", response={200: CardPaymentOut, **READ_ERRORS}, operation_id="get_card_payment")
 @key_required(Level.VIEWER)
 def get_card_payment(request, payment_id: Id):
-    return present_card_payment(access_object(CardPayment.objects.all(), membership=request.membership, pk=payment_id))
+    return present_card_payment(access_object(CardPayment.objects.prefetch_related("refunds"), membership=request.membership, pk=payment_id))
+
+
+@router.get("/refunds", response={200: page_of(RefundOut), **READ_ERRORS}, operation_id="list_refunds")
+@key_required(Level.VIEWER)
+def list_refunds(
+    request, page: Query[PageParams], status: RefundStatus | None = None, card_payment_id: Id | None = None,
+    invoice_id: Id | None = None, refunded_from: dt.date | None = None, refunded_to: dt.date | None = None,
+):
+    """Refunds of card payments (R6), newest first: booked, waiting to be recorded, failed or reversed."""
+    queryset = Refund.objects.filter(company=company_of(request)).select_related("card_payment")
+    if status:
+        queryset = queryset.filter(status=status)
+    if card_payment_id:
+        queryset = queryset.filter(card_payment_id=card_payment_id)
+    if invoice_id:
+        queryset = queryset.filter(card_payment__invoice_id=invoice_id)
+    if refunded_from:
+        queryset = queryset.filter(refunded_on__gte=refunded_from)
+    if refunded_to:
+        queryset = queryset.filter(refunded_on__lte=refunded_to)
+    return paginate(queryset, page, present_refund)
+
+
+@router.get("/refunds/{refund_id}", response={200: RefundOut, **READ_ERRORS}, operation_id="get_refund")
+@key_required(Level.VIEWER)
+def get_refund(request, refund_id: Id):
+    return present_refund(
+        access_object(Refund.objects.select_related("card_payment"), membership=request.membership, pk=refund_id)
+    )
 
 
 def present_problem(problem) -> dict:

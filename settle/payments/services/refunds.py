@@ -20,7 +20,7 @@ A booked refund posts: debit the invoice's receivable account (the line carries 
 invoice), credit the deposit account of the processor that booked the payment; the
 invoice's amount paid goes down by the refund (`balances.remove_payment`), reopening its
 balance. The owner (Payment Notification Email) and the payer (the payment's billing email)
-are told, once each.
+are told, once each, and the `payment.refunded` webhook is queued (`settle.api.webhooks`).
 """
 
 import datetime as dt
@@ -34,6 +34,7 @@ from django.utils import timezone
 from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError
 from settle.core.money import InvalidAmount, format_money, quantize, to_minor_units
+from settle.api.webhooks import payment_refunded
 from settle.ledger.services import Line, lock_end_date, post_journal_entry, reverse_journal_entry
 from settle.sales.models import Invoice
 from settle.sales.services.balances import add_payment, remove_payment
@@ -302,6 +303,7 @@ def _post(*, refund: Refund, invoice: Invoice, date: dt.date, created_by) -> Non
     refund.recorded_at = timezone.now()
     refund.save(update_fields=["status", "journal_entry", "recorded_at"])
     notify_refund(refund=refund)
+    payment_refunded(refund)
 
 
 def _lock(refund: Refund) -> tuple[Invoice, Refund]:

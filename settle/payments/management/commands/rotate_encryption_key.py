@@ -6,11 +6,15 @@ the old one after it, run this command, then drop the old key.
 
 from django.core.management.base import BaseCommand
 
+from settle.api.webhooks import rotate_endpoint_secrets
 from settle.payments.services.connections import rotate_secrets
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every processor secret key and webhook signing secret with the first ENCRYPTION_KEY."
+    help = (
+        "Re-encrypt every processor secret key and webhook signing secret, and the signing secrets of the "
+        "webhook endpoints of Settings > Webhooks, with the first ENCRYPTION_KEY."
+    )
 
     def handle(self, *args, **options):
         counts = rotate_secrets()
@@ -20,3 +24,5 @@ class Command(BaseCommand):
                 "secrets with the first ENCRYPTION_KEY."
             )
         )
+        endpoints = rotate_endpoint_secrets()
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {endpoints} webhook endpoint signing secrets."))
