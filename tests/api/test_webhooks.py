@@ -339,3 +339,18 @@ def test_two_workers_at_once_deliver_each_event_exactly_once(receiver):
     received = [json.loads(r["body"])["id"] for r in receiver.received]
     assert sorted(received) == sorted(events)  # each event once, none twice
     assert WebhookDelivery.objects.filter(status=WebhookDelivery.Status.DELIVERED).count() == 12
+
+
+def test_s3_an_invoice_paid_at_issue_sends_invoice_paid_once(company, endpoint, receiver):
+    client = create_client(company=company, name="Walk-in")
+    invoice = issue_invoice(
+        company=company, client=client, issue_date=company.today(),
+        receivable_account=account_for_role(company=company, role=AccountRole.BANK),
+        lines=[LineInput(description="Cake", quantity=Decimal("1"), unit_price=Decimal("12.00"))],
+    )
+    (event,) = WebhookEvent.objects.all()
+    assert event.type == "invoice.paid"
+    assert webhooks.deliver_due() == 1
+    data = json.loads(receiver.received[0]["body"])["data"]["object"]
+    assert data["id"] == invoice.pk and data["status"] == "paid"
+    assert data["balance_due"] == {"amount": "0.00", "currency": "USD"}

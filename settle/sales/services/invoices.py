@@ -334,6 +334,10 @@ def issue_invoice(
     _write_lines(invoice, prepared)
     invoice.journal_entry = _post(invoice, prepared, created_by=created_by)
     invoice.save(update_fields=["journal_entry"])
+    if invoice.amount_paid > 0:  # S3: paid at issue, so paid from the start
+        from settle.api.webhooks import invoice_paid
+
+        invoice_paid(invoice)
     return invoice
 
 
