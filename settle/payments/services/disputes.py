@@ -315,7 +315,10 @@ def _tell_closed(dispute: Dispute, invoice: Invoice) -> None:
 # -- the business's actions ------------------------------------------------------------------------
 
 def _lock(movement_or_dispute) -> tuple[Invoice, Dispute]:
-    dispute_id = getattr(movement_or_dispute, "dispute_id", None) or movement_or_dispute.pk
+    if isinstance(movement_or_dispute, DisputeMovement):
+        dispute_id = movement_or_dispute.dispute_id
+    else:
+        dispute_id = movement_or_dispute.pk
     invoice_id = Dispute.objects.filter(pk=dispute_id).values_list("card_payment__invoice_id", flat=True).get()
     invoice = _lock_invoice(invoice_id)
     Dispute.objects.select_for_update().filter(pk=dispute_id).first()
