@@ -138,8 +138,8 @@ class PaymentPaths(RuleBasedStateMachine):
         processor.refresh_from_db()
         events = [e for t in types for e in control(self.emulator, "GET", "events", params={"type": t})["data"]
                   if e["data"]["object"]["id"] == object_id]
-        for event in events * times:
-            assert self.stripe.deliver(processor, json.dumps(event).encode()).status_code == 200
+        for one in events * times:
+            assert self.stripe.deliver(processor, json.dumps(one).encode()).status_code == 200
         return bool(events)
 
     # -- rules ---------------------------------------------------------------------------------
