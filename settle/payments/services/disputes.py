@@ -183,8 +183,8 @@ def _movement(dispute: Dispute, invoice: Invoice, *, kind: str, amount: Decimal,
             _post(movement, invoice, date=date, created_by=by)
     except SettleError as exc:
         movement.status, movement.journal_entry, movement.recorded_at = DisputeMovement.Status.TO_RECORD, None, None
-        _raise_to_record(movement, invoice, why=f"it could not be recorded: {exc.message} Record it once the cause "
-                                                 "is fixed.")
+        _raise_to_record(movement, invoice, why=f"the ledger refused it: {exc.message} Record it once the cause is "
+                                                 "fixed.")
     return movement
 
 
@@ -198,8 +198,8 @@ def _why_it_waits(movement: DisputeMovement, date: dt.date) -> str:
         return "an earlier movement of the same dispute waits to be recorded. Record that one first, then this."
     end = lock_end_date(company=movement.company, for_update=True)
     if end is not None and date <= end:
-        return (f"the books are locked through {format_date(end)}, so it was not recorded. Record it with one "
-                "click once you have chosen an open date.")
+        return (f"the books are locked through {format_date(end)}. Record it with one click once you have chosen "
+                "an open date.")
     return ""
 
 
@@ -209,9 +209,9 @@ def _raise_to_record(movement: DisputeMovement, invoice: Invoice, *, why: str) -
         company=movement.company,
         kind=Problem.Kind.DISPUTE_TO_RECORD,
         message=(
-            f"{movement.get_kind_display()} of {_fmt(movement.amount, dispute.currency)} for the dispute of "
-            f"{invoice.client.name}'s card payment on invoice {invoice.number} ({format_date(movement.occurred_on)}), "
-            f"but {why}"
+            f"{movement.get_kind_display()} ({_fmt(movement.amount, dispute.currency)}, "
+            f"{format_date(movement.occurred_on)}) for the dispute of {invoice.client.name}'s card payment on invoice "
+            f"{invoice.number} waits to be recorded: {why}"
         ),
         key=f"dispute-to-record:{movement.pk}",
         processor=dispute.card_payment.processor,
@@ -277,8 +277,8 @@ def _tell_opened(dispute: Dispute, invoice: Invoice) -> None:
         kind=Problem.Kind.DISPUTE_OPENED,
         message=(
             f"{invoice.client.name}'s bank disputed {_fmt(dispute.amount, dispute.currency)} of the card payment on "
-            f"invoice {invoice.number}{reason}. Stripe took the amount{fee} back from your balance; both are in your "
-            f"books (Disputed Payments). Respond in the Stripe Dashboard (Payments > Disputes, dispute "
+            f"invoice {invoice.number}{reason}. Stripe took the amount{fee} back from your balance; Settle books the "
+            f"amount to Disputed Payments until the dispute ends. Respond in the Stripe Dashboard (Payments > Disputes, dispute "
             f"{dispute.dispute_id}) {when}: submit evidence that the payment was genuine, such as the invoice, the "
             "receipt, proof of delivery and your messages with the client. Without a response by then, the dispute "
             "is lost."
