@@ -49,7 +49,7 @@ from settle.sales.models import Invoice
 from settle.sales.services.balances import remove_payment
 
 from ..models import CardPayment, Dispute, DisputeMovement, Problem, Processor
-from ..processors.base import DisputeInfo, ProcessorClient
+from ..processors.base import DisputeInfo, KeyRejected, ProcessorClient, ProcessorError, ProcessorUnavailable
 from .emails import notify_dispute_closed
 from .problems import raise_problem
 from .recording import payment_date
@@ -431,7 +431,12 @@ def sweep_disputes(*, processor: Processor, client: ProcessorClient, since: dt.d
     if processor.account_id:
         still_open = still_open.filter(stripe_account__in=[processor.account_id, ""])
     for dispute_id in still_open.exclude(dispute_id__in=list(infos)).values_list("dispute_id", flat=True):
-        infos[dispute_id] = client.retrieve_dispute(dispute_id)
+        try:
+            infos[dispute_id] = client.retrieve_dispute(dispute_id)
+        except (KeyRejected, ProcessorUnavailable):
+            raise
+        except ProcessorError as exc:  # e.g. a dispute of another Stripe account: this key cannot read it
+            log.warning("Dispute %s cannot be read through processor %s: %s", dispute_id, processor.pk, exc.message)
     changed = []
     for info in infos.values():
         payment = payment_of_dispute(processor=processor, info=info)
