@@ -353,7 +353,8 @@ class PaymentPaths(RuleBasedStateMachine):
         assert self.refunds_seen <= {r for r, _ in refunds}, "a refund Settle heard of is not in the books"
         movements = list(DisputeMovement.objects.filter(company=self.company).values_list("pk", "status"))
         sources = [f"refund:{pk}" for _, pk in refunds] + [f"dispute:{pk}" for pk, _ in movements]
-        entries = list(JournalEntry.objects.filter(company=self.company, source__in=sources).values_list("source", flat=True))
+        entries = list(JournalEntry.objects.filter(company=self.company, source__in=sources, reverses__isnull=True)
+                       .values_list("source", flat=True))  # a failed refund's reversal carries its source too
         assert len(entries) == len(set(entries)), "a refund or dispute movement has two entries"
         assert {f"dispute:{pk}" for pk, status in movements if status == DisputeMovement.Status.BOOKED} <= set(entries)
         kinds = {}
