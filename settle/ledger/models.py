@@ -42,6 +42,8 @@ class AccountRole(models.TextChoices):
     SALES_TAX = "sales_tax", "Sales tax"
     CARD_FEES = "card_fees", "Card processing fees"
     CUSTOMER_CREDIT = "customer_credit", "Customer credit"
+    DISPUTED_PAYMENTS = "disputed_payments", "Disputed payments"  # R7: held by the processor while disputed
+    CHARGEBACKS = "chargebacks", "Chargebacks"  # R7: disputes lost
 
 
 class Account(models.Model):

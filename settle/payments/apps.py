@@ -10,6 +10,7 @@ class PaymentsConfig(AppConfig):
         from settle.notifications.worker import PERIODIC_JOBS
 
         from .services.reconciliation import reconcile_job
+        from .services.disputes import dispute_faults
         from .services.recording import duplicate_bookings
         from .services.refunds import refund_faults
 
@@ -20,3 +21,5 @@ class PaymentsConfig(AppConfig):
         register_check(duplicate_bookings)
         # R6: refunds in the books never exceed the payment they refund.
         register_check(refund_faults)
+        # R7: every booked dispute movement has its entry.
+        register_check(dispute_faults)

@@ -216,6 +216,9 @@ class Problem(models.Model):
         KEY_REJECTED = "key_rejected", "Stripe no longer accepts the key"
         REFUND_TO_RECORD = "refund_to_record", "Refund to record (period locked)"
         REFUND_FAILED = "refund_failed", "A refund failed"
+        DISPUTE_OPENED = "dispute_opened", "A card payment is disputed"
+        DISPUTE_TO_RECORD = "dispute_to_record", "Dispute movement to record (period locked)"
+        DISPUTE_LOST = "dispute_lost", "A dispute was lost"
 
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="payment_problems")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -223,6 +226,7 @@ class Problem(models.Model):
     processor = models.ForeignKey(Processor, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     card_payment = models.ForeignKey(CardPayment, on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
     refund = models.ForeignKey("Refund", on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
+    dispute = models.ForeignKey("Dispute", on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
     # Makes raising the same problem twice a no-op.
     key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -290,3 +294,94 @@ class Refund(models.Model):
     @property
     def made_in_settle(self) -> bool:
         return self.created_by_id is not None
+
+
+class Dispute(models.Model):
+    """A dispute (chargeback) of a card payment Settle booked, R7.
+
+    One row per company, Stripe account and dispute id (`one_row_per_dispute`), whichever
+    path (webhook, sweep) hears of it first. Its money moves in `DisputeMovement` rows, each
+    booked once; the fields here mirror what the processor said last (status, evidence due).
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="disputes")
+    card_payment = models.ForeignKey(CardPayment, on_delete=models.PROTECT, related_name="disputes")
+    stripe_account = models.CharField(max_length=64, blank=True)
+    dispute_id = models.CharField(max_length=255)
+    amount = models.DecimalField(max_digits=14, decimal_places=4)  # disputed, as the processor states it
+    fee = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))  # from its withdrawal
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=32)  # the processor's: needs_response, under_review, won, lost, ...
+    reason = models.CharField(max_length=64, blank=True)
+    disputed_on = models.DateField()
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "stripe_account", "dispute_id"], name="one_row_per_dispute"),
+        ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("won", "lost", "warning_closed")
+
+    @property
+    def reason_label(self) -> str:
+        return self.reason.replace("_", " ")
+
+
+class DisputeMovement(models.Model):
+    """One movement of a dispute's money in the books, R7, booked once (`one_movement_per_dispute_kind`).
+
+    - withdrawal: debit Disputed Payments (amount) and Card Processing Fees (fee), credit the
+      deposit account (the processor's withdrawal, from its balance transaction);
+    - reinstatement (won): debit the deposit account, credit Disputed Payments;
+    - loss (lost): debit Chargebacks, credit Disputed Payments (what stays withdrawn);
+    - reinvoice (lost, the business's choice): debit the invoice's receivable account, credit
+      Chargebacks; the invoice's balance reopens.
+    """
+
+    class Kind(models.TextChoices):
+        WITHDRAWAL = "withdrawal", "Funds withdrawn"
+        REINSTATEMENT = "reinstatement", "Funds reinstated"
+        LOSS = "loss", "Chargeback"
+        REINVOICE = "reinvoice", "Re-invoiced"
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        TO_RECORD = "to_record", "To record"
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="+")
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    balance_transaction_id = models.CharField(max_length=255, blank=True)  # Stripe's txn_… (empty: loss, reinvoice)
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    fee = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    occurred_on = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    journal_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="dispute_movement"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["dispute", "kind"], name="one_movement_per_dispute_kind"),
+            models.UniqueConstraint(
+                fields=["company", "balance_transaction_id"], condition=~models.Q(balance_transaction_id=""),
+                name="one_movement_per_balance_transaction",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="dispute_movement_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status="booked") | models.Q(journal_entry__isnull=False),
+                name="booked_dispute_movement_has_entry",
+            ),
+        ]

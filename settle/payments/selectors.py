@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import CardPayment, Problem, Refund
+from .models import CardPayment, Dispute, DisputeMovement, Problem, Refund
 
 
 def card_payment_of_invoice(*, invoice, payment_id) -> CardPayment | None:
@@ -49,8 +49,18 @@ def card_payments_of_invoice(*, invoice) -> list[CardPayment]:
         .order_by("created_at", "pk")
     ):
         refunds.setdefault(refund.card_payment_id, []).append(refund)
+    disputes: dict[int, list[Dispute]] = {}
+    for dispute in (
+        Dispute.objects.filter(card_payment__in=payments, company_id=invoice.company_id)
+        .select_related("company")
+        .prefetch_related("movements", "movements__journal_entry")
+        .order_by("created_at", "pk")
+    ):
+        _describe_dispute(dispute)
+        disputes.setdefault(dispute.card_payment_id, []).append(dispute)
     for payment in payments:
         payment.refund_rows = refunds.get(payment.pk, [])
+        payment.dispute_rows = disputes.get(payment.pk, [])
         open_amount = sum(
             (r.amount for r in payment.refund_rows if r.status in (Refund.Status.BOOKED, Refund.Status.TO_RECORD)),
             Decimal("0"),
@@ -60,9 +70,29 @@ def card_payments_of_invoice(*, invoice) -> list[CardPayment]:
         payment.refundable = (
             refundable
             if payment.status == CardPayment.Status.RECORDED and payment.duplicate_of_id is None and refundable > 0
+            and not any(d.status != "won" for d in payment.dispute_rows)  # Stripe refuses: the charge is disputed
             else Decimal("0")
         )
     return payments
+
+
+def _describe_dispute(dispute: Dispute) -> None:
+    """R7: what the invoice page shows of a dispute: status, evidence due day, entries, the re-invoice offer."""
+    from .services.disputes import evidence_due_on, status_label
+
+    movements = list(dispute.movements.all())
+    kinds = {m.kind: m for m in movements}
+    dispute.label = status_label(dispute)
+    dispute.due_on = evidence_due_on(dispute) if dispute.is_open else None
+    dispute.movement_rows = movements
+    dispute.waiting = any(m.status == DisputeMovement.Status.TO_RECORD for m in movements)
+    loss = kinds.get(DisputeMovement.Kind.LOSS)
+    dispute.reinvoiced = DisputeMovement.Kind.REINVOICE in kinds
+    dispute.reinvoicable = (
+        dispute.status == "lost" and loss is not None and loss.status == DisputeMovement.Status.BOOKED
+        and not dispute.reinvoiced
+    )
+    dispute.lost_amount = loss.amount if loss is not None else None
 
 
 def refunds_to_record(*, company) -> QuerySet[Refund]:
@@ -72,6 +102,16 @@ def refunds_to_record(*, company) -> QuerySet[Refund]:
         .select_related("card_payment", "card_payment__invoice", "card_payment__invoice__client",
                         "card_payment__processor")
         .order_by("refunded_on", "pk")
+    )
+
+
+def dispute_movements_to_record(*, company) -> QuerySet[DisputeMovement]:
+    """R7: dispute movements Stripe made that wait to be recorded (period locked), oldest first."""
+    return (
+        DisputeMovement.objects.filter(company=company, status=DisputeMovement.Status.TO_RECORD)
+        .select_related("dispute", "dispute__card_payment", "dispute__card_payment__invoice",
+                        "dispute__card_payment__invoice__client")
+        .order_by("occurred_on", "pk")
     )
 
 

@@ -18,9 +18,14 @@ urlpatterns = [
     ),
     # Refunding a card payment from the invoice page (R6).
     path("invoices/<int:invoice_id>/card-payments/<int:payment_id>/refund/", card_payments.refund, name="refund_card_payment"),
+    # Re-invoicing a lost dispute from the invoice page (R7).
+    path("invoices/<int:invoice_id>/disputes/<int:dispute_id>/reinvoice/", card_payments.reinvoice_dispute,
+         name="reinvoice_dispute"),
     # Problems and payments to record (R3, R4).
     path("payments/problems/", problems.problem_list, name="payment_problems"),
     path("payments/problems/record/<int:payment_id>/", problems.record_payment, name="record_card_payment"),
     path("payments/problems/record-refund/<int:refund_id>/", problems.record_refund, name="record_refund"),
+    path("payments/problems/record-dispute/<int:movement_id>/", problems.record_dispute_movement,
+         name="record_dispute_movement"),
     path("payments/problems/<int:problem_id>/resolve/", problems.dismiss_problem, name="resolve_payment_problem"),
 ]

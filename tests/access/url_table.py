@@ -179,6 +179,26 @@ class World:
             status=Refund.Status.TO_RECORD,
         )
 
+    @memo
+    def dispute(self):
+        # A lost dispute (for the access checks a row is enough; its re-invoice is refused with a sentence).
+        from settle.payments.models import Dispute
+
+        return Dispute.objects.create(
+            company=self.company, card_payment=self.card_payment(), stripe_account="acct_test", dispute_id="dp_test_1",
+            amount=Decimal("30.00"), currency=self.company.currency, status="lost", disputed_on=self.company.today(),
+        )
+
+    @memo
+    def dispute_movement(self):
+        # A dispute movement waiting to be recorded.
+        from settle.payments.models import DisputeMovement
+
+        return DisputeMovement.objects.create(
+            company=self.company, dispute=self.dispute(), kind=DisputeMovement.Kind.WITHDRAWAL,
+            amount=Decimal("30.00"), occurred_on=self.company.today(), status=DisputeMovement.Status.TO_RECORD,
+        )
+
     def receipt_id(self):
         from settle.sales.services.receipts import receipt_for
 
@@ -324,6 +344,10 @@ TABLE: dict[str, Access] = {
         Level.BOOKKEEPER, POST, kwargs=lambda w: {"invoice_id": w.invoice().pk, "payment_id": w.card_payment().pk}
     ),
     "record_refund": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"refund_id": w.refund().pk}),
+    "reinvoice_dispute": Access(
+        Level.BOOKKEEPER, POST, kwargs=lambda w: {"invoice_id": w.invoice().pk, "dispute_id": w.dispute().pk}
+    ),
+    "record_dispute_movement": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"movement_id": w.dispute_movement().pk}),
     "resolve_payment_problem": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"problem_id": w.problem().pk}),
     # --- notifications: the development outbox (404 unless OUTBOX_ENABLED; off in production).
     # A signed-in user reads the mail of their companies and mail addressed to them.

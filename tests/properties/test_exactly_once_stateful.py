@@ -5,13 +5,18 @@ random sequence of: connect the key, disconnect, reconnect the same key, add the
 again while connected (refused), rotate to another key of the same account, open a checkout
 (Pay Now through the HTTP pay pages), pay at the emulator, the customer's return, the
 `checkout.session.completed` webhook delivered to any endpoint of the account (duplicated,
-in any order), the sweep, moving the period lock over today and back, and manual payments.
+in any order), the sweep, moving the period lock over today and back, and manual payments;
+refunds (made in the Dashboard, made from Settle, failing later; R6) and disputes (opened,
+closed won or lost, a lost one re-invoiced; R7), their webhooks delivered any number of times.
 
 After every step:
 - every paid session is booked at most once, and exactly once as soon as a return, a webhook
   or the sweep has seen it;
 - each booking belongs to the processor whose session it is;
-- for every invoice, Σ booked payments (card and manual) = its amount paid;
+- every refund and every dispute Settle has heard of has one row, each dispute movement at most
+  one entry, and a dispute's movements match its state at Stripe once Settle has heard of it;
+- for every invoice, Σ booked payments (card and manual) − booked refunds − re-invoiced
+  disputes = its amount paid;
 - `check_ledger` finds no fault.
 
 Sizing: every step re-runs `check_ledger` for the company, which is most of the cost. CI runs
@@ -31,6 +36,7 @@ from django.db import connection
 from django.test import Client
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
@@ -38,7 +44,10 @@ from settle.core.errors import SettleError
 from settle.ledger.integrity import find_faults
 from settle.ledger.models import AccountRole
 from settle.ledger.services import account_for_role, set_period_lock
-from settle.payments.models import CardPayment, CheckoutSession, Processor
+from settle.ledger.models import JournalEntry
+from settle.payments.models import CardPayment, CheckoutSession, Dispute, DisputeMovement, Processor, Refund
+from settle.payments.services.disputes import reinvoice_lost_dispute
+from settle.payments.services.refunds import refund_card_payment
 from settle.payments.services.connections import connect_stripe_processor, disconnect_processor, rotate_processor_key
 from settle.payments.services.links import issue_link
 from settle.payments.services.reconciliation import reconcile_payments
@@ -75,6 +84,10 @@ class PaymentPaths(RuleBasedStateMachine):
         self.sessions: list[str] = []  # session ids Settle opened
         self.paid: set[str] = set()  # sessions the customer paid at the emulator
         self.seen: set[str] = set()  # paid sessions a return, webhook or sweep has looked at since
+        self.refunds_made: list[str] = []  # refund ids made at Stripe (Dashboard or Settle)
+        self.refunds_seen: set[str] = set()  # refund ids a webhook, the sweep or Settle itself has reported
+        self.disputes: dict[str, str] = {}  # dispute id -> its state at Stripe (open, won, lost)
+        self.disputes_seen: dict[str, str] = {}  # dispute id -> the state Settle was last told of
         self.http = Client()
         self.stripe = StripeDriver(self.emulator, self.http)
         self._connect()
@@ -102,6 +115,32 @@ class PaymentPaths(RuleBasedStateMachine):
         )
         link, url = issue_link(invoice=invoice, base="http://testserver")
         self.links.append((link, url.replace("http://testserver", ""), invoice.pk))
+
+    def _booked_payments(self) -> list[tuple[int, str]]:
+        return list(
+            CardPayment.objects.filter(company=self.company, status=CardPayment.Status.RECORDED, duplicate_of__isnull=True)
+            .order_by("pk").values_list("pk", "charge_id")
+        )
+
+    def _post_control(self, path: str, **data):
+        """A control call that Stripe may refuse (fully refunded, disputed, already closed): the JSON, or None."""
+        import requests
+
+        response = requests.post(f"{self.emulator.url}/_emulator/{path}", data=data, timeout=10)
+        return response.json() if response.status_code == 200 else None
+
+    def _deliver_events(self, data, types: list[str], object_id: str) -> bool:
+        """Deliver the object's events of these types to one endpoint of the account, 0–2 times each."""
+        times = data.draw(st.integers(min_value=0, max_value=2))
+        if not times:
+            return False
+        processor = data.draw(st.sampled_from(self.processors))
+        processor.refresh_from_db()
+        events = [e for t in types for e in control(self.emulator, "GET", "events", params={"type": t})["data"]
+                  if e["data"]["object"]["id"] == object_id]
+        for one in events * times:
+            assert self.stripe.deliver(processor, json.dumps(one).encode()).status_code == 200
+        return bool(events)
 
     # -- rules ---------------------------------------------------------------------------------
     @precondition(lambda self: self._connected() is None)
@@ -144,6 +183,24 @@ class PaymentPaths(RuleBasedStateMachine):
             self._new_link(self._connected(), cents)
         except SettleError:
             pass  # dated inside the period lock: refused with a sentence
+
+    @precondition(lambda self: self._connected() is not None)
+    @rule(cents=st.integers(min_value=500, max_value=50_000))
+    def invoice_paid_at_once(self, cents):  # one step for send, Pay Now, pay and return: reaches refunds and disputes
+        try:
+            self._new_link(self._connected(), cents)
+        except SettleError:
+            return  # dated inside the period lock: refused with a sentence
+        _, path, _ = self.links[-1]
+        response = self.http.post(f"{path}details/", {"billing_name": "Ada", "billing_email": "ada@acme.example"})
+        if response.status_code != 303 or not response["Location"].startswith(self.emulator.url):
+            return
+        session_id = response["Location"].rstrip("/").split("/")[-1]
+        self.sessions.append(session_id)
+        if self.stripe.pay(session_id).status_code == 200:
+            self.paid.add(session_id)
+            assert self.http.get(f"{path}complete/", {"session_id": session_id}).status_code == 200
+            self.seen.add(session_id)
 
     @precondition(lambda self: self.links)
     @rule(data=st.data())
@@ -192,6 +249,67 @@ class PaymentPaths(RuleBasedStateMachine):
     def sweep(self):
         reconcile_payments(company=self.company)
         self.seen |= self.paid
+        self.refunds_seen |= {r for r in self.refunds_made}
+        self.disputes_seen.update(self.disputes)
+
+    @precondition(lambda self: self._booked_payments())
+    @rule(data=st.data())
+    def dashboard_refund(self, data):  # R6: a refund made in the Stripe Dashboard, its webhook maybe lost
+        _, charge_id = data.draw(st.sampled_from(self._booked_payments()))
+        refund = self._post_control(f"charges/{charge_id}/refund", amount="100")
+        if refund is not None:
+            event("refund made in the Dashboard")
+            self.refunds_made.append(refund["id"])
+            if self._deliver_events(data, ["charge.refunded"], charge_id):
+                self.refunds_seen.add(refund["id"])
+
+    @precondition(lambda self: self._booked_payments())
+    @rule(data=st.data())
+    def settle_refund(self, data):  # R6: a refund from the invoice page
+        payment_id, _ = data.draw(st.sampled_from(self._booked_payments()))
+        try:
+            refund = refund_card_payment(card_payment=CardPayment.objects.get(pk=payment_id), amount=Decimal("1.00"),
+                                         by=None)
+        except SettleError:
+            return  # nothing left to refund, or the charge is disputed: refused with a sentence
+        event("refund made from Settle")
+        self.refunds_made.append(refund.refund_id)
+        self.refunds_seen.add(refund.refund_id)
+
+    @precondition(lambda self: self.refunds_made)
+    @rule(data=st.data())
+    def refund_fails_later(self, data):  # R6
+        refund_id = data.draw(st.sampled_from(self.refunds_made))
+        if self._post_control(f"refunds/{refund_id}/fail") is not None:
+            event("refund failed later")
+            self._deliver_events(data, ["charge.refund.updated"], refund_id)
+
+    @precondition(lambda self: self._booked_payments())
+    @rule(data=st.data())
+    def open_dispute(self, data):  # R7
+        _, charge_id = data.draw(st.sampled_from(self._booked_payments()))
+        dispute = self._post_control(f"charges/{charge_id}/dispute")
+        if dispute is not None:
+            event("dispute opened")
+            self.disputes[dispute["id"]] = "open"
+            if self._deliver_events(data, ["charge.dispute.created", "charge.dispute.funds_withdrawn"], dispute["id"]):
+                self.disputes_seen[dispute["id"]] = "open"
+
+    @precondition(lambda self: "open" in self.disputes.values())
+    @rule(data=st.data(), outcome=st.sampled_from(["won", "lost"]), reinvoice=st.booleans())
+    def close_dispute(self, data, outcome, reinvoice):  # R7
+        dispute_id = data.draw(st.sampled_from(sorted(d for d, state in self.disputes.items() if state == "open")))
+        assert self._post_control(f"disputes/{dispute_id}/close", outcome=outcome) is not None
+        self.disputes[dispute_id] = outcome
+        event(f"dispute {outcome}")
+        if self._deliver_events(data, ["charge.dispute.closed", "charge.dispute.funds_reinstated"], dispute_id):
+            self.disputes_seen[dispute_id] = outcome
+        row = Dispute.objects.filter(company=self.company, dispute_id=dispute_id).first()
+        if reinvoice and row is not None:
+            try:
+                reinvoice_lost_dispute(dispute=row, by=None)
+            except SettleError:
+                pass  # not lost (yet, in Settle), its chargeback waits, or today is locked
 
     @rule(over_today=st.booleans())
     def move_period_lock(self, over_today):  # R4
@@ -227,6 +345,28 @@ class PaymentPaths(RuleBasedStateMachine):
         assert len(intents) == len(set(intents))
 
     @invariant()
+    def each_refund_and_dispute_movement_booked_exactly_once(self):  # R6, R7
+        if not hasattr(self, "company"):
+            return
+        refunds = list(Refund.objects.filter(company=self.company).values_list("refund_id", "pk"))
+        assert len(refunds) == len({r for r, _ in refunds})
+        assert self.refunds_seen <= {r for r, _ in refunds}, "a refund Settle heard of is not in the books"
+        movements = list(DisputeMovement.objects.filter(company=self.company).values_list("pk", "status"))
+        sources = [f"refund:{pk}" for _, pk in refunds] + [f"dispute:{pk}" for pk, _ in movements]
+        entries = list(JournalEntry.objects.filter(company=self.company, source__in=sources, reverses__isnull=True)
+                       .values_list("source", flat=True))  # a failed refund's reversal carries its source too
+        assert len(entries) == len(set(entries)), "a refund or dispute movement has two entries"
+        assert {f"dispute:{pk}" for pk, status in movements if status == DisputeMovement.Status.BOOKED} <= set(entries)
+        kinds = {}
+        for dispute_id, kind in DisputeMovement.objects.filter(company=self.company).values_list(
+            "dispute__dispute_id", "kind"
+        ):
+            kinds.setdefault(dispute_id, set()).add(kind)
+        for dispute_id, state in self.disputes_seen.items():
+            expected = {"open": {"withdrawal"}, "won": {"withdrawal", "reinstatement"}, "lost": {"withdrawal", "loss"}}
+            assert expected[state] <= kinds.get(dispute_id, set()) <= expected[state] | {"reinvoice"}, dispute_id
+
+    @invariant()
     def amount_paid_is_the_sum_of_payments(self):
         if not hasattr(self, "company"):
             return
@@ -236,7 +376,12 @@ class PaymentPaths(RuleBasedStateMachine):
                 Decimal("0"),
             )
             manual = sum((p.amount for p in ManualPayment.objects.filter(invoice=invoice)), Decimal("0"))
-            assert invoice.amount_paid == card + manual, invoice.number
+            refunded = sum((r.amount for r in Refund.objects.filter(
+                card_payment__invoice=invoice, status=Refund.Status.BOOKED)), Decimal("0"))
+            reinvoiced = sum((m.amount for m in DisputeMovement.objects.filter(
+                dispute__card_payment__invoice=invoice, kind=DisputeMovement.Kind.REINVOICE,
+                status=DisputeMovement.Status.BOOKED)), Decimal("0"))
+            assert invoice.amount_paid == card + manual - refunded - reinvoiced, invoice.number
 
     @invariant()
     def ledger_is_clean(self):

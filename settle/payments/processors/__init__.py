@@ -29,6 +29,9 @@ WEBHOOK_EVENTS = [
     "charge.refunded",
     "charge.refund.updated",
     "charge.dispute.created",
+    "charge.dispute.funds_withdrawn",  # R7
+    "charge.dispute.closed",  # R7
+    "charge.dispute.funds_reinstated",  # R7
 ]
 
 

@@ -122,6 +122,42 @@ class RefundInfo:
         return self.status in ("failed", "canceled")
 
 
+@dataclass(frozen=True)
+class DisputeTransaction:
+    """One balance transaction of a dispute (R7): money the processor withdrew or reinstated.
+
+    `amount` is signed (negative: withdrawn), `fee` is what the processor charged with it (the
+    dispute fee), both in the disputed charge's currency; `kind` is `withdrawal` (reporting
+    category `dispute`) or `reinstatement` (`dispute_reversal`).
+    """
+
+    transaction_id: str
+    kind: str
+    amount: Decimal
+    fee: Decimal
+    created: dt.datetime
+
+
+@dataclass(frozen=True)
+class DisputeInfo:
+    """A dispute (chargeback) of a card payment, as the processor knows it now (R7)."""
+
+    dispute_id: str
+    charge_id: str
+    payment_intent_id: str
+    amount: Decimal  # disputed amount (what the dispute is about; bookings use `transactions`)
+    currency: str  # ISO 4217, upper case
+    status: str  # warning_needs_response | needs_response | under_review | won | lost | ...
+    reason: str
+    created: dt.datetime
+    evidence_due_by: dt.datetime | None
+    transactions: tuple[DisputeTransaction, ...] = ()
+
+    @property
+    def closed(self) -> bool:
+        return self.status in ("won", "lost", "warning_closed")
+
+
 class ProcessorClient(Protocol):
     def retrieve_account(self) -> AccountInfo: ...
     def subscribe_webhooks(self, *, url: str, events: list[str]) -> WebhookSubscription: ...
@@ -137,3 +173,5 @@ class ProcessorClient(Protocol):
     def retrieve_refund(self, refund_id: str) -> RefundInfo: ...
     def refunds_of_charge(self, charge_id: str) -> list[RefundInfo]: ...
     def list_refunds(self, *, created_after: dt.datetime) -> list[RefundInfo]: ...
+    def retrieve_dispute(self, dispute_id: str) -> DisputeInfo: ...
+    def list_disputes(self, *, created_after: dt.datetime) -> list[DisputeInfo]: ...

@@ -350,6 +350,70 @@ class StripeProcessorClient:
             failure_reason=refund.get("failure_reason") or "",
         )
 
+    # -- disputes (R7) ------------------------------------------------------------------
+    def retrieve_dispute(self, dispute_id: str) -> base.DisputeInfo:
+        """The dispute with its balance transactions (Stripe embeds them in the dispute)."""
+        return self._dispute_info(self._call("retrieve dispute", self._client.v1.disputes.retrieve, dispute_id))
+
+    def list_disputes(self, *, created_after: dt.datetime) -> list[base.DisputeInfo]:
+        """Disputes created after the moment (whatever their status now), newest first."""
+        params = {"created": {"gt": int(created_after.timestamp())}}
+        disputes: list[base.DisputeInfo] = []
+        page = self._call("list disputes", self._client.v1.disputes.list, {**params, "limit": 100})
+        for _ in range(100):  # at most 10,000 disputes per call
+            rows = page.get("data") or []
+            disputes.extend(self._dispute_info(row) for row in rows)
+            if not page.get("has_more") or not rows:
+                break
+            page = self._call("list disputes", self._client.v1.disputes.list,
+                              {**params, "limit": 100, "starting_after": rows[-1]["id"]})
+        return disputes
+
+    @staticmethod
+    def _dispute_info(dispute: dict) -> base.DisputeInfo:
+        currency = (dispute.get("currency") or "").upper()
+        charge = dispute.get("charge")
+        intent = dispute.get("payment_intent")
+        transactions = []
+        for txn in dispute.get("balance_transactions") or []:
+            if not isinstance(txn, dict) or not txn.get("id"):
+                continue
+            category = txn.get("reporting_category") or ""
+            amount_minor = int(txn.get("amount") or 0)
+            if category == "dispute_reversal" or (category != "dispute" and amount_minor > 0):
+                kind = "reinstatement"
+            else:
+                kind = "withdrawal"
+            transactions.append(base.DisputeTransaction(
+                transaction_id=txn["id"],
+                kind=kind,
+                amount=StripeProcessorClient._in_charge_currency(amount_minor, txn, currency),
+                fee=StripeProcessorClient._in_charge_currency(int(txn.get("fee") or 0), txn, currency),
+                created=_timestamp(txn.get("created")) or dt.datetime.now(dt.timezone.utc),
+            ))
+        return base.DisputeInfo(
+            dispute_id=dispute["id"],
+            charge_id=charge.get("id", "") if isinstance(charge, dict) else (charge or ""),
+            payment_intent_id=intent.get("id", "") if isinstance(intent, dict) else (intent or ""),
+            amount=from_minor_units(int(dispute.get("amount") or 0), currency),
+            currency=currency,
+            status=dispute.get("status") or "",
+            reason=dispute.get("reason") or "",
+            created=_timestamp(dispute.get("created")) or dt.datetime.now(dt.timezone.utc),
+            evidence_due_by=_timestamp(_get(dispute, "evidence_details", "due_by")),
+            transactions=tuple(transactions),
+        )
+
+    @staticmethod
+    def _in_charge_currency(minor: int, txn: dict, currency: str) -> Decimal:
+        """A balance transaction's amount (settlement currency) in the charge's currency."""
+        settlement = (txn.get("currency") or currency).upper()
+        value = from_minor_units(minor, settlement)
+        rate = txn.get("exchange_rate")
+        if settlement != currency and rate:
+            value = value / Decimal(str(rate))
+        return quantize(value, currency)
+
     # -- webhooks in ------------------------------------------------------------------
     def verify_event(self, *, payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
         return verify_event(payload=payload, signature=signature, secret=secret)

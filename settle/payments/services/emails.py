@@ -166,6 +166,43 @@ def notify_refund_payer(*, refund: Refund) -> None:
     )
 
 
+def notify_dispute_closed(*, dispute) -> None:
+    """R7: tell the business how a dispute ended. Key `dispute-closed:<id>`: once per dispute."""
+    to = notification_address(dispute.company)
+    if not to:
+        return
+    invoice = dispute.card_payment.invoice
+    amount = format_money(quantize(dispute.amount, dispute.currency), dispute.currency)
+    fee = format_money(quantize(dispute.fee, dispute.currency), dispute.currency)
+    won = dispute.status == "won"
+    outcome = (
+        f"Stripe returned the {amount} to your balance and your books. The {fee} dispute fee stays an expense."
+        if won else
+        f"Stripe keeps the {amount}; it is booked as an expense (Chargebacks). If the client still owes you, "
+        "choose Re-invoice on the invoice page to put the amount back on the invoice's balance due."
+    )
+    body = "\n".join(
+        [
+            f"The dispute of {invoice.client.name}'s card payment on invoice {invoice.number} was {dispute.status}.",
+            "",
+            f"Client: {invoice.client.name}",
+            f"Invoice: {invoice.number}",
+            f"Disputed: {amount}",
+            f"Dispute reference: {dispute.dispute_id}",
+            "",
+            outcome,
+            f"Invoice in Settle: {_app_url(f'/invoices/{invoice.pk}/')}",
+        ]
+    )
+    queue_email(
+        key=f"dispute-closed:{dispute.pk}",
+        to=to,
+        subject=f"Dispute {'won' if won else 'lost'}: {amount} on invoice {invoice.number} ({invoice.client.name})",
+        body=body,
+        company=dispute.company,
+    )
+
+
 _PROBLEM_SUBJECTS = {
     Problem.Kind.TO_RECORD: "Payment to record",
     Problem.Kind.OVERPAID: "Payment larger than the balance due",
@@ -173,6 +210,9 @@ _PROBLEM_SUBJECTS = {
     Problem.Kind.KEY_REJECTED: "Stripe no longer accepts your key",
     Problem.Kind.REFUND_TO_RECORD: "Refund to record",
     Problem.Kind.REFUND_FAILED: "A card refund failed",
+    Problem.Kind.DISPUTE_OPENED: "A card payment is disputed: respond in Stripe",
+    Problem.Kind.DISPUTE_TO_RECORD: "Dispute to record",
+    Problem.Kind.DISPUTE_LOST: "A dispute was lost",
 }
 
 

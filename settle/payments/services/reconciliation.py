@@ -1,5 +1,6 @@
 """Reconciliation (the sweep): find paid sessions Settle never heard of and book them (R1, R5),
-and the refunds of Settle's payments (made anywhere) that no webhook brought (R6).
+the refunds of Settle's payments (made anywhere) that no webhook brought (R6), and their
+disputes: new ones, and every one still open re-read, so a lost closing webhook is caught (R7).
 
 Returns and webhooks can both be lost (the customer closes the tab, the site was down
 longer than Stripe retries). `reconcile_payments` asks each processor that is connected,
@@ -28,6 +29,7 @@ from ..processors import client_for
 from ..processors.base import KeyRejected, ProcessorError
 from .problems import raise_problem, report_key_rejected
 from .recording import book_session
+from .disputes import sweep_disputes
 from .refunds import sweep_refunds
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class ReconcileReport:
     checked: int = 0
     recorded: list[CardPayment] = field(default_factory=list)
     refunds: list = field(default_factory=list)  # refunds booked or reversed by this run (R6)
+    disputes: list = field(default_factory=list)  # disputes this run brought into the books or changed (R7)
     failed: list[str] = field(default_factory=list)  # processor names that could not be checked
 
 
@@ -69,6 +72,7 @@ def reconcile_payments(*, since: dt.datetime | None = None, company=None) -> Rec
                 if payment is not None:  # not in the books a moment ago (a racing webhook may have won)
                     report.recorded.append(payment)
             report.refunds.extend(sweep_refunds(processor=processor, client=client, since=since))
+            report.disputes.extend(sweep_disputes(processor=processor, client=client, since=since))
         except KeyRejected:
             if processor.is_connected:
                 report_key_rejected(processor=processor)
@@ -121,3 +125,5 @@ def reconcile_job() -> None:
         log.info("Reconciliation recorded %s card payment(s)", len(report.recorded))
     if report.refunds:
         log.info("Reconciliation booked or reversed %s refund(s)", len(report.refunds))
+    if report.disputes:
+        log.info("Reconciliation brought %s dispute(s) up to date", len(report.disputes))

@@ -1,5 +1,5 @@
 """Card payments seen from the invoice page: reversing a duplicate booking (R5, Creator or Admin) and
-refunding a payment (R6, Bookkeeper and above) (C2)."""
+refunding a payment (R6, Bookkeeper and above), re-invoicing a lost dispute (R7, Bookkeeper and above) (C2)."""
 
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -11,7 +11,8 @@ from settle.companies.models import Level
 from settle.core.errors import SettleError
 from settle.core.money import format_money
 
-from ..models import CardPayment
+from ..models import CardPayment, Dispute
+from ..services.disputes import reinvoice_lost_dispute
 from ..services.recording import reverse_duplicate_booking
 from ..services.refunds import parse_refund_amount, refund_card_payment
 
@@ -56,3 +57,20 @@ def refund(request, invoice_id: int, payment_id: int):
             )
     return redirect(f"{reverse('sales:invoice_detail', args=[invoice_id])}#card-payment-{payment_id}")
 
+
+
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def reinvoice_dispute(request, invoice_id: int, dispute_id: int):
+    """R7: a lost dispute goes back on the invoice's balance due instead of staying an expense (once)."""
+    dispute = access_object(
+        Dispute.objects.filter(card_payment__invoice_id=invoice_id), membership=request.membership, pk=dispute_id
+    )
+    try:
+        movement = reinvoice_lost_dispute(dispute=dispute, by=request.user)
+    except SettleError as exc:
+        messages.error(request, f"Nothing was re-invoiced. {exc.message}")
+    else:
+        done = format_money(movement.amount, dispute.currency)
+        messages.success(request, f"{done} of the lost dispute is back on the invoice's balance due.")
+    return redirect(f"{reverse('sales:invoice_detail', args=[invoice_id])}#dispute-{dispute_id}")

@@ -18,7 +18,8 @@ from settle.companies.models import Level
 from settle.core.errors import SettleError
 
 from .. import selectors
-from ..models import CardPayment, Problem, Refund
+from ..models import CardPayment, DisputeMovement, Problem, Refund
+from ..services.disputes import record_pending_dispute_movement
 from ..services.problems import resolve_problem
 from ..services.recording import record_pending_payment
 from ..services.refunds import record_pending_refund
@@ -34,13 +35,14 @@ def problem_list(request):
     company = request.membership.company
     to_record = selectors.payments_to_record(company=company)
     refunds_to_record = selectors.refunds_to_record(company=company)
+    disputes_to_record = selectors.dispute_movements_to_record(company=company)
     problems = selectors.open_problems(company=company)
     for problem in problems:
         problem.may_resolve = may_resolve(request.membership, problem)
     return render(
         request,
         "payments/problems.html",
-        {"to_record": to_record, "refunds_to_record": refunds_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
+        {"to_record": to_record, "refunds_to_record": refunds_to_record, "disputes_to_record": disputes_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
     )
 
 
@@ -85,6 +87,27 @@ def record_refund(request, refund_id: int):
     return redirect("payment_problems")
 
 
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def record_dispute_movement(request, movement_id: int):
+    """R7: one action posts a dispute movement waiting to be recorded (dated today unless a date is given)."""
+    movement = access_object(
+        DisputeMovement.objects.select_related("dispute__card_payment__invoice"), membership=request.membership,
+        pk=movement_id,
+    )
+    form = RecordForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a date such as 2026-01-31.")
+        return redirect("payment_problems")
+    try:
+        record_pending_dispute_movement(movement=movement, date=form.cleaned_data["date"], by=request.user)
+    except SettleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Dispute movement on invoice {movement.dispute.card_payment.invoice.number} recorded.")
+    return redirect("payment_problems")
+
+
 ADMIN_ONLY_KINDS = {Problem.Kind.KEY_REJECTED}
 
 
@@ -107,6 +130,10 @@ def dismiss_problem(request, problem_id: int):
         messages.error(request, "Record the payment first; it is still waiting in Payments to record.")
     elif problem.kind == Problem.Kind.REFUND_TO_RECORD and problem.refund and problem.refund.status == Refund.Status.TO_RECORD:
         messages.error(request, "Record the refund first; it is still waiting in Refunds to record.")
+    elif problem.kind == Problem.Kind.DISPUTE_TO_RECORD and problem.dispute and problem.dispute.movements.filter(
+        status=DisputeMovement.Status.TO_RECORD
+    ).exists():
+        messages.error(request, "Record the dispute movement first; it is still waiting in Dispute movements to record.")
     else:
         resolve_problem(problem=problem)
         messages.success(request, "Problem marked as resolved.")
