@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 
 from settle.core.money import quantize
+from settle.payments.models import Problem
 
 AMOUNT_PATTERN = r"^\d{1,12}(\.\d{1,4})?$"
 Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["120.00"], description="A decimal string.")]
@@ -359,7 +360,8 @@ class BalanceSheetOut(Schema):
 
 # --- payment problems and processors -------------------------------------------------------------
 
-ProblemKind = Literal["not_recordable", "to_record", "overpaid", "key_rejected"]
+# Every kind the model knows, so a new kind of problem is described (and validated) at once.
+ProblemKind = Literal[tuple(Problem.Kind.values)]
 
 
 class PaymentProblemOut(Schema):

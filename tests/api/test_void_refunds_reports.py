@@ -278,3 +278,15 @@ def test_s8_void_and_a_payment_at_once_one_of_them_is_refused(api_as):
     else:
         assert stored.voided_at is None and stored.amount_paid == Decimal("20.00")
         assert answers["void"].json()["type"] == "urn:settle:problem:invoice-has-payments"
+
+
+def test_r3_r6_r7_every_kind_of_payment_problem_is_listed(api, company):
+    """Problems of every kind (refunds and disputes included) read through the API as the schema says."""
+    from settle.payments.models import Problem
+    from settle.payments.services.problems import raise_problem
+
+    for kind in Problem.Kind.values:
+        raise_problem(company=company, kind=kind, message=f"A {kind} problem.", key=f"api-kind:{kind}")
+    response = api.get("/payment-problems", {"limit": 50})
+    assert response.status_code == 200, response.content
+    assert sorted(p["kind"] for p in response.json()["data"]) == sorted(Problem.Kind.values)
