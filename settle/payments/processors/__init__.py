@@ -29,6 +29,8 @@ WEBHOOK_EVENTS = [
     "charge.refunded",
     "charge.refund.updated",
     "charge.dispute.created",
+    "payout.paid",
+    "payout.failed",
 ]
 
 

@@ -24,6 +24,8 @@ Contract of `handle_webhook`:
 - Refund events (`charge.refunded`, `charge.refund.updated`) book or reverse refunds through
   `refunds.py`, once per refund id (R6), and only for card payments Settle booked in the
   processor's company and Stripe account; the refunds are re-read from the processor.
+- Payout events (`payout.paid`, `payout.failed`) book or reverse payouts through `payouts.py`,
+  once per payout id (R8); the payout is re-read from the processor.
 - Only sessions Settle opened in the processor's company are booked, under the processor
   that opened them; any other session is acknowledged and left alone.
 - We answer 2xx only once the event is fully handled. If the processor cannot be
@@ -58,6 +60,7 @@ from ..processors import client_for
 from ..processors.base import InvalidSignature, KeyRejected, ProcessorError, ProcessorUnavailable, VerifiedEvent
 from .problems import raise_problem, report_key_rejected
 from .recording import book_session, our_session
+from .payouts import book_payout_by_id
 from .refunds import book_refund_by_id, book_refunds_of_charge
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,12 @@ def _refund_updated(processor: Processor, event: VerifiedEvent) -> _Prepared | N
     return None if refund is None else _Prepared(lambda: None)
 
 
+def _payout(processor: Processor, event: VerifiedEvent) -> _Prepared | None:
+    """R8: a payout was paid or failed: read it from the processor; book it or reverse it once."""
+    payout = book_payout_by_id(processor=processor, client=client_for(processor), payout_id=event.object_id)
+    return None if payout is None else _Prepared(lambda: None)
+
+
 def _unreadable(processor: Processor, event: VerifiedEvent, reason: str) -> None:
     """The processor would not give the object of a verified event. If it is one of our sessions, tell the business."""
     row = CheckoutSession.objects.select_related("link__invoice").filter(
@@ -160,6 +169,8 @@ HANDLERS: dict[str, Callable[[Processor, VerifiedEvent], _Prepared | None]] = {
     "checkout.session.expired": _session_expired,
     "charge.refunded": _charge_refunded,
     "charge.refund.updated": _refund_updated,
+    "payout.paid": _payout,
+    "payout.failed": _payout,
 }
 
 

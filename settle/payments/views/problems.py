@@ -18,7 +18,8 @@ from settle.companies.models import Level
 from settle.core.errors import SettleError
 
 from .. import selectors
-from ..models import CardPayment, Problem, Refund
+from ..models import CardPayment, Payout, Problem, Refund
+from ..services.payouts import record_pending_payout
 from ..services.problems import resolve_problem
 from ..services.recording import record_pending_payment
 from ..services.refunds import record_pending_refund
@@ -34,13 +35,15 @@ def problem_list(request):
     company = request.membership.company
     to_record = selectors.payments_to_record(company=company)
     refunds_to_record = selectors.refunds_to_record(company=company)
+    payouts_to_record = Payout.objects.filter(company=company, status=Payout.Status.TO_RECORD).select_related(
+        "processor").order_by("arrival_date", "pk")
     problems = selectors.open_problems(company=company)
     for problem in problems:
         problem.may_resolve = may_resolve(request.membership, problem)
     return render(
         request,
         "payments/problems.html",
-        {"to_record": to_record, "refunds_to_record": refunds_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
+        {"to_record": to_record, "refunds_to_record": refunds_to_record, "payouts_to_record": payouts_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
     )
 
 
@@ -85,6 +88,24 @@ def record_refund(request, refund_id: int):
     return redirect("payment_problems")
 
 
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def record_payout(request, payout_id: int):
+    """R8: one action posts a payout waiting to be recorded (dated today, or its arrival date if later)."""
+    payout = access_object(Payout.objects.select_related("processor"), membership=request.membership, pk=payout_id)
+    form = RecordForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a date such as 2026-01-31.")
+        return redirect("payment_problems")
+    try:
+        record_pending_payout(payout=payout, date=form.cleaned_data["date"], by=request.user)
+    except SettleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Payout {payout.payout_id} recorded.")
+    return redirect("payment_problems")
+
+
 ADMIN_ONLY_KINDS = {Problem.Kind.KEY_REJECTED}
 
 
@@ -107,6 +128,8 @@ def dismiss_problem(request, problem_id: int):
         messages.error(request, "Record the payment first; it is still waiting in Payments to record.")
     elif problem.kind == Problem.Kind.REFUND_TO_RECORD and problem.refund and problem.refund.status == Refund.Status.TO_RECORD:
         messages.error(request, "Record the refund first; it is still waiting in Refunds to record.")
+    elif problem.kind == Problem.Kind.PAYOUT_TO_RECORD and problem.payout and problem.payout.status == Payout.Status.TO_RECORD:
+        messages.error(request, "Record the payout first; it is still waiting in Payouts to record.")
     else:
         resolve_problem(problem=problem)
         messages.success(request, "Problem marked as resolved.")
