@@ -171,13 +171,16 @@ def connect_stripe_processor(
     can be subscribed at `{public_url}/payments/webhooks/{pk}/` with no transaction open;
     a second short transaction then connects it. A failed subscription or save deletes the
     pending row and the endpoint (best effort): nothing is kept. The company's first
-    processor becomes its default (P6).
+    processor becomes its default (P6). `payout_account` is where its payouts arrive (R8;
+    default the company's first bank account).
     Raises SettleError (with `field`) for anything the user must change.
     """
     public_url = settings.PUBLIC_URL if public_url is None else public_url
     key = check_key_form(secret_key)
     _clean_name(company, name, check_clash=False)
     deposit_account = _check_deposit_account(company, deposit_account)
+    payout_account = (_check_payout_account(company, payout_account) if payout_account is not None
+                      else default_payout_account(company=company))
 
     client = client_for_key(key)
     try:
