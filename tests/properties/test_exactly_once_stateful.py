@@ -5,14 +5,20 @@ random sequence of: connect the key, disconnect, reconnect the same key, add the
 again while connected (refused), rotate to another key of the same account, open a checkout
 (Pay Now through the HTTP pay pages), pay at the emulator, the customer's return, the
 `checkout.session.completed` webhook delivered to any endpoint of the account (duplicated,
-in any order), the sweep, moving the period lock over today and back, and manual payments.
+in any order), the sweep, moving the period lock over today and back, and manual payments;
+payouts (R8): the emulated clock moves on (funds become available, payouts go out and arrive),
+Stripe pays out now, a payout fails (in transit or after it was paid), and the payout events
+are delivered to any endpoint (duplicated, in any order).
 
 After every step:
 - every paid session is booked at most once, and exactly once as soon as a return, a webhook
   or the sweep has seen it;
 - each booking belongs to the processor whose session it is;
 - for every invoice, Σ booked payments (card and manual) = its amount paid;
-- `check_ledger` finds no fault.
+- `check_ledger` finds no fault;
+- R8: Settle's deposit account = Stripe's balance − the movements Stripe has that Settle has not
+  booked yet (as the clearing reconciliation computes it), and each payout is booked at most
+  once (exactly once, as paid or failed, once a webhook or the sweep has seen it).
 
 Sizing: every step re-runs `check_ledger` for the company, which is most of the cost. CI runs
 500 sequences of up to 10 steps (up to 5,000 steps) on PostgreSQL and 40 on SQLite. On a quiet
@@ -36,9 +42,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from settle.core.errors import SettleError
 from settle.ledger.integrity import find_faults
-from settle.ledger.models import AccountRole
+from settle.ledger.models import AccountRole, JournalEntry
 from settle.ledger.services import account_for_role, set_period_lock
-from settle.payments.models import CardPayment, CheckoutSession, Processor
+from settle.payments.clearing import clearing_report
+from settle.payments.models import CardPayment, CheckoutSession, Payout, Processor
+from settle.payments.processors import client_for
 from settle.payments.services.connections import connect_stripe_processor, disconnect_processor, rotate_processor_key
 from settle.payments.services.links import issue_link
 from settle.payments.services.reconciliation import reconcile_payments
@@ -77,6 +85,7 @@ class PaymentPaths(RuleBasedStateMachine):
         self.seen: set[str] = set()  # paid sessions a return, webhook or sweep has looked at since
         self.http = Client()
         self.stripe = StripeDriver(self.emulator, self.http)
+        self.payouts_seen: set[str] = set()  # R8: payouts paid or failed that a webhook or the sweep has seen
         self._connect()
 
     # -- helpers ------------------------------------------------------------------------------
@@ -190,8 +199,44 @@ class PaymentPaths(RuleBasedStateMachine):
 
     @rule()
     def sweep(self):
+        settled = self._settled_payouts()
         reconcile_payments(company=self.company)
         self.seen |= self.paid
+        self.payouts_seen |= settled
+
+    # -- payouts (R8) ---------------------------------------------------------------------------
+    def _payouts(self):
+        return client_for(self.processors[-1]).list_payouts()
+
+    def _settled_payouts(self) -> set[str]:
+        return {p.payout_id for p in self._payouts() if p.paid or p.failed}
+
+    @rule(days=st.integers(min_value=1, max_value=3))
+    def advance_clock(self, days):  # funds become available; payouts go out at midnight and arrive a day later
+        control(self.emulator, "POST", "clock", data={"advance": str(days * 86400)})
+
+    @rule()
+    def pay_out_now(self):
+        import requests
+
+        response = requests.post(f"{self.emulator.url}/_emulator/payouts", data={"key": self.key}, timeout=10)
+        assert response.status_code in (200, 400), response.text  # 400: nothing available to pay out
+
+    @rule(data=st.data())
+    def fail_a_payout(self, data):  # in transit: fails on arrival; paid: the bank returns it now
+        payouts = [p.payout_id for p in self._payouts() if p.status in ("in_transit", "paid")]
+        if payouts:
+            control(self.emulator, "POST", f"payouts/{data.draw(st.sampled_from(payouts))}/fail")
+
+    @rule(data=st.data(), times=st.integers(min_value=1, max_value=2))
+    def payout_webhooks(self, data, times):  # every payout event so far, shuffled, to any endpoint
+        events = control(self.emulator, "GET", "events", params={"type": "payout.*"})["data"]
+        events = [e for e in events if e["type"] in ("payout.paid", "payout.failed")]
+        processor = data.draw(st.sampled_from(self.processors))
+        processor.refresh_from_db()
+        for event in data.draw(st.permutations(events)) * times:
+            assert self.stripe.deliver(processor, json.dumps(event).encode()).status_code == 200
+            self.payouts_seen.add(event["data"]["object"]["id"])
 
     @rule(over_today=st.booleans())
     def move_period_lock(self, over_today):  # R4
@@ -237,6 +282,22 @@ class PaymentPaths(RuleBasedStateMachine):
             )
             manual = sum((p.amount for p in ManualPayment.objects.filter(invoice=invoice)), Decimal("0"))
             assert invoice.amount_paid == card + manual, invoice.number
+
+    @invariant()
+    def deposit_account_is_stripes_balance_less_what_is_not_booked_yet(self):  # R8
+        if not hasattr(self, "company"):
+            return
+        report = clearing_report(processor=self.processors[-1], client=client_for(self.processors[-1]))
+        assert report.settle_only == [] and report.unexplained == 0, (report.difference, report.unbooked)
+        assert report.settle_balance == report.stripe.total - report.unbooked_total
+        rows = dict(Payout.objects.filter(company=self.company).values_list("payout_id", "status"))
+        sources = list(JournalEntry.objects.filter(company=self.company, source__startswith="payout").values_list(
+            "source", "reverses_id"))
+        sources = [(source, reverses is None) for source, reverses in sources]
+        assert len(sources) == len(set(sources))  # each payout posted at most once, reversed at most once
+        for payout_id in self.payouts_seen:
+            assert rows.get(payout_id) in (Payout.Status.BOOKED, Payout.Status.REVERSED, Payout.Status.FAILED,
+                                           Payout.Status.TO_RECORD), payout_id
 
     @invariant()
     def ledger_is_clean(self):

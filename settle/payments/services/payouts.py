@@ -35,7 +35,7 @@ from settle.core.money import format_money, quantize
 from settle.ledger.services import Line, lock_end_date, post_journal_entry, reverse_journal_entry
 
 from ..models import Payout, Problem, Processor
-from ..processors.base import PayoutInfo, ProcessorClient
+from ..processors.base import PayoutInfo, ProcessorClient, ProcessorError
 from .problems import raise_problem
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,10 @@ def book_payout(*, processor: Processor, info: PayoutInfo, client: ProcessorClie
       booked it: a FAILED row (nothing posted) and the owner is told.
     With `client`, a newly booked payout's contents are checked against the books.
     """
-    if info.currency.upper() != processor.company.currency.upper() or info.amount <= 0:
-        _raise_other_currency(processor, info)
+    if not (info.paid or info.failed) or info.amount <= 0:
         return None
-    if not (info.paid or info.failed):
+    if info.currency.upper() != processor.company.currency.upper():
+        _raise_other_currency(processor, info)
         return None
     if info.failed:
         existing = _row(processor, info.payout_id)
@@ -291,11 +291,16 @@ def check_payout(*, payout: Payout, client: ProcessorClient) -> Problem | None:
     """Compare the payout's balance transactions with the books; raise `payout_difference` once if they differ.
 
     Reads the processor (no transaction open). Returns the problem, or None when every
-    movement of the payout is booked for the amount Stripe moved.
+    movement of the payout is booked for the amount Stripe moved (or the processor could
+    not be asked: the booking stands, and the payout's page shows any difference).
     """
     from ..clearing import payout_statement
 
-    statement = payout_statement(processor=payout.processor, client=client, payout_id=payout.payout_id)
+    try:
+        statement = payout_statement(processor=payout.processor, client=client, payout_id=payout.payout_id)
+    except ProcessorError as exc:  # the booking stands; the payout's page shows any difference later
+        log.warning("Could not check the contents of payout %s: %s", payout.payout_id, exc.message)
+        return None
     differing = statement.differences
     if not differing:
         return None
