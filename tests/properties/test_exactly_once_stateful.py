@@ -56,7 +56,7 @@ from settle.sales.services.invoices import LineInput, issue_invoice
 from settle.sales.services.manual_payments import record_manual_payment
 from tests.factories import make_company
 
-from ..payments.paying.conftest import StripeDriver, control
+from ..payments.paying.conftest import SentLink, StripeDriver, control
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", 500 if ON_POSTGRES else 40))
@@ -68,8 +68,8 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 class PaymentPaths(RuleBasedStateMachine):
     emulator = None  # set by the test
 
-    @initialize()
-    def start(self):
+    @initialize(paid_already=st.booleans())
+    def start(self, paid_already):
         control(self.emulator, "POST", "reset")
         control(self.emulator, "POST", "webhooks/pause")
         self.company = make_company(name=f"Books {secrets.token_hex(4)}")
@@ -87,6 +87,12 @@ class PaymentPaths(RuleBasedStateMachine):
         self.stripe = StripeDriver(self.emulator, self.http)
         self.payouts_seen: set[str] = set()  # R8: payouts paid or failed that a webhook or the sweep has seen
         self._connect()
+        if paid_already:  # R8: funds available at Stripe from the start, so payouts happen within a sequence
+            self._new_link(self.processors[-1], 12_000)
+            session_id = self.stripe.open_session(SentLink(self.links[-1][0], "http://testserver" + self.links[-1][1]))
+            self.sessions.append(session_id)
+            assert self.stripe.pay(session_id, card="4000000000000077").status_code == 200  # available at once
+            self.paid.add(session_id)
 
     # -- helpers ------------------------------------------------------------------------------
     def _connected(self) -> Processor | None:
@@ -215,12 +221,16 @@ class PaymentPaths(RuleBasedStateMachine):
     def advance_clock(self, days):  # funds become available; payouts go out at midnight and arrive a day later
         control(self.emulator, "POST", "clock", data={"advance": str(days * 86400)})
 
-    @rule()
-    def pay_out_now(self):
+    @rule(data=st.data(), arrives=st.booleans(), heard=st.booleans())
+    def pay_out_now(self, data, arrives, heard):  # if `arrives`, a day passes; if `heard`, its webhooks come at once
         import requests
 
         response = requests.post(f"{self.emulator.url}/_emulator/payouts", data={"key": self.key}, timeout=10)
         assert response.status_code in (200, 400), response.text  # 400: nothing available to pay out
+        if arrives:
+            self.advance_clock(1)
+            if heard:
+                self.payout_webhooks(data, 1)
 
     @rule(data=st.data())
     def fail_a_payout(self, data):  # in transit: fails on arrival; paid: the bank returns it now
