@@ -34,6 +34,7 @@ def parse_args(argv=None):
                         help="with --db postgres; its test_ twin is created and dropped (default %(default)s)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-card", action="store_true", help="skip the card payments through the emulator")
+    parser.add_argument("--payout-items", type=int, default=1000, help="payments in the large payout (default 1000)")
     parser.add_argument("--out", help="write the JSON results here (e.g. bench/results/<date>-<db>.json)")
     parser.add_argument("--batch", type=int, default=500,
                         help="invoices built per transaction by the workload builder (default %(default)s)")
@@ -220,6 +221,10 @@ def run(args) -> dict:
                 timings.update(runners.card_payments(large, runs=args.runs))
             except runners.EmulatorUnavailable as exc:  # no emulator here: say so, keep the rest
                 result["card_skipped"] = f"emulator unavailable: {exc}"
+            else:
+                from .payouts import payouts
+
+                timings.update(payouts(large, runs=args.runs, items=args.payout_items))
         result["timings"] = timings
         result["ledger_faults_after"] = len(find_faults())
     finally:

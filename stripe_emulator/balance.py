@@ -175,12 +175,15 @@ def fail_next_payouts(store, account: str, failure_code: str = "account_closed",
 
 def fail_payout(store, caller: Caller, payout_id: str,
                 failure_code: str = "account_closed") -> dict:
-    """A payout still in transit will fail on arrival (control API)."""
+    """A payout still in transit will fail on arrival; a paid one fails now, as a bank can
+    return a payout days after Stripe marked it paid (control API)."""
     _check_failure_code(failure_code)
     payout = get_payout(store, caller, payout_id)
-    if payout["status"] != "in_transit":
-        raise invalid(f"Payout {payout_id} is {payout['status']}, not in transit.", "payout")
+    if payout["status"] not in ("in_transit", "paid"):
+        raise invalid(f"Payout {payout_id} is {payout['status']}, not in transit or paid.", "payout")
     store.private(payout_id)["failure_code"] = failure_code
+    if payout["status"] == "paid":
+        _arrive(store, payout)
     return payout
 
 

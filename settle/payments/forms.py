@@ -41,6 +41,13 @@ class StripeProcessorForm(SettleErrorsMixin, forms.Form):
         empty_label=None,
         help_text="Where the funds are tracked in your books until Stripe pays them out.",
     )
+    payout_account = AccountChoiceField(
+        label="Payouts go to",
+        queryset=None,
+        required=False,
+        empty_label=None,
+        help_text="The bank account Stripe pays your balance out to. Each payout moves the money there in your books.",
+    )
     secret_key = forms.CharField(
         label="Stripe Live Secret Key",
         max_length=500,
@@ -51,9 +58,10 @@ class StripeProcessorForm(SettleErrorsMixin, forms.Form):
         error_messages={"required": "Enter your Stripe Live Secret Key (it starts with sk_live_)."},
     )
 
-    def __init__(self, *args, accounts, **kwargs):
+    def __init__(self, *args, accounts, banks, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["deposit_account"].queryset = accounts
+        self.fields["payout_account"].queryset = banks
 
 
 class ProcessorEditForm(SettleErrorsMixin, forms.Form):
@@ -63,10 +71,18 @@ class ProcessorEditForm(SettleErrorsMixin, forms.Form):
         label="Processor Name", max_length=Processor._meta.get_field("name").max_length, validators=[plain_line]
     )
     deposit_account = AccountChoiceField(label="Deposit Payments to", queryset=None, empty_label=None)
+    payout_account = AccountChoiceField(
+        label="Payouts go to",
+        queryset=None,
+        required=False,
+        empty_label=None,
+        help_text="The bank account Stripe pays your balance out to. Each payout moves the money there in your books.",
+    )
 
-    def __init__(self, *args, accounts, **kwargs):
+    def __init__(self, *args, accounts, banks, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["deposit_account"].queryset = accounts
+        self.fields["payout_account"].queryset = banks
 
 
 class RotateKeyForm(SettleErrorsMixin, forms.Form):

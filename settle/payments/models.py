@@ -27,12 +27,19 @@ class Processor(models.Model):
     deposit_account = models.ForeignKey(
         "ledger.Account", on_delete=models.PROTECT, related_name="+", verbose_name="Deposit Payments to"
     )
+    # R8: the bank account Stripe's payouts arrive in (a bank-role account; empty only if the company has none).
+    payout_account = models.ForeignKey(
+        "ledger.Account", on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        verbose_name="Payouts go to",
+    )
     secret_key = EncryptedTextField()
     key_last4 = models.CharField(max_length=4)
     account_id = models.CharField(max_length=64, blank=True)  # Stripe's acct_…
     account_name = models.CharField(max_length=200, blank=True)
     webhook_endpoint_id = models.CharField(max_length=64, blank=True)
     webhook_secret = EncryptedTextField(blank=True, default="")
+    # The event types the endpoint was last subscribed to (space-separated; empty: the list before R8).
+    webhook_events = models.TextField(blank=True, default="")
     connected_at = models.DateTimeField(auto_now_add=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
     key_rejected_at = models.DateTimeField(null=True, blank=True)
@@ -219,6 +226,9 @@ class Problem(models.Model):
         DISPUTE_OPENED = "dispute_opened", "A card payment is disputed"
         DISPUTE_TO_RECORD = "dispute_to_record", "Dispute movement to record (period locked)"
         DISPUTE_LOST = "dispute_lost", "A dispute was lost"
+        PAYOUT_TO_RECORD = "payout_to_record", "Payout to record (period locked)"
+        PAYOUT_FAILED = "payout_failed", "A payout failed"
+        PAYOUT_DIFFERENCE = "payout_difference", "A payout differs from the books"
 
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="payment_problems")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -227,6 +237,7 @@ class Problem(models.Model):
     card_payment = models.ForeignKey(CardPayment, on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
     refund = models.ForeignKey("Refund", on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
     dispute = models.ForeignKey("Dispute", on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
+    payout = models.ForeignKey("Payout", on_delete=models.SET_NULL, null=True, blank=True, related_name="problems")
     # Makes raising the same problem twice a no-op.
     key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -383,5 +394,58 @@ class DisputeMovement(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="booked") | models.Q(journal_entry__isnull=False),
                 name="booked_dispute_movement_has_entry",
+            ),
+        ]
+
+
+class Payout(models.Model):
+    """A payout of the Stripe balance to the business's bank, in the books once (R8).
+
+    Booked when Stripe says it was paid: debit the processor's *Payouts go to* bank account,
+    credit its deposit account, dated the payout's arrival date. The payout id is unique per
+    company and Stripe account, whichever path (webhook, sweep) hears of it first; a payout
+    that fails after it was booked is reversed once (`reversal_entry`).
+    """
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        TO_RECORD = "to_record", "To record"
+        REVERSED = "reversed", "Failed, reversed"
+        FAILED = "failed", "Failed before it was booked"
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="payouts")
+    processor = models.ForeignKey(Processor, on_delete=models.PROTECT, related_name="payouts")
+    stripe_account = models.CharField(max_length=64, blank=True)
+    payout_id = models.CharField(max_length=255)
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    arrival_date = models.DateField()
+    # The bank account debited (the processor's *Payouts go to* when booked); empty for a payout
+    # that failed before Settle booked it.
+    bank_account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    journal_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="payout"
+    )
+    reversal_entry = models.OneToOneField(
+        "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_payout"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_code = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-arrival_date", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "stripe_account", "payout_id"], name="one_booking_per_payout"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payout_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["booked", "reversed"]) | models.Q(journal_entry__isnull=False),
+                name="booked_payout_has_entry",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="reversed") | models.Q(reversal_entry__isnull=False),
+                name="reversed_payout_has_reversal",
             ),
         ]

@@ -128,7 +128,7 @@ def open_problems(*, company) -> list[Problem]:
     """R3: the company's unresolved problems, newest first, with the invoice each concerns."""
     return list(
         Problem.objects.filter(company=company, resolved_at__isnull=True)
-        .select_related("processor", "card_payment", "card_payment__invoice")
+        .select_related("processor", "card_payment", "card_payment__invoice", "payout")
         .order_by("-created_at", "-pk")
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import card_payments, pay, problems, webhooks
+from .views import card_payments, pay, payouts, problems, webhooks
 
 urlpatterns = [
     # The customer's pages (public; the token authorizes).
@@ -27,5 +27,11 @@ urlpatterns = [
     path("payments/problems/record-refund/<int:refund_id>/", problems.record_refund, name="record_refund"),
     path("payments/problems/record-dispute/<int:movement_id>/", problems.record_dispute_movement,
          name="record_dispute_movement"),
+    path("payments/problems/record-payout/<int:payout_id>/", problems.record_payout, name="record_payout"),
+    # Payouts and the clearing reconciliation (R8).
+    path("payouts/", payouts.payouts_index, name="payouts"),
+    path("payouts/<int:pk>/", payouts.processor_payouts, name="processor_payouts"),
+    path("payouts/<int:pk>/clearing/", payouts.clearing_report, name="clearing_report"),
+    path("payouts/<int:pk>/<str:payout_id>/", payouts.payout_detail, name="payout_detail"),
     path("payments/problems/<int:problem_id>/resolve/", problems.dismiss_problem, name="resolve_payment_problem"),
 ]

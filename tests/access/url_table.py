@@ -199,6 +199,17 @@ class World:
             amount=Decimal("30.00"), occurred_on=self.company.today(), status=DisputeMovement.Status.TO_RECORD,
         )
 
+    @memo
+    def payout(self):
+        # A payout waiting in Payouts to record (for the access checks a row is enough).
+        from settle.payments.models import Payout
+
+        return Payout.objects.create(
+            company=self.company, processor=self.processor(), stripe_account="acct_test", payout_id="po_test_1",
+            amount=Decimal("25.00"), currency=self.company.currency, arrival_date=self.company.today(),
+            bank_account=self.account("bank"), status=Payout.Status.TO_RECORD,
+        )
+
     def receipt_id(self):
         from settle.sales.services.receipts import receipt_for
 
@@ -348,6 +359,13 @@ TABLE: dict[str, Access] = {
         Level.BOOKKEEPER, POST, kwargs=lambda w: {"invoice_id": w.invoice().pk, "dispute_id": w.dispute().pk}
     ),
     "record_dispute_movement": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"movement_id": w.dispute_movement().pk}),
+    "record_payout": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"payout_id": w.payout().pk}),
+    # --- payments: payouts and the clearing reconciliation (R8); Stripe is not reachable here,
+    # so the pages say so (the emulator-backed tests in tests/payments/payouts/ cover the content).
+    "payouts": Access(Level.VIEWER),
+    "processor_payouts": Access(Level.VIEWER, kwargs=lambda w: {"pk": w.processor().pk}),
+    "clearing_report": Access(Level.VIEWER, kwargs=lambda w: {"pk": w.processor().pk}),
+    "payout_detail": Access(Level.VIEWER, kwargs=lambda w: {"pk": w.processor().pk, "payout_id": "po_test_1"}),
     "resolve_payment_problem": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"problem_id": w.problem().pk}),
     # --- notifications: the development outbox (404 unless OUTBOX_ENABLED; off in production).
     # A signed-in user reads the mail of their companies and mail addressed to them.

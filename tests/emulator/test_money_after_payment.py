@@ -415,3 +415,17 @@ def test_a_scripted_month_reconciles_every_day(emulator, client):  # X1
     statuses = [p.status for p in client.v1.payouts.list({"limit": 100}).data]
     assert len(statuses) >= 3 and statuses.count("failed") == 1
     assert set(statuses) <= {"paid", "failed", "in_transit"}
+
+
+def test_a_paid_payout_can_fail_later(emulator, client):  # X1, R8
+    paid_charge(emulator, client, amount=5000, card="4000000000000077")
+    payout = ok(emulator, "POST", "/_emulator/payouts", {"key": SECRET_KEY})
+    advance(emulator, DAY)
+    assert client.v1.payouts.retrieve(payout["id"]).status == "paid"
+    ok(emulator, "POST", f"/_emulator/payouts/{payout['id']}/fail", {"failure_code": "account_closed"})
+    failed = client.v1.payouts.retrieve(payout["id"])
+    assert (failed.status, failed.failure_code) == ("failed", "account_closed")
+    assert types_of(client, type="payout.*") == ["payout.created", "payout.paid", "payout.failed"]
+    assert client.v1.balance_transactions.retrieve(failed.failure_balance_transaction).amount == payout["amount"]
+    status, again = emulator.control("POST", f"/_emulator/payouts/{payout['id']}/fail")
+    assert status == 400 and "failed" in again["error"]["message"]

@@ -7,7 +7,10 @@ again while connected (refused), rotate to another key of the same account, open
 `checkout.session.completed` webhook delivered to any endpoint of the account (duplicated,
 in any order), the sweep, moving the period lock over today and back, and manual payments;
 refunds (made in the Dashboard, made from Settle, failing later; R6) and disputes (opened,
-closed won or lost, a lost one re-invoiced; R7), their webhooks delivered any number of times.
+closed won or lost, a lost one re-invoiced; R7), their webhooks delivered any number of times;
+and payouts (R8): the emulated clock moves on (funds become available, payouts go out and arrive),
+Stripe pays out now, a payout fails (in transit or after it was paid), and the payout events
+are delivered to any endpoint (duplicated, in any order).
 
 After every step:
 - every paid session is booked at most once, and exactly once as soon as a return, a webhook
@@ -17,7 +20,10 @@ After every step:
   one entry, and a dispute's movements match its state at Stripe once Settle has heard of it;
 - for every invoice, Σ booked payments (card and manual) − booked refunds − re-invoiced
   disputes = its amount paid;
-- `check_ledger` finds no fault.
+- `check_ledger` finds no fault;
+- R8: Settle's deposit account = Stripe's balance − the movements Stripe has that Settle has not
+  booked yet (as the clearing reconciliation computes it), and each payout is booked at most
+  once (exactly once, as paid or failed, once a webhook or the sweep has seen it).
 
 Sizing: every step re-runs `check_ledger` for the company, which is most of the cost. CI runs
 500 sequences of up to 10 steps (up to 5,000 steps) on PostgreSQL and 40 on SQLite. On a quiet
@@ -42,12 +48,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from settle.core.errors import SettleError
 from settle.ledger.integrity import find_faults
-from settle.ledger.models import AccountRole
+from settle.ledger.models import AccountRole, JournalEntry
 from settle.ledger.services import account_for_role, set_period_lock
-from settle.ledger.models import JournalEntry
-from settle.payments.models import CardPayment, CheckoutSession, Dispute, DisputeMovement, Processor, Refund
+from settle.payments.models import CardPayment, CheckoutSession, Dispute, DisputeMovement, Payout, Processor, Refund
 from settle.payments.services.disputes import reinvoice_lost_dispute
 from settle.payments.services.refunds import refund_card_payment
+from settle.payments.clearing import clearing_report
+from settle.payments.processors import client_for
 from settle.payments.services.connections import connect_stripe_processor, disconnect_processor, rotate_processor_key
 from settle.payments.services.links import issue_link
 from settle.payments.services.reconciliation import reconcile_payments
@@ -57,7 +64,7 @@ from settle.sales.services.invoices import LineInput, issue_invoice
 from settle.sales.services.manual_payments import record_manual_payment
 from tests.factories import make_company
 
-from ..payments.paying.conftest import StripeDriver, control
+from ..payments.paying.conftest import SentLink, StripeDriver, control
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", 500 if ON_POSTGRES else 40))
@@ -69,8 +76,8 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 class PaymentPaths(RuleBasedStateMachine):
     emulator = None  # set by the test
 
-    @initialize()
-    def start(self):
+    @initialize(paid_already=st.booleans())
+    def start(self, paid_already):
         control(self.emulator, "POST", "reset")
         control(self.emulator, "POST", "webhooks/pause")
         self.company = make_company(name=f"Books {secrets.token_hex(4)}")
@@ -90,7 +97,14 @@ class PaymentPaths(RuleBasedStateMachine):
         self.disputes_seen: dict[str, str] = {}  # dispute id -> the state Settle was last told of
         self.http = Client()
         self.stripe = StripeDriver(self.emulator, self.http)
+        self.payouts_seen: set[str] = set()  # R8: payouts paid or failed that a webhook or the sweep has seen
         self._connect()
+        if paid_already:  # R8: funds available at Stripe from the start, so payouts happen within a sequence
+            self._new_link(self.processors[-1], 12_000)
+            session_id = self.stripe.open_session(SentLink(self.links[-1][0], "http://testserver" + self.links[-1][1]))
+            self.sessions.append(session_id)
+            assert self.stripe.pay(session_id, card="4000000000000077").status_code == 200  # available at once
+            self.paid.add(session_id)
 
     # -- helpers ------------------------------------------------------------------------------
     def _connected(self) -> Processor | None:
@@ -247,10 +261,12 @@ class PaymentPaths(RuleBasedStateMachine):
 
     @rule()
     def sweep(self):
+        settled = self._settled_payouts()
         reconcile_payments(company=self.company)
         self.seen |= self.paid
         self.refunds_seen |= {r for r in self.refunds_made}
         self.disputes_seen.update(self.disputes)
+        self.payouts_seen |= settled
 
     @precondition(lambda self: self._booked_payments())
     @rule(data=st.data())
@@ -310,6 +326,44 @@ class PaymentPaths(RuleBasedStateMachine):
                 reinvoice_lost_dispute(dispute=row, by=None)
             except SettleError:
                 pass  # not lost (yet, in Settle), its chargeback waits, or today is locked
+
+    # -- payouts (R8) ---------------------------------------------------------------------------
+    def _payouts(self):
+        return client_for(self.processors[-1]).list_payouts()
+
+    def _settled_payouts(self) -> set[str]:
+        return {p.payout_id for p in self._payouts() if p.paid or p.failed}
+
+    @rule(days=st.integers(min_value=1, max_value=3))
+    def advance_clock(self, days):  # funds become available; payouts go out at midnight and arrive a day later
+        control(self.emulator, "POST", "clock", data={"advance": str(days * 86400)})
+
+    @rule(data=st.data(), arrives=st.booleans(), heard=st.booleans())
+    def pay_out_now(self, data, arrives, heard):  # if `arrives`, a day passes; if `heard`, its webhooks come at once
+        import requests
+
+        response = requests.post(f"{self.emulator.url}/_emulator/payouts", data={"key": self.key}, timeout=10)
+        assert response.status_code in (200, 400), response.text  # 400: nothing available to pay out
+        if arrives:
+            self.advance_clock(1)
+            if heard:
+                self.payout_webhooks(data, 1)
+
+    @rule(data=st.data())
+    def fail_a_payout(self, data):  # in transit: fails on arrival; paid: the bank returns it now
+        payouts = [p.payout_id for p in self._payouts() if p.status in ("in_transit", "paid")]
+        if payouts:
+            control(self.emulator, "POST", f"payouts/{data.draw(st.sampled_from(payouts))}/fail")
+
+    @rule(data=st.data(), times=st.integers(min_value=1, max_value=2))
+    def payout_webhooks(self, data, times):  # every payout event so far, shuffled, to any endpoint
+        events = control(self.emulator, "GET", "events")["data"]
+        events = [e for e in events if e["type"] in ("payout.paid", "payout.failed")]
+        processor = data.draw(st.sampled_from(self.processors))
+        processor.refresh_from_db()
+        for delivered in data.draw(st.permutations(events)) * times:
+            assert self.stripe.deliver(processor, json.dumps(delivered).encode()).status_code == 200
+            self.payouts_seen.add(delivered["data"]["object"]["id"])
 
     @rule(over_today=st.booleans())
     def move_period_lock(self, over_today):  # R4
@@ -382,6 +436,22 @@ class PaymentPaths(RuleBasedStateMachine):
                 dispute__card_payment__invoice=invoice, kind=DisputeMovement.Kind.REINVOICE,
                 status=DisputeMovement.Status.BOOKED)), Decimal("0"))
             assert invoice.amount_paid == card + manual - refunded - reinvoiced, invoice.number
+
+    @invariant()
+    def deposit_account_is_stripes_balance_less_what_is_not_booked_yet(self):  # R8
+        if not hasattr(self, "company"):
+            return
+        report = clearing_report(processor=self.processors[-1], client=client_for(self.processors[-1]))
+        assert report.settle_only == [] and report.unexplained == 0, (report.difference, report.unbooked)
+        assert report.settle_balance == report.stripe.total - report.unbooked_total
+        rows = dict(Payout.objects.filter(company=self.company).values_list("payout_id", "status"))
+        sources = list(JournalEntry.objects.filter(company=self.company, source__startswith="payout").values_list(
+            "source", "reverses_id"))
+        sources = [(source, reverses is None) for source, reverses in sources]
+        assert len(sources) == len(set(sources))  # each payout posted at most once, reversed at most once
+        for payout_id in self.payouts_seen:
+            assert rows.get(payout_id) in (Payout.Status.BOOKED, Payout.Status.REVERSED, Payout.Status.FAILED,
+                                           Payout.Status.TO_RECORD), payout_id
 
     @invariant()
     def ledger_is_clean(self):

@@ -32,6 +32,8 @@ WEBHOOK_EVENTS = [
     "charge.dispute.funds_withdrawn",  # R7
     "charge.dispute.closed",  # R7
     "charge.dispute.funds_reinstated",  # R7
+    "payout.paid",
+    "payout.failed",
 ]
 
 

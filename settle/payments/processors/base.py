@@ -158,6 +158,64 @@ class DisputeInfo:
         return self.status in ("won", "lost", "warning_closed")
 
 
+@dataclass(frozen=True)
+class PayoutInfo:
+    """A payout of the processor's balance to the business's bank, as the processor knows it now (R8)."""
+
+    payout_id: str
+    amount: Decimal
+    currency: str  # ISO 4217, upper case
+    status: str  # pending | in_transit | paid | failed | canceled
+    created: dt.datetime
+    arrival: dt.datetime
+    failure_code: str = ""
+    failure_message: str = ""
+
+    @property
+    def paid(self) -> bool:
+        return self.status == "paid"
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "canceled")
+
+
+@dataclass(frozen=True)
+class BalanceMovement:
+    """One balance transaction: a movement of money in the processor's balance (R8).
+
+    `kind` is the processor's type (charge, refund, refund_failure, adjustment, payout,
+    payout_failure, …), `category` its reporting category (charge, refund, dispute,
+    dispute_reversal, payout, payout_reversal, …); `source` the charge, refund, dispute or
+    payout id it comes from. `net = amount - fee`.
+    """
+
+    movement_id: str
+    kind: str
+    category: str
+    source: str
+    amount: Decimal
+    fee: Decimal
+    net: Decimal
+    currency: str
+    status: str  # pending | available
+    created: dt.datetime
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BalanceInfo:
+    """The processor's balance in one currency: available and pending (R8)."""
+
+    currency: str
+    available: Decimal
+    pending: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.available + self.pending
+
+
 class ProcessorClient(Protocol):
     def retrieve_account(self) -> AccountInfo: ...
     def subscribe_webhooks(self, *, url: str, events: list[str]) -> WebhookSubscription: ...
@@ -175,3 +233,9 @@ class ProcessorClient(Protocol):
     def list_refunds(self, *, created_after: dt.datetime) -> list[RefundInfo]: ...
     def retrieve_dispute(self, dispute_id: str) -> DisputeInfo: ...
     def list_disputes(self, *, created_after: dt.datetime) -> list[DisputeInfo]: ...
+    def update_webhook_events(self, *, endpoint_id: str, events: list[str]) -> None: ...
+    def retrieve_payout(self, payout_id: str) -> PayoutInfo: ...
+    def list_payouts(self, *, created_after: dt.datetime | None = None) -> list[PayoutInfo]: ...
+    def payout_movements(self, payout_id: str) -> list[BalanceMovement]: ...
+    def list_movements(self, *, currency: str) -> list[BalanceMovement]: ...
+    def retrieve_balance(self, *, currency: str) -> BalanceInfo: ...

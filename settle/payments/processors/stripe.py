@@ -414,6 +414,91 @@ class StripeProcessorClient:
             value = value / Decimal(str(rate))
         return quantize(value, currency)
 
+    # -- payouts and the balance (R8) -----------------------------------------------------
+    def update_webhook_events(self, *, endpoint_id: str, events: list[str]) -> None:
+        """Subscribe an existing webhook endpoint to exactly `events` (its URL and secret stay)."""
+        self._call("update webhook endpoint", self._client.v1.webhook_endpoints.update, endpoint_id,
+                   {"enabled_events": list(events)})
+
+    def retrieve_payout(self, payout_id: str) -> base.PayoutInfo:
+        return self._payout_info(self._call("retrieve payout", self._client.v1.payouts.retrieve, payout_id))
+
+    def list_payouts(self, *, created_after: dt.datetime | None = None) -> list[base.PayoutInfo]:
+        """Payouts created after the moment (all when None), newest first."""
+        params = {"created": {"gt": int(created_after.timestamp())}} if created_after is not None else {}
+        return [self._payout_info(row) for row in self._all("list payouts", self._client.v1.payouts.list, params)]
+
+    def payout_movements(self, payout_id: str) -> list[base.BalanceMovement]:
+        """The balance transactions a payout contained (its own `payout` transaction included)."""
+        rows = self._all("list payout transactions", self._client.v1.balance_transactions.list, {"payout": payout_id})
+        return [self._movement(row) for row in rows]
+
+    def list_movements(self, *, currency: str) -> list[base.BalanceMovement]:
+        """Every balance transaction of the account in `currency`, newest first."""
+        rows = self._all("list balance transactions", self._client.v1.balance_transactions.list,
+                         {"currency": currency.lower()})
+        return [self._movement(row) for row in rows]
+
+    def retrieve_balance(self, *, currency: str) -> base.BalanceInfo:
+        balance = self._call("retrieve balance", self._client.v1.balance.retrieve)
+        currency = currency.upper()
+
+        def total(bucket: str) -> Decimal:
+            units = sum(int(row.get("amount") or 0) for row in balance.get(bucket) or []
+                        if (row.get("currency") or "").upper() == currency)
+            return from_minor_units(units, currency)
+
+        return base.BalanceInfo(currency=currency, available=total("available"), pending=total("pending"))
+
+    def _all(self, what: str, method, params: dict) -> list[dict]:
+        """Every row of a list endpoint, following `has_more` (at most 100 pages of 100)."""
+        rows: list[dict] = []
+        page = self._call(what, method, {**params, "limit": 100})
+        for _ in range(100):
+            data = page.get("data") or []
+            rows.extend(data)
+            if not page.get("has_more") or not data:
+                break
+            page = self._call(what, method, {**params, "limit": 100, "starting_after": data[-1]["id"]})
+        return rows
+
+    @staticmethod
+    def _payout_info(payout: dict) -> base.PayoutInfo:
+        currency = (payout.get("currency") or "").upper()
+        created = _timestamp(payout.get("created")) or dt.datetime.now(dt.timezone.utc)
+        return base.PayoutInfo(
+            payout_id=payout["id"],
+            amount=from_minor_units(int(payout.get("amount") or 0), currency),
+            currency=currency,
+            status=payout.get("status") or "",
+            created=created,
+            arrival=_timestamp(payout.get("arrival_date")) or created,
+            failure_code=payout.get("failure_code") or "",
+            failure_message=payout.get("failure_message") or "",
+        )
+
+    @staticmethod
+    def _movement(txn: dict) -> base.BalanceMovement:
+        currency = (txn.get("currency") or "").upper()
+        source = txn.get("source")
+
+        def money(key: str) -> Decimal:
+            return from_minor_units(int(txn.get(key) or 0), currency)
+
+        return base.BalanceMovement(
+            movement_id=txn["id"],
+            kind=txn.get("type") or "",
+            category=txn.get("reporting_category") or "",
+            source=source.get("id", "") if isinstance(source, dict) else (source or ""),
+            amount=money("amount"),
+            fee=money("fee"),
+            net=money("net"),
+            currency=currency,
+            status=txn.get("status") or "",
+            created=_timestamp(txn.get("created")) or dt.datetime.now(dt.timezone.utc),
+            description=txn.get("description") or "",
+        )
+
     # -- webhooks in ------------------------------------------------------------------
     def verify_event(self, *, payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
         return verify_event(payload=payload, signature=signature, secret=secret)

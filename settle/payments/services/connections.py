@@ -57,7 +57,7 @@ def company_processors(*, company) -> QuerySet[Processor]:
     """Every processor the company has connected now (P4), by name."""
     return (
         Processor.objects.filter(company=company, disconnected_at__isnull=True)
-        .select_related("deposit_account")
+        .select_related("deposit_account", "payout_account")
         .order_by("name", "pk")
     )
 
@@ -73,6 +73,22 @@ def processor_deposit_accounts(*, company) -> QuerySet[Account]:
 
 def default_deposit_account(*, company) -> Account | None:
     return processor_deposit_accounts(company=company).filter(role=AccountRole.STRIPE_CLEARING).first()
+
+
+def processor_payout_accounts(*, company) -> QuerySet[Account]:
+    """R8 "Payouts go to": the company's active bank accounts."""
+    return Account.objects.filter(company=company, role=AccountRole.BANK, is_active=True).order_by("code")
+
+
+def default_payout_account(*, company) -> Account | None:
+    """R8: the company's first bank account."""
+    return processor_payout_accounts(company=company).first()
+
+
+def _check_payout_account(company, account) -> Account:
+    if account is None or not processor_payout_accounts(company=company).filter(pk=account.pk).exists():
+        raise SettleError("Choose one of your bank accounts for payouts to go to.", field="payout_account")
+    return account
 
 
 def invoices_using(*, processor: Processor):
@@ -142,7 +158,8 @@ def _check_deposit_account(company, account) -> Account:
 # -- P1–P4 ---------------------------------------------------------------------------------
 
 def connect_stripe_processor(
-    *, company, name: str, deposit_account: Account | None, secret_key: str, created_by, public_url: str | None = None
+    *, company, name: str, deposit_account: Account | None, secret_key: str, created_by, public_url: str | None = None,
+    payout_account: Account | None = None,
 ) -> Processor:
     """Connect a Stripe account to the company (P1–P4) and return the new Processor.
 
@@ -154,13 +171,16 @@ def connect_stripe_processor(
     can be subscribed at `{public_url}/payments/webhooks/{pk}/` with no transaction open;
     a second short transaction then connects it. A failed subscription or save deletes the
     pending row and the endpoint (best effort): nothing is kept. The company's first
-    processor becomes its default (P6).
+    processor becomes its default (P6). `payout_account` is where its payouts arrive (R8;
+    default the company's first bank account).
     Raises SettleError (with `field`) for anything the user must change.
     """
     public_url = settings.PUBLIC_URL if public_url is None else public_url
     key = check_key_form(secret_key)
     _clean_name(company, name, check_clash=False)
     deposit_account = _check_deposit_account(company, deposit_account)
+    payout_account = (_check_payout_account(company, payout_account) if payout_account is not None
+                      else default_payout_account(company=company))
 
     client = client_for_key(key)
     try:
@@ -177,6 +197,7 @@ def connect_stripe_processor(
         kind=Processor.Kind.STRIPE,
         name=name,
         deposit_account=deposit_account,
+        payout_account=payout_account,
         secret_key=Secret(key),
         key_last4=key[-4:],
         account_id=account.account_id,
@@ -207,8 +228,10 @@ def connect_stripe_processor(
                 processor = Processor.objects.select_for_update().get(pk=pending.pk)
                 processor.webhook_endpoint_id = subscription.endpoint_id
                 processor.webhook_secret = Secret(subscription.secret)
+                processor.webhook_events = subscribed_events()
                 processor.disconnected_at = None
-                processor.save(update_fields=["webhook_endpoint_id", "webhook_secret", "disconnected_at"])
+                processor.save(update_fields=["webhook_endpoint_id", "webhook_secret", "webhook_events",
+                                              "disconnected_at"])
             row, _ = PaymentSettings.objects.select_for_update().get_or_create(company=company)
             if row.default_processor_id is None or not _is_connected(row.default_processor_id):
                 row.default_processor = processor
@@ -282,7 +305,40 @@ def rotate_processor_key(*, processor: Processor, secret_key: str, by=None) -> P
         # A later rejection of the new key must be able to raise its problem again.
         Problem.objects.filter(key=f"key-rejected:{locked.pk}").update(key=f"key-rejected:{locked.pk}:{timezone.now().timestamp()}")
     logger.info("Rotated the key of processor %s by user %s", locked.pk, getattr(by, "pk", None))
+    try:
+        ensure_webhook_events(processor=locked)
+    except base.ProcessorError as exc:  # the sweep tries again
+        logger.warning("Could not update the webhook events of processor %s: %s", locked.pk, exc.message)
     return locked
+
+
+def subscribed_events() -> str:
+    """The current event list (WEBHOOK_EVENTS) as Processor.webhook_events stores it."""
+    return " ".join(WEBHOOK_EVENTS)
+
+
+def ensure_webhook_events(*, processor: Processor, client=None) -> bool:
+    """Bring a connected processor's webhook endpoint up to the current event list, once (R8).
+
+    Processors connected before an event type was added (e.g. `payout.paid`) are subscribed
+    to the older list. When the stored list differs from WEBHOOK_EVENTS, the endpoint's
+    `enabled_events` is set at Stripe, then the new list is stored; when it is current,
+    nothing is asked. Returns whether the endpoint was updated. Raises ProcessorError if
+    Stripe cannot be asked (nothing stored; the next sweep tries again). No transaction
+    is held across the call.
+    """
+    current = subscribed_events()
+    if not processor.webhook_endpoint_id or not processor.is_connected or processor.webhook_events == current:
+        return False
+    (client or client_for(processor)).update_webhook_events(
+        endpoint_id=processor.webhook_endpoint_id, events=list(WEBHOOK_EVENTS)
+    )
+    Processor.objects.filter(pk=processor.pk, webhook_endpoint_id=processor.webhook_endpoint_id).update(
+        webhook_events=current
+    )
+    processor.webhook_events = current
+    logger.info("Updated the webhook events of processor %s", processor.pk)
+    return True
 
 
 def _subscription_failed(exc: base.ProcessorError) -> str:
@@ -318,17 +374,25 @@ def _forget_endpoint(client, subscription) -> None:
         logger.warning("Could not remove webhook endpoint %s: %s", subscription.endpoint_id, exc.message)
 
 
-def update_processor(*, processor: Processor, name: str, deposit_account: Account | None) -> Processor:
-    """Rename a connected processor or change its deposit account (payments already recorded stay put)."""
+def update_processor(*, processor: Processor, name: str, deposit_account: Account | None,
+                     payout_account: Account | None = None) -> Processor:
+    """Rename a connected processor, change its deposit account or where its payouts go (R8).
+
+    Payments and payouts already recorded stay put. `payout_account` None keeps the current one.
+    """
     if not processor.is_connected:
         raise SettleError("This processor is disconnected; connect it again instead.")
     name = _clean_name(processor.company, name, exclude_pk=processor.pk)
     deposit_account = _check_deposit_account(processor.company, deposit_account)
+    if payout_account is not None:
+        payout_account = _check_payout_account(processor.company, payout_account)
     try:
         with transaction.atomic():
             processor.name = name
             processor.deposit_account = deposit_account
-            processor.save(update_fields=["name", "deposit_account"])
+            if payout_account is not None:
+                processor.payout_account = payout_account
+            processor.save(update_fields=["name", "deposit_account", "payout_account"])
     except IntegrityError:
         raise SettleError(f"You already have a processor named {name}. Choose another name.", field="name") from None
     return processor
@@ -491,6 +555,9 @@ __all__ = [
     "company_processors",
     "connect_stripe_processor",
     "default_deposit_account",
+    "default_payout_account",
+    "ensure_webhook_events",
+    "processor_payout_accounts",
     "processor_deposit_accounts",
     "disconnect_processor",
     "invoices_using",

@@ -14,7 +14,7 @@ from .emails import notify_problem
 
 def raise_problem(
     *, company, kind: str, message: str, key: str, processor: Processor | None = None,
-    card_payment: CardPayment | None = None, refund=None, dispute=None,
+    card_payment: CardPayment | None = None, refund=None, dispute=None, payout=None,
 ) -> Problem:
     """Create the problem `key` unless it exists, and queue its email. Returns the problem row."""
     with transaction.atomic():
@@ -25,7 +25,7 @@ def raise_problem(
             with transaction.atomic():  # savepoint: a concurrent raiser may win the insert
                 problem = Problem.objects.create(
                     company=company, kind=kind, message=message, key=key,
-                    processor=processor, card_payment=card_payment, refund=refund, dispute=dispute,
+                    processor=processor, card_payment=card_payment, refund=refund, dispute=dispute, payout=payout,
                 )
         except IntegrityError:
             return Problem.objects.get(key=key)

@@ -1,6 +1,8 @@
 """Reconciliation (the sweep): find paid sessions Settle never heard of and book them (R1, R5),
-the refunds of Settle's payments (made anywhere) that no webhook brought (R6), and their
-disputes: new ones, and every one still open re-read, so a lost closing webhook is caught (R7).
+the refunds of Settle's payments (made anywhere) that no webhook brought (R6), their
+disputes: new ones, and every one still open re-read, so a lost closing webhook is caught (R7),
+and the payouts paid or failed since (R8); a connected processor's webhook endpoint is brought
+up to the current event list on the way (once).
 
 Returns and webhooks can both be lost (the customer closes the tab, the site was down
 longer than Stripe retries). `reconcile_payments` asks each processor that is connected,
@@ -30,6 +32,8 @@ from ..processors.base import KeyRejected, ProcessorError
 from .problems import raise_problem, report_key_rejected
 from .recording import book_session
 from .disputes import sweep_disputes
+from .connections import ensure_webhook_events
+from .payouts import sweep_payouts
 from .refunds import sweep_refunds
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ class ReconcileReport:
     recorded: list[CardPayment] = field(default_factory=list)
     refunds: list = field(default_factory=list)  # refunds booked or reversed by this run (R6)
     disputes: list = field(default_factory=list)  # disputes this run brought into the books or changed (R7)
+    payouts: list = field(default_factory=list)  # payouts booked, reversed or failed by this run (R8)
     failed: list[str] = field(default_factory=list)  # processor names that could not be checked
 
 
@@ -73,6 +78,9 @@ def reconcile_payments(*, since: dt.datetime | None = None, company=None) -> Rec
                     report.recorded.append(payment)
             report.refunds.extend(sweep_refunds(processor=processor, client=client, since=since))
             report.disputes.extend(sweep_disputes(processor=processor, client=client, since=since))
+            report.payouts.extend(sweep_payouts(processor=processor, client=client, since=since))
+            if processor.is_connected:
+                ensure_webhook_events(processor=processor, client=client)
         except KeyRejected:
             if processor.is_connected:
                 report_key_rejected(processor=processor)
@@ -127,3 +135,5 @@ def reconcile_job() -> None:
         log.info("Reconciliation booked or reversed %s refund(s)", len(report.refunds))
     if report.disputes:
         log.info("Reconciliation brought %s dispute(s) up to date", len(report.disputes))
+    if report.payouts:
+        log.info("Reconciliation booked or reversed %s payout(s)", len(report.payouts))

@@ -26,6 +26,8 @@ Contract of `handle_webhook`:
   processor's company and Stripe account; the refunds are re-read from the processor.
 - Dispute events (`charge.dispute.*`) re-read the dispute and its balance transactions and
   book each movement once through `disputes.py` (R7).
+- Payout events (`payout.paid`, `payout.failed`) book or reverse payouts through `payouts.py`,
+  once per payout id (R8); the payout is re-read from the processor.
 - Only sessions Settle opened in the processor's company are booked, under the processor
   that opened them; any other session is acknowledged and left alone.
 - We answer 2xx only once the event is fully handled. If the processor cannot be
@@ -61,6 +63,7 @@ from ..processors.base import InvalidSignature, KeyRejected, ProcessorError, Pro
 from .problems import raise_problem, report_key_rejected
 from .recording import book_session, our_session
 from .disputes import book_dispute_by_id
+from .payouts import book_payout_by_id
 from .refunds import book_refund_by_id, book_refunds_of_charge
 
 log = logging.getLogger(__name__)
@@ -140,6 +143,12 @@ def _dispute_event(processor: Processor, event: VerifiedEvent) -> _Prepared | No
     return None if dispute is None else _Prepared(lambda: None)
 
 
+def _payout(processor: Processor, event: VerifiedEvent) -> _Prepared | None:
+    """R8: a payout was paid or failed: read it from the processor; book it or reverse it once."""
+    payout = book_payout_by_id(processor=processor, client=client_for(processor), payout_id=event.object_id)
+    return None if payout is None else _Prepared(lambda: None)
+
+
 def _unreadable(processor: Processor, event: VerifiedEvent, reason: str) -> None:
     """The processor would not give the object of a verified event. If it is one of our sessions, tell the business."""
     row = CheckoutSession.objects.select_related("link__invoice").filter(
@@ -171,6 +180,8 @@ HANDLERS: dict[str, Callable[[Processor, VerifiedEvent], _Prepared | None]] = {
     "charge.refund.updated": _refund_updated,
     **dict.fromkeys(["charge.dispute.created", "charge.dispute.funds_withdrawn", "charge.dispute.closed",
                      "charge.dispute.funds_reinstated"], _dispute_event),  # R7
+    "payout.paid": _payout,
+    "payout.failed": _payout,
 }
 
 

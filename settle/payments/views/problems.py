@@ -18,8 +18,9 @@ from settle.companies.models import Level
 from settle.core.errors import SettleError
 
 from .. import selectors
-from ..models import CardPayment, DisputeMovement, Problem, Refund
+from ..models import CardPayment, DisputeMovement, Payout, Problem, Refund
 from ..services.disputes import record_pending_dispute_movement
+from ..services.payouts import record_pending_payout
 from ..services.problems import resolve_problem
 from ..services.recording import record_pending_payment
 from ..services.refunds import record_pending_refund
@@ -36,13 +37,15 @@ def problem_list(request):
     to_record = selectors.payments_to_record(company=company)
     refunds_to_record = selectors.refunds_to_record(company=company)
     disputes_to_record = selectors.dispute_movements_to_record(company=company)
+    payouts_to_record = Payout.objects.filter(company=company, status=Payout.Status.TO_RECORD).select_related(
+        "processor").order_by("arrival_date", "pk")
     problems = selectors.open_problems(company=company)
     for problem in problems:
         problem.may_resolve = may_resolve(request.membership, problem)
     return render(
         request,
         "payments/problems.html",
-        {"to_record": to_record, "refunds_to_record": refunds_to_record, "disputes_to_record": disputes_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
+        {"to_record": to_record, "refunds_to_record": refunds_to_record, "disputes_to_record": disputes_to_record, "payouts_to_record": payouts_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
     )
 
 
@@ -108,6 +111,24 @@ def record_dispute_movement(request, movement_id: int):
     return redirect("payment_problems")
 
 
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def record_payout(request, payout_id: int):
+    """R8: one action posts a payout waiting to be recorded (dated today, or its arrival date if later)."""
+    payout = access_object(Payout.objects.select_related("processor"), membership=request.membership, pk=payout_id)
+    form = RecordForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a date such as 2026-01-31.")
+        return redirect("payment_problems")
+    try:
+        record_pending_payout(payout=payout, date=form.cleaned_data["date"], by=request.user)
+    except SettleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Payout {payout.payout_id} recorded.")
+    return redirect("payment_problems")
+
+
 ADMIN_ONLY_KINDS = {Problem.Kind.KEY_REJECTED}
 
 
@@ -134,6 +155,8 @@ def dismiss_problem(request, problem_id: int):
         status=DisputeMovement.Status.TO_RECORD
     ).exists():
         messages.error(request, "Record the dispute movement first; it is still waiting in Dispute movements to record.")
+    elif problem.kind == Problem.Kind.PAYOUT_TO_RECORD and problem.payout and problem.payout.status == Payout.Status.TO_RECORD:
+        messages.error(request, "Record the payout first; it is still waiting in Payouts to record.")
     else:
         resolve_problem(problem=problem)
         messages.success(request, "Problem marked as resolved.")

@@ -18,10 +18,15 @@ PROCESSOR_TYPES = [{"kind": Processor.Kind.STRIPE, "label": "Stripe", "url_name"
 def _processor(request, pk):
     """A connected processor of the current company, or 404."""
     return access_object(
-        Processor.objects.filter(disconnected_at__isnull=True).select_related("deposit_account"),
+        Processor.objects.filter(disconnected_at__isnull=True).select_related("deposit_account", "payout_account"),
         membership=request.membership,
         pk=pk,
     )
+
+
+def _edit_initial(processor: Processor) -> dict:
+    return {"name": processor.name, "deposit_account": processor.deposit_account_id,
+            "payout_account": processor.payout_account_id}
 
 
 @member_required(Level.ADMIN)
@@ -42,10 +47,13 @@ def processor_new_stripe(request):
     company = request.membership.company
     accounts = connections.processor_deposit_accounts(company=company)
     default_account = connections.default_deposit_account(company=company)
+    default_bank = connections.default_payout_account(company=company)
     form = StripeProcessorForm(
         request.POST or None,
         accounts=accounts,
-        initial={"name": "Stripe", "deposit_account": default_account.pk if default_account else None},
+        banks=connections.processor_payout_accounts(company=company),
+        initial={"name": "Stripe", "deposit_account": default_account.pk if default_account else None,
+                 "payout_account": default_bank.pk if default_bank else None},
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -53,6 +61,7 @@ def processor_new_stripe(request):
                 company=company,
                 name=form.cleaned_data["name"],
                 deposit_account=form.cleaned_data["deposit_account"],
+                payout_account=form.cleaned_data["payout_account"],
                 secret_key=form.cleaned_data["secret_key"],
                 created_by=request.user,
             )
@@ -72,12 +81,14 @@ def processor_edit(request, pk):
     form = ProcessorEditForm(
         request.POST or None,
         accounts=accounts,
-        initial={"name": processor.name, "deposit_account": processor.deposit_account_id},
+        banks=connections.processor_payout_accounts(company=request.membership.company),
+        initial=_edit_initial(processor),
     )
     if request.method == "POST" and form.is_valid():
         try:
             connections.update_processor(
-                processor=processor, name=form.cleaned_data["name"], deposit_account=form.cleaned_data["deposit_account"]
+                processor=processor, name=form.cleaned_data["name"], deposit_account=form.cleaned_data["deposit_account"],
+                payout_account=form.cleaned_data["payout_account"],
             )
         except SettleError as error:
             form.add_settle_error(error)
@@ -107,7 +118,8 @@ def processor_rotate_key(request, pk):
             return redirect("addons")
     accounts = connections.processor_deposit_accounts(company=request.membership.company)
     edit_form = ProcessorEditForm(
-        accounts=accounts, initial={"name": processor.name, "deposit_account": processor.deposit_account_id}
+        accounts=accounts, banks=connections.processor_payout_accounts(company=request.membership.company),
+        initial=_edit_initial(processor),
     )
     return render(
         request, "payments/settings/processor_edit.html",
