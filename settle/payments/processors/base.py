@@ -172,6 +172,11 @@ class PayoutInfo:
     failure_message: str = ""
 
     @property
+    def arrival_date(self) -> dt.date:
+        """The day the payout reaches the bank: Stripe's arrival date is a UTC date."""
+        return self.arrival.astimezone(dt.timezone.utc).date()
+
+    @property
     def paid(self) -> bool:
         return self.status == "paid"
 

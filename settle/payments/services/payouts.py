@@ -30,6 +30,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError
 from settle.core.money import format_money, quantize
 from settle.ledger.services import Line, lock_end_date, post_journal_entry, reverse_journal_entry
@@ -47,7 +48,7 @@ def _fmt(amount, currency: str) -> str:
 
 def arrival_date(info: PayoutInfo) -> dt.date:
     """The day the payout reaches the bank: Stripe's arrival date, a UTC date."""
-    return info.arrival.astimezone(dt.timezone.utc).date()
+    return info.arrival_date
 
 
 def _row(processor: Processor, payout_id: str) -> Payout | None:
@@ -106,7 +107,7 @@ def book_payout(*, processor: Processor, info: PayoutInfo, client: ProcessorClie
             return payout
         end = lock_end_date(company=company, for_update=True)
         if end is not None and on <= end:
-            _raise_to_record(payout, why=f"the books are locked through {end:%d %b %Y}, so it was not recorded. "
+            _raise_to_record(payout, why=f"the books are locked through {format_date(end)}, so it was not recorded. "
                                          "Record it with one click once you have chosen an open date.")
             return payout
         try:
@@ -147,7 +148,7 @@ def _raise_to_record(payout: Payout, *, why: str) -> None:
         kind=Problem.Kind.PAYOUT_TO_RECORD,
         message=(
             f"{payout.processor.name} paid out {_fmt(payout.amount, payout.currency)} (payout {payout.payout_id}), "
-            f"arriving on {payout.arrival_date:%d %b %Y}, but {why}"
+            f"arriving on {format_date(payout.arrival_date)}, but {why}"
         ),
         key=f"payout-to-record:{payout.pk}",
         processor=payout.processor,
@@ -230,10 +231,10 @@ def record_pending_payout(*, payout: Payout, date: dt.date | None = None, by=Non
         today = row.company.today()
         date = date or max(today, row.arrival_date)
         if date < row.arrival_date:
-            raise SettleError(f"The date cannot be before the payout arrived ({row.arrival_date:%d %b %Y}).",
+            raise SettleError(f"The date cannot be before the payout arrived ({format_date(row.arrival_date)}).",
                               field="date")
         if date > max(today, row.arrival_date):
-            raise SettleError(f"The date cannot be after today ({today:%d %b %Y}).", field="date")
+            raise SettleError(f"The date cannot be after today ({format_date(today)}).", field="date")
         _post(payout=row, date=date, created_by=by)
         Problem.objects.filter(payout=row, kind=Problem.Kind.PAYOUT_TO_RECORD, resolved_at__isnull=True).update(
             resolved_at=timezone.now()

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from settle.core.dates import format_date
 from settle.ledger.models import AccountRole
 from settle.payments.clearing import clearing_report, match_movements, payout_statement
 from settle.payments.models import Dispute, Payout
@@ -152,6 +153,14 @@ def test_r8_payout_pages_by_role_and_company(
     payout = pay_out(emulator, stripe_key)
     arrive(emulator)
     stripe.deliver(processor, payout_events(stripe, "payout.paid", payout["id"])[0])
+    # The page shows the arrival date the books used (Stripe's UTC date), whatever the company's time zone.
+    # (UTC-10 and UTC+14: at any hour of the day one of them is on another date than UTC.)
+    booked = Payout.objects.get(payout_id=payout["id"])
+    for zone in ("Pacific/Honolulu", "Pacific/Kiritimati", "UTC"):
+        company.time_zone = zone
+        company.save(update_fields=["time_zone"])
+        detail = member_client("viewer").get(f"/payouts/{processor.pk}/{payout['id']}/").content.decode()
+        assert f"<dt>Arrives</dt><dd>{format_date(booked.arrival_date)}</dd>" in detail, zone
     for level in ("viewer", "bookkeeper", "admin", "creator"):
         web = member_client(level)
         assert payout["id"] in web.get(f"/payouts/{processor.pk}/").content.decode()
