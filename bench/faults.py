@@ -239,6 +239,7 @@ class Bench:
         self.lock = threading.Lock()
         self.results: list[dict] = []
         self.errors: list[str] = []
+        self.chaos_errors: list[str] = []
         self.customer_retries: Counter[str] = Counter()
         self.faults_injected: Counter[str] = Counter()
         self.crashes: list[dict] = []
@@ -395,8 +396,8 @@ class Bench:
                 with self.lock:
                     self.faults_injected[kind] += 1
             except (requests.RequestException, ValueError, KeyError) as exc:
-                with self.lock:
-                    self.errors.append(f"chaos {kind}: {exc}")
+                with self.lock:  # the chaos thread's own call met an injected fault: not a run's failure
+                    self.chaos_errors.append(f"chaos {kind}: {exc!r}")
         self.emulator("POST", "/_emulator/webhooks/resume")
 
     def sample_load(self) -> None:
@@ -556,6 +557,7 @@ class Bench:
             "runs": finished,
             "runs_failed": len(self.errors),
             "errors": self.errors[:50],
+            "chaos_errors": self.chaos_errors[:50],
             "run_seconds": round(run_seconds, 1),
             "runs_per_second": round(finished / run_seconds, 2) if run_seconds else None,
             "catch_up_seconds": round(catch_up_seconds, 1),
