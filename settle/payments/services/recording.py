@@ -184,8 +184,10 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
             )
         CheckoutSession.objects.filter(pk=session.pk).update(status=CheckoutSession.Status.COMPLETE)
         # The receipt below is numbered under the company row lock: take it before the ledger's
-        # period-lock row (locking contract, step 2).
-        Company.objects.select_for_update().filter(pk=company.pk).first()
+        # period-lock row (locking contract, step 2). FOR NO KEY UPDATE, like issue_invoice's
+        # UPDATE: it serialises with that, but not with other transactions' foreign-key checks
+        # on the company row (FOR KEY SHARE, at their COMMIT), which FOR UPDATE would block.
+        Company.objects.select_for_update(no_key=True).filter(pk=company.pk).first()
         transaction.on_commit(
             functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
             robust=True,
