@@ -17,7 +17,10 @@ Locking contract (the order matters; every writer of an invoice's payments uses 
 
 1. the invoice row (`SELECT … FOR UPDATE`), which serialises everything that changes the
    invoice's `amount_paid` (card payments, manual payments, recording later);
-2. the company's period-lock row, taken by the ledger while posting.
+2. the company row, which numbers the receipt of a new payment; taken before the next lock,
+   in the order `issue_invoice` takes them (it numbers the invoice under the company row,
+   then posts), so a payment recorded while an invoice is issued waits instead of deadlocking;
+3. the company's period-lock row, taken by the ledger while posting.
 
 Under the invoice lock the service looks for the booking; the insert itself is guarded by
 the unique constraint inside a savepoint, so even a writer that did not take the invoice
@@ -42,6 +45,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from settle.companies.models import Company
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import format_money, quantize
@@ -180,6 +184,11 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
                 duplicate_of__isnull=True,
             )
         CheckoutSession.objects.filter(pk=session.pk).update(status=CheckoutSession.Status.COMPLETE)
+        # The receipt below is numbered under the company row lock: take it before the ledger's
+        # period-lock row (locking contract, step 2). FOR NO KEY UPDATE, like issue_invoice's
+        # UPDATE: it serialises with that, but not with other transactions' foreign-key checks
+        # on the company row (FOR KEY SHARE, at their COMMIT), which FOR UPDATE would block.
+        Company.objects.select_for_update(no_key=True).filter(pk=company.pk).first()
         transaction.on_commit(
             functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
             robust=True,

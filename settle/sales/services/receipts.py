@@ -26,7 +26,7 @@ def receipt_for(*, card_payment) -> Receipt:
         return existing
     try:
         with transaction.atomic():
-            Company.objects.select_for_update().filter(pk=card_payment.company_id).first()
+            Company.objects.select_for_update(no_key=True).filter(pk=card_payment.company_id).first()
             invoice = Invoice.objects.get(pk=card_payment.invoice_id)
             top = Receipt.objects.filter(company_id=card_payment.company_id).aggregate(top=Max("number"))["top"]
             return Receipt.objects.create(

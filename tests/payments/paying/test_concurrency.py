@@ -80,3 +80,71 @@ def test_return_and_two_webhooks_racing_record_one_payment_on_any_database(
     round_, stripe, sent_link, invoice, processor, notify_email
 ):  # R1, N2 (runs on SQLite, the default, as well as PostgreSQL)
     _return_and_two_webhooks_race(stripe, sent_link, invoice, processor)
+
+
+def _until_another_connection_waits_for_a_lock(timeout: float = 20.0) -> bool:
+    """Poll PostgreSQL until some other connection of this database is waiting for a lock."""
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the view stays as first read in this transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.postgres
+def test_r1_r5_payment_recorded_while_an_invoice_is_issued_neither_deadlocks(
+    stripe, sent_link, invoice, processor, notify_email, company, acme, creator
+):  # R1, R5
+    """The customer's return books a payment while another invoice is being issued.
+
+    `issue_invoice` numbers the invoice under the company row lock, then posts (period-lock
+    row). Booking a payment posts and numbers its receipt under the company row lock. Taken in
+    opposite orders the two deadlocked: PostgreSQL aborted one of them, the customer's return
+    answered 500 and the new invoice was lost. The invoicing side here holds the company row
+    (as its numbering does) until the return is waiting for a lock, then issues the invoice.
+    """
+    from django.db import transaction
+
+    from settle.companies.models import Company
+    from settle.ledger.integrity import find_faults
+    from settle.sales.models import Invoice
+
+    from .conftest import make_invoice
+
+    session_id = stripe.open_session(sent_link)
+    assert stripe.pay(session_id).status_code == 200
+    numbering = threading.Event()
+    outcome = {}
+
+    def issue_an_invoice():
+        with transaction.atomic():
+            Company.objects.select_for_update().get(pk=company.pk)  # what issue_invoice's numbering holds first
+            numbering.set()
+            outcome["return_waited"] = _until_another_connection_waits_for_a_lock()
+            return make_invoice(company, acme, processor=processor, creator=creator).number
+
+    def customer_returns():
+        assert numbering.wait(10)
+        return Client().get(f"{sent_link.path}complete/", {"session_id": session_id}).status_code
+
+    number, status = _race([issue_an_invoice, customer_returns])
+    assert outcome["return_waited"]
+    assert status == 200
+    assert Invoice.objects.filter(company=company, number=number).exists()
+    payment = CardPayment.objects.get()
+    assert payment.session_id == session_id and payment.status == CardPayment.Status.RECORDED
+    invoice.refresh_from_db()
+    assert invoice.balance_due == 0
+    assert OutgoingEmail.objects.filter(key=f"payment-receipt:{payment.pk}").count() == 1
+    assert find_faults() == []
