@@ -116,7 +116,7 @@ def update_company(
     """Settings > Company. The home currency can change only while the books are empty (C1)."""
     check_plain_text(name, field="name")
     check_plain_text(address, field="address", multiline=True)
-    company = Company.objects.select_for_update().get(pk=company.pk)
+    company = Company.objects.select_for_update(no_key=True).get(pk=company.pk)
     currency = currency.upper()
     if currency != company.currency and has_journal_entries(company):
         raise SettleError(

@@ -200,9 +200,10 @@ def _credit_note_lines(invoice: Invoice, amount: Decimal, *, label: str) -> tupl
 
 
 def _next_credit_note_number(company_id: int) -> int:
-    """Next credit note number of the company. Takes the company row lock (numbering is serial);
+    """Next credit note number of the company. Takes the company row lock (numbering is serial; a
+    no-key lock, so the deferred foreign-key checks of other transactions never wait on it);
     `credit_note_number_unique_per_company` refuses a duplicate whatever happens."""
-    Company.objects.select_for_update().filter(pk=company_id).first()
+    Company.objects.select_for_update(no_key=True).filter(pk=company_id).first()
     last = CreditNote.objects.filter(company_id=company_id).order_by("-number").values_list("number", flat=True).first()
     return (last or 0) + 1
 
