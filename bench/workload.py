@@ -2,8 +2,8 @@
 
 Deterministic for a given seed and scale (dates are relative to the company's today, so
 the aging buckets have the same shape whichever day it runs). Every row is written the way
-the app writes it: create_company, create_client, issue_invoices (the batch form of
-issue_invoice: same checks, same rows, posted in bulk), record_manual_payment.
+the app writes it: create_company, create_client, issue_invoices and record_manual_payments
+(the batch forms of issue_invoice and record_manual_payment: same checks, same rows, posted in bulk).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from settle.ledger.services import account_for_role
 from settle.sales.models import Client, PaymentMethod, TaxRate
 from settle.sales.services.clients import create_client
 from settle.sales.services.invoices import InvoiceInput, LineInput, issue_invoices
-from settle.sales.services.manual_payments import record_manual_payment
+from settle.sales.services.manual_payments import ManualPaymentInput, record_manual_payments
 from settle.sales.services.tax_rates import create_tax_rate
 
 ITEMS = ["Sourdough loaves", "Croissants (dozen)", "Catering, half day", "Delivery", "Wedding cake", "Baguettes"]
@@ -68,7 +68,7 @@ def build(
 ) -> Workload:
     """Create the company and its books; returns the Workload (company, creator, accounts, clients).
 
-    Every invoice and payment goes through its service (issue_invoices, record_manual_payment),
+    Every invoice and payment goes through its service (issue_invoices, record_manual_payments),
     so every ledger rule applies; `batch` invoices are issued by one issue_invoices call and
     share one outer transaction with their payments.
     """
@@ -98,7 +98,8 @@ def build(
 
 
 def _batch(w: Workload, rng: random.Random, today: dt.date, n: int) -> None:
-    """n invoices through issue_invoices (one import), then one manual payment for some of them."""
+    """n invoices through issue_invoices (one import), then one manual payment for some of them
+    through record_manual_payments (the batch form of record_manual_payment)."""
     plans = []
     for _ in range(n):
         issue_date = today - dt.timedelta(days=rng.randint(0, HISTORY_DAYS))
@@ -114,12 +115,13 @@ def _batch(w: Workload, rng: random.Random, today: dt.date, n: int) -> None:
     issued = issue_invoices(company=w.company, invoices=[plan[0] for plan in plans], created_by=w.creator)
     w.invoices += len(issued)
     w.lines += sum(len(plan[0].lines) for plan in plans)
+    payments = []
     for invoice, (_, share, paid_on) in zip(issued, plans, strict=True):
         if share is None:
             continue
-        record_manual_payment(
+        payments.append(ManualPaymentInput(
             invoice=invoice, date=paid_on, amount=(invoice.total * share).quantize(Decimal("0.01")),
-            method=PaymentMethod.CHEQUE, reference=f"CHQ {w.payments + 1}", deposit_account=w.bank,
-            created_by=w.creator,
-        )
-        w.payments += 1
+            method=PaymentMethod.CHEQUE, reference=f"CHQ {w.payments + len(payments) + 1}", deposit_account=w.bank,
+        ))
+    record_manual_payments(company=w.company, payments=payments, created_by=w.creator)
+    w.payments += len(payments)

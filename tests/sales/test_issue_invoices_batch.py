@@ -98,3 +98,45 @@ def test_s2_batch_costs_the_same_statements_for_2_or_40_invoices(company, creato
     assert len(large) == len(small) <= 12, large
     assert Invoice.objects.filter(company=company).count() == 43
     assert find_faults(company=company) == []
+
+
+def test_s5_payments_in_a_batch_write_what_one_by_one_writes_and_are_refused_whole(company, creator):  # S5, L2, N4
+    from settle.ledger.models import AccountRole
+    from settle.ledger.services import account_for_role
+    from settle.sales.models import ManualPayment
+    from settle.sales.services.manual_payments import ManualPaymentInput, record_manual_payment, record_manual_payments
+
+    client, tax = make_client(company), make_tax(company)
+    bank = account_for_role(company=company, role=AccountRole.BANK)
+    first, second = issue_invoices(company=company, invoices=_inputs(company, client, tax, 2), created_by=creator)
+    today = company.today()
+    single = record_manual_payment(invoice=first, date=today, amount=Decimal("3.00"), reference="CHQ 1",
+                                   deposit_account=bank, created_by=creator)
+    batch = record_manual_payments(company=company, created_by=creator, payments=[
+        ManualPaymentInput(invoice=second, date=today, amount=Decimal("3.00"), reference="CHQ 1", deposit_account=bank),
+        ManualPaymentInput(invoice=second, date=today, amount=Decimal("1.25"), deposit_account=bank),
+    ])
+    assert len(batch) == 2
+
+    def shape(payment):
+        entry = payment.journal_entry
+        return (payment.date, payment.amount, payment.method, payment.reference, payment.deposit_account_id,
+                entry.date, entry.memo.replace(payment.invoice.number, "N"), entry.source == f"manual_payment:invoice:{payment.invoice_id}",
+                sorted((line.account_id, line.debit, line.credit, line.invoice_id == payment.invoice_id,
+                        line.description.replace(payment.invoice.number, "N")) for line in entry.lines.all()))
+
+    assert shape(ManualPayment.objects.get(pk=batch[0].pk)) == shape(ManualPayment.objects.get(pk=single.pk))
+    second.refresh_from_db()
+    assert second.amount_paid == Decimal("4.25")
+
+    before = counts()
+    left = second.balance_due
+    with pytest.raises(SettleError, match="more than the balance due"):  # the second one exceeds what the first leaves
+        record_manual_payments(company=company, created_by=creator, payments=[
+            ManualPaymentInput(invoice=second, date=today, amount=left - Decimal("1.00"), deposit_account=bank),
+            ManualPaymentInput(invoice=second, date=today, amount=Decimal("2.00"), deposit_account=bank),
+        ])
+    assert counts() == before
+    second.refresh_from_db()
+    assert second.balance_due == left
+    assert find_faults(company=company) == []
