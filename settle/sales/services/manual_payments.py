@@ -233,7 +233,17 @@ def record_manual_payments(*, company, payments: list[ManualPaymentInput], creat
         row.journal_entry = entry
     created = ManualPayment.objects.bulk_create(rows)
     Invoice.objects.bulk_update(list(invoices.values()), ["amount_paid"])
+    transaction.on_commit(lambda: _retire_open_sessions_of(ids))
+    return created
+
+
+def _retire_open_sessions_of(invoice_ids: list[int]) -> None:
+    """After commit: what `record_manual_payment` does per invoice, asking once which of them have open sessions."""
+    from settle.payments.models import CheckoutSession
     from settle.payments.services.recording import retire_open_sessions
 
-    transaction.on_commit(lambda: [retire_open_sessions(invoice_id=pk) for pk in ids])
-    return created
+    with_open = CheckoutSession.objects.filter(
+        link__invoice_id__in=invoice_ids, status=CheckoutSession.Status.OPEN
+    ).order_by().values_list("link__invoice_id", flat=True).distinct()
+    for invoice_id in sorted(set(with_open)):
+        retire_open_sessions(invoice_id=invoice_id)
