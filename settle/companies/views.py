@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.ledger.services import lock_end_date, set_period_lock
 
@@ -335,6 +336,6 @@ def period_lock(request):
         if end_date is None:
             messages.success(request, "The period lock was cleared.")
         else:
-            messages.success(request, f"The books are locked through {end_date:%d %b %Y}.")
+            messages.success(request, f"The books are locked through {format_date(end_date)}.")
         return redirect("period_lock")
     return render(request, "companies/period_lock.html", {"form": form, "current": current})

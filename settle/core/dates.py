@@ -1,5 +1,5 @@
-"""Dates: one way to write them on pages, in emails and PDFs ("3 Dec 2026"), and the order
-in which the company's locale types them in forms.
+"""Dates: one way to write them on pages, in emails and PDFs ("3 Dec 2026", and a moment as
+"3 Dec 2026, 14:05"), and the order in which the company's locale types them in forms.
 
 The locale comes from the company's time zone (America/New_York: the United States,
 MM/DD/YYYY; Europe/London: the United Kingdom, DD/MM/YYYY; America/Toronto: Canada,
@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass
 
 import datetime as dt
+import zoneinfo
 
 from babel.core import Locale, UnknownLocaleError, get_global
-from django.utils import dateformat
+from django.utils import dateformat, timezone
 
-from settle.formats.en.formats import DATE_FORMAT
+from settle.formats.en.formats import DATE_FORMAT, DATETIME_FORMAT
 
 FIELDS = {"y": ("%Y", "YYYY"), "M": ("%m", "MM"), "d": ("%d", "DD")}
 
@@ -56,3 +57,16 @@ def date_order(time_zone: str) -> DateOrder:
 def format_date(value: dt.date | None) -> str:
     """The date as every page shows it (the `|date` filter uses the same DATE_FORMAT)."""
     return dateformat.format(value, DATE_FORMAT) if value else ""
+
+
+def format_datetime(value: dt.datetime | None, time_zone: str | None = None) -> str:
+    """A moment as every page shows it ("3 Dec 2026, 14:05"; `|date:"DATETIME_FORMAT"` in templates).
+
+    An aware time is shown in `time_zone` (the company's), or else in the current time zone,
+    which pages set to the company's.
+    """
+    if not value:
+        return ""
+    if timezone.is_aware(value):
+        value = timezone.localtime(value, zoneinfo.ZoneInfo(time_zone) if time_zone else None)
+    return dateformat.format(value, DATETIME_FORMAT)

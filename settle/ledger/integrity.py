@@ -168,13 +168,16 @@ def find_faults(*, company=None) -> list[str]:
         )
 
     # Each invoice's amount_paid is what the journal says was paid on it: the credits to its
-    # receivable account carrying the invoice, outside its own posting and that posting's
-    # reversal (payment reversal pairs net to zero). An invoice whose "receivable" is a bank
-    # or cash account was paid at issue (S3): amount_paid is its total.
+    # receivable account carrying the invoice, outside its own posting, that posting's
+    # reversal (payment reversal pairs net to zero) and its credit notes (S9, kept in
+    # amount_credited, checked by the sales app). Credit applied from or to another invoice,
+    # and credit refunded, count as payments out of and into the invoice. An invoice whose
+    # "receivable" is a bank or cash account was paid at issue (S3): amount_paid is its total.
     payment = (
         Q(journal_lines__account_id=F("receivable_account_id"))
         & ~Q(journal_lines__entry_id=F("journal_entry_id"))
         & ~Q(journal_lines__entry__reverses_id=F("journal_entry_id"))
+        & Q(journal_lines__entry__credit_note__isnull=True)
     )
     for row in (
         invoices.filter(journal_entry__isnull=False)

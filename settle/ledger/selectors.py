@@ -442,10 +442,16 @@ BUCKET_LABELS = ["Current", "1–30", "31–60", "61–90", "Over 90"]
 
 @dataclass
 class AgingRow:
-    """A client's open receivable split by days past due; `client` is None for the Unassigned row."""
+    """A client's open receivable split by days past due; `client` is None for the Unassigned row.
+
+    `credit` (zero or below) is the client's credit (S9): invoices paid or credited beyond
+    their total. It is part of `current`, as a credit is never overdue; `owed_buckets`
+    shows the buckets without it.
+    """
 
     name: str
     client_id: int | None = None
+    credit: Decimal = ZERO
     current: Decimal = ZERO
     days_1_30: Decimal = ZERO
     days_31_60: Decimal = ZERO
@@ -459,6 +465,11 @@ class AgingRow:
     @property
     def buckets(self) -> list[Decimal]:
         return [getattr(self, b) for b in BUCKETS]
+
+    @property
+    def owed_buckets(self) -> list[Decimal]:
+        """The buckets with the credit taken out of Current (what is owed, by age)."""
+        return [self.current - self.credit] + [getattr(self, b) for b in BUCKETS[1:]]
 
     def add(self, bucket: str, amount: Decimal) -> None:
         setattr(self, bucket, getattr(self, bucket) + amount)
@@ -493,13 +504,17 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
     "Unassigned" row. So the report's total always equals
     `receivable_balance(company=..., as_of=...)`.
 
-    Only invoices that can have a balance are read: those open today (`amount_paid` differs
-    from `total`, the `invoice_open` index) and those with receivable lines dated after
+    Only invoices that can have a balance are read: those open today (`amount_paid` and
+    `amount_credited` differ from `total`, the `invoice_open` index) and those with receivable lines dated after
     `as_of`. Every other invoice nets to zero over all its lines (`check_ledger` checks
     `amount_paid` against the journal), so the cost follows the open invoices, not history.
     """
     receivable = Q(account__role=AccountRole.RECEIVABLE)
-    candidates = Q(invoice_id__in=Invoice.objects.filter(company=company).exclude(amount_paid=F("total")).values("pk"))
+    candidates = Q(
+        invoice_id__in=Invoice.objects.filter(company=company)
+        .exclude(total=F("amount_paid") + F("amount_credited"))
+        .values("pk")
+    )
     moved_later = JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
     if moved_later.exists():  # none when the report is as of today
         candidates |= Q(invoice_id__in=moved_later.order_by().values("invoice_id"))
@@ -520,6 +535,8 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
             AgingRow(name=inv["invoice__client__name"], client_id=inv["invoice__client_id"]),
         )
         row.add(_bucket((as_of - inv["invoice__due_date"]).days, amount), amount)
+        if amount < 0:
+            row.credit += amount
     unassigned = _net_units(
         DailyBalance.objects.filter(company=company, account__role=AccountRole.RECEIVABLE, date__lte=as_of)
     ) - assigned
@@ -530,6 +547,7 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
     for row in report.rows:
         for bucket in BUCKETS:
             report.totals.add(bucket, getattr(row, bucket))
+        report.totals.credit += row.credit
     return report
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
+from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 
@@ -108,7 +109,7 @@ def ensure_open(*, company, date: dt.date, for_update: bool = True) -> None:
     end = lock_end_date(company=company, for_update=for_update)
     if end is not None and date <= end:
         raise PeriodLocked(
-            f"The books are locked through {end:%d %b %Y}; nothing dated {date:%d %b %Y} can be posted or changed."
+            f"The books are locked through {format_date(end)}; nothing dated {format_date(date)} can be posted or changed."
         )
 
 
@@ -311,7 +312,7 @@ def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "",
         ensure_open(company=entry.company, date=date)
         if date < entry.date:
             raise SettleError(
-                f"A reversing entry cannot be dated before the entry it reverses ({entry.date:%d %b %Y}).",
+                f"A reversing entry cannot be dated before the entry it reverses ({format_date(entry.date)}).",
                 field="date",
             )
         lines = [

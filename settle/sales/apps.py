@@ -6,9 +6,14 @@ class SalesConfig(AppConfig):
     label = "sales"
 
     def ready(self) -> None:
+        from settle.ledger.integrity import register_check
         from settle.notifications.worker import PERIODIC_JOBS
 
+        from .services.credits import credit_faults
         from .services.reminders import reminder_job
+
+        # S9: every credit on accounts receivable has a named source.
+        register_check(credit_faults)
 
         # S7: each due payment reminder, once per step.
         if not any(name == "payment_reminders" for name, *_ in PERIODIC_JOBS):

@@ -418,3 +418,93 @@ class ClientImportConfirmForm(forms.Form):
             return base64.b64decode(self.cleaned_data["content"], validate=True)
         except (binascii.Error, ValueError):
             raise forms.ValidationError("The preview could not be read back. Upload the file again.") from None
+
+
+# -- credit notes and customer credit (S9) ----------------------------------------------------
+
+REQUEST_KEY_MAX = 64
+
+
+class _OnceForm(forms.Form):
+    """A form that carries a one-time key, so a double submit books once (the services check it)."""
+
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=REQUEST_KEY_MAX)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            import secrets
+
+            self.initial.setdefault("request_key", secrets.token_urlsafe(24))
+
+
+class CreditNoteForm(_OnceForm):
+    date = forms.DateField(widget=DateInput)
+    amount = AmountField(currency="USD", help_text="Tax included; split between income and tax as on the invoice.")
+    reason = forms.CharField(max_length=500, validators=[plain_line],
+                             help_text="Shown on the credit note, e.g. “Refund of the deposit, not to be collected again”.")
+
+    def __init__(self, *args, company, **kwargs):
+        super().__init__(*args, **kwargs)
+        localize_dates(self, company)
+        self.fields["amount"].currency = company.currency
+
+
+class ApplyCreditForm(_OnceForm):
+    from_invoice = forms.ModelChoiceField(label="Credit from", queryset=None, empty_label=None)
+    to_invoice = forms.ModelChoiceField(label="Apply to invoice", queryset=None, empty_label=None)
+    amount = AmountField(currency="USD")
+    date = forms.DateField(widget=DateInput)
+
+    def __init__(self, *args, company, credit, **kwargs):
+        super().__init__(*args, **kwargs)
+        localize_dates(self, company)
+        self.fields["amount"].currency = company.currency
+        self.fields["from_invoice"].queryset = Invoice.objects.filter(pk__in=[s.invoice.pk for s in credit.sources])
+        self.fields["from_invoice"].label_from_instance = _credit_label(credit, company)
+        self.fields["to_invoice"].queryset = Invoice.objects.filter(pk__in=[i.pk for i in credit.open_invoices])
+        self.fields["to_invoice"].label_from_instance = _due_label(company)
+
+
+class RefundCreditForm(_OnceForm):
+    from_invoice = forms.ModelChoiceField(label="Credit from", queryset=None, empty_label=None)
+    amount = AmountField(currency="USD")
+    date = forms.DateField(widget=DateInput)
+    method = forms.ChoiceField(choices=PaymentMethod.choices, initial=PaymentMethod.TRANSFER)
+    paid_from = forms.ModelChoiceField(label="Paid from", queryset=None, empty_label=None)
+    reference = forms.CharField(required=False, max_length=100, validators=[plain_line],
+                                help_text="Cheque number, transfer reference…")
+
+    def __init__(self, *args, company, credit, **kwargs):
+        super().__init__(*args, **kwargs)
+        localize_dates(self, company)
+        self.fields["amount"].currency = company.currency
+        self.fields["from_invoice"].queryset = Invoice.objects.filter(pk__in=[s.invoice.pk for s in credit.sources])
+        self.fields["from_invoice"].label_from_instance = _credit_label(credit, company)
+        self.fields["paid_from"].queryset = selectors.bank_and_cash_accounts(company=company)
+
+
+class CardCreditRefundForm(forms.Form):
+    """Refund credit to the card that paid it (the card refund service, R6)."""
+
+    invoice = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+    card_payment = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+    state = forms.CharField(widget=forms.HiddenInput, max_length=40)
+    amount = AmountField(currency="USD")
+
+    def __init__(self, *args, company, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].currency = company.currency
+
+
+def _credit_label(credit, company):
+    from settle.core.money import format_money
+
+    amounts = {s.invoice.pk: s.credit for s in credit.sources}
+    return lambda invoice: f"{invoice.number} ({format_money(amounts.get(invoice.pk, 0), company.currency)} credit)"
+
+
+def _due_label(company):
+    from settle.core.money import format_money
+
+    return lambda invoice: f"{invoice.number} ({format_money(invoice.balance_due, company.currency)} due)"

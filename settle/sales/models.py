@@ -81,7 +81,8 @@ class Invoice(models.Model):
     """An issued invoice. Its posting debits the receivable account and credits income and tax.
 
     `amount_paid` is kept by the payment services under the invoice's row lock; the ledger
-    integrity command checks it against the journal.
+    integrity command checks it against the journal. `amount_credited` is what its credit
+    notes took off (S9). A balance below zero is the client's credit on this invoice.
     """
 
     company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="invoices")
@@ -103,6 +104,8 @@ class Invoice(models.Model):
     tax_total = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     total = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     amount_paid = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    # S9: the credit notes issued against the invoice (kept by `balances.add_credit_note`).
+    amount_credited = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     journal_entry = models.OneToOneField(
         "ledger.JournalEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="invoice"
     )
@@ -120,12 +123,20 @@ class Invoice(models.Model):
             # The invoice list reads its newest page from this index instead of sorting every invoice.
             models.Index(fields=["company", "issue_date", "id"], name="invoice_company_issue_date"),
             # A/R aging reads only the invoices with a balance.
-            models.Index(fields=["company"], condition=~models.Q(amount_paid=models.F("total")), name="invoice_open"),
+            models.Index(
+                fields=["company"],
+                condition=~models.Q(total=models.F("amount_paid") + models.F("amount_credited")),
+                name="invoice_open",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["company", "number"], name="invoice_number_unique_per_company"),
             models.CheckConstraint(condition=models.Q(total__gte=0), name="invoice_total_not_negative"),
             models.CheckConstraint(condition=models.Q(amount_paid__gte=0), name="invoice_paid_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(amount_credited__gte=0, amount_credited__lte=models.F("total")),
+                name="invoice_credited_within_total",
+            ),
             models.CheckConstraint(condition=models.Q(due_date__gte=models.F("issue_date")), name="invoice_due_after_issue"),
         ]
 
@@ -137,7 +148,12 @@ class Invoice(models.Model):
         """What the client still owes; nothing on a voided invoice (S8)."""
         if self.voided_at is not None:
             return Decimal("0")
-        return self.total - self.amount_paid
+        return self.total - self.amount_paid - self.amount_credited
+
+    @property
+    def credit(self) -> Decimal:
+        """S9: the client's credit on this invoice (paid and credited beyond its total), or zero."""
+        return max(-self.balance_due, Decimal("0"))
 
     @property
     def is_paid_at_issue(self) -> bool:
@@ -155,7 +171,7 @@ class Invoice(models.Model):
             return InvoiceStatus.PAID
         if today > self.due_date:
             return InvoiceStatus.OVERDUE
-        if self.amount_paid > 0:
+        if self.amount_paid > 0 or self.amount_credited > 0:
             return InvoiceStatus.PARTIALLY_PAID
         return InvoiceStatus.UNPAID
 
@@ -301,3 +317,110 @@ class Receipt(models.Model):
     @property
     def label(self) -> str:
         return f"R-{self.number:05d}"
+
+
+class CreditNote(models.Model):
+    """S9: a credit note against an invoice: debit income and tax, credit the invoice's receivable.
+
+    Numbered per company (CN-0001); `amount` includes `tax_amount`. A credit note beyond the
+    invoice's balance leaves the client in credit on that invoice.
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.PositiveIntegerField()
+    date = models.DateField()
+    reason = models.CharField(max_length=500)
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    tax_amount = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    journal_entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="credit_note")
+    # The form's one-time key: the same form submitted twice is one credit note.
+    request_key = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "number"], name="credit_note_number_unique_per_company"),
+            models.UniqueConstraint(
+                fields=["company", "request_key"], condition=~models.Q(request_key=""), name="credit_note_once_per_request"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="credit_note_positive"),
+            models.CheckConstraint(
+                condition=models.Q(tax_amount__gte=0, tax_amount__lte=models.F("amount")), name="credit_note_tax_within_amount"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return f"CN-{self.number:04d}"
+
+    @property
+    def net_amount(self) -> Decimal:
+        """The credit before tax."""
+        return self.amount - self.tax_amount
+
+
+class CreditApplication(models.Model):
+    """S9: a client's credit on one invoice applied to another open invoice of the same client.
+
+    Posts debit receivable (the invoice carrying the credit), credit receivable (the invoice
+    paid with it); no money moves.
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="credit_applications")
+    from_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_applied_out")
+    to_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_applied_in")
+    date = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    journal_entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="credit_application")
+    request_key = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "request_key"], condition=~models.Q(request_key=""), name="credit_application_once_per_request"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="credit_application_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(from_invoice=models.F("to_invoice")), name="credit_application_between_two_invoices"
+            ),
+        ]
+
+
+class CreditRefund(models.Model):
+    """S9: a client's credit paid back by hand (cash, cheque, transfer) from a bank or cash account.
+
+    Posts debit receivable (the invoice carrying the credit), credit the bank or cash account.
+    Refunds to the card go through the card refund service (R6) instead.
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="credit_refunds")
+    from_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_refunds")
+    date = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.TRANSFER)
+    reference = models.CharField(max_length=100, blank=True)
+    paid_from = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, related_name="+")
+    journal_entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="credit_refund")
+    request_key = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "request_key"], condition=~models.Q(request_key=""), name="credit_refund_once_per_request"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="credit_refund_positive"),
+        ]

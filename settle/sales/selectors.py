@@ -2,12 +2,13 @@
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, TextChoices, Value
 from django.db.models.functions import Coalesce, Length
 
-from settle.core.money import InvalidAmount, parse_amount
+from settle.core.money import InvalidAmount, parse_amount, quantize
 
 from settle.ledger.models import Account, AccountRole, AccountType
 from settle.payments.models import PaymentSettings, Processor
@@ -67,16 +68,16 @@ def status_q(status: str, *, today: dt.date) -> Q:
     void = Q(voided_at__isnull=False)
     if status == InvoiceStatus.VOID:
         return void
-    paid = Q(amount_paid__gte=F("total"))
+    paid = Q(total__lte=F("amount_paid") + F("amount_credited"))
     overdue = Q(due_date__lt=today)
     if status == InvoiceStatus.PAID:
         return ~void & paid
     if status == InvoiceStatus.OVERDUE:
         return ~void & ~paid & overdue
     if status == InvoiceStatus.PARTIALLY_PAID:
-        return ~void & ~paid & ~overdue & Q(amount_paid__gt=0)
+        return ~void & ~paid & ~overdue & (Q(amount_paid__gt=0) | Q(amount_credited__gt=0))
     if status == InvoiceStatus.UNPAID:
-        return ~void & ~paid & ~overdue & Q(amount_paid=0)
+        return ~void & ~paid & ~overdue & Q(amount_paid=0, amount_credited=0)
     raise ValueError(status)
 
 
@@ -138,7 +139,7 @@ def invoices(
     queryset = (
         Invoice.objects.filter(company=company)
         .select_related("client", "company", "receivable_account")
-        .annotate(balance=F("total") - F("amount_paid"))
+        .annotate(balance=F("total") - F("amount_paid") - F("amount_credited"))
     )
     if client is not None:
         queryset = queryset.filter(client=client)
@@ -162,7 +163,7 @@ def client_list(*, company, status: str = "", search: str = "", sort: str = CLIE
     """
     open_invoices = Invoice.objects.filter(client=OuterRef("pk")).exclude(status_q(InvoiceStatus.PAID, today=company.today()))
     balance = Subquery(
-        open_invoices.order_by().values("client").annotate(due=Sum(F("total") - F("amount_paid"))).values("due")[:1],
+        open_invoices.order_by().values("client").annotate(due=Sum(F("total") - F("amount_paid") - F("amount_credited"))).values("due")[:1],
         output_field=DecimalField(max_digits=14, decimal_places=4),
     )
     queryset = (
@@ -182,3 +183,99 @@ def client_list(*, company, status: str = "", search: str = "", sort: str = CLIE
     if search:
         queryset = queryset.filter(Q(name__icontains=search) | Q(emails__icontains=search))
     return queryset.order_by(*_ordering(CLIENT_SORTS, sort, CLIENT_DEFAULT_SORT))
+
+
+# ---------------------------------------------------------------------------
+# Customer credit (S9)
+
+
+@dataclass
+class CreditSource:
+    """One invoice of a client that carries credit: how much, and where it came from.
+
+    `from_credit_notes` is the part the invoice's credit notes explain (they are what took
+    it below zero last); the rest, `from_overpayment`, was paid beyond what was owed.
+    `card_payments` are its card payments that can still be refunded (R6), each with
+    `refundable` and `refund_state` as the card refund form needs them.
+    """
+
+    invoice: Invoice
+    credit: Decimal
+    from_credit_notes: Decimal
+    from_overpayment: Decimal
+    credit_notes: list = field(default_factory=list)
+    card_payments: list = field(default_factory=list)
+
+    @property
+    def card_refundable(self) -> Decimal:
+        """What can go back to a card: the credit, at most what the card payments can still refund."""
+        total = sum((p.refundable for p in self.card_payments), Decimal("0"))
+        return quantize(min(self.credit, total), self.invoice.company.currency)
+
+
+@dataclass
+class ClientCredit:
+    client: Client
+    sources: list[CreditSource]
+    open_invoices: list[Invoice]
+    applications: list
+    refunds: list
+
+    @property
+    def total(self) -> Decimal:
+        return sum((s.credit for s in self.sources), Decimal("0"))
+
+
+def credit_invoices(*, client) -> QuerySet[Invoice]:
+    """The client's invoices whose balance is below zero (paid and credited beyond the total)."""
+    return (
+        Invoice.objects.filter(client=client, company_id=client.company_id, voided_at__isnull=True)
+        .filter(total__lt=F("amount_paid") + F("amount_credited"))
+        .select_related("company", "client", "receivable_account")
+        .order_by("issue_date", "pk")
+    )
+
+
+def client_credit(*, client) -> ClientCredit:
+    """S9: the client's available credit, invoice by invoice, with its sources and what became of
+    earlier credit (applied to invoices, refunded by hand); the open invoices it can pay."""
+    from settle.payments.selectors import card_payments_of_invoice
+
+    from .models import CreditApplication, CreditNote, CreditRefund
+
+    sources = []
+    for invoice in credit_invoices(client=client):
+        credit = invoice.credit
+        from_notes = min(credit, invoice.amount_credited)
+        sources.append(
+            CreditSource(
+                invoice=invoice,
+                credit=credit,
+                from_credit_notes=from_notes,
+                from_overpayment=credit - from_notes,
+                credit_notes=list(CreditNote.objects.filter(invoice=invoice).order_by("number")),
+                card_payments=[p for p in card_payments_of_invoice(invoice=invoice) if p.refundable > 0],
+            )
+        )
+    open_invoices = list(
+        Invoice.objects.filter(client=client, company_id=client.company_id, voided_at__isnull=True)
+        .filter(total__gt=F("amount_paid") + F("amount_credited"))
+        .order_by("due_date", "pk")
+    )
+    applications = list(
+        CreditApplication.objects.filter(client=client)
+        .select_related("from_invoice", "to_invoice", "journal_entry")
+        .order_by("-date", "-pk")
+    )
+    refunds = list(
+        CreditRefund.objects.filter(client=client).select_related("from_invoice", "paid_from", "journal_entry")
+        .order_by("-date", "-pk")
+    )
+    return ClientCredit(client=client, sources=sources, open_invoices=open_invoices, applications=applications,
+                        refunds=refunds)
+
+
+def credit_notes_of_invoice(*, invoice):
+    from .models import CreditNote
+
+    return CreditNote.objects.filter(invoice=invoice).select_related("journal_entry", "created_by").order_by("number")

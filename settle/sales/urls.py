@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import clients, invoices, receipts, reminders, tax_rates
+from .views import clients, credits, invoices, receipts, reminders, tax_rates
 
 app_name = "sales"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("clients/new/", clients.client_new, name="client_new"),
     path("clients/<int:pk>/", clients.client_detail, name="client_detail"),
     path("clients/<int:pk>/edit/", clients.client_edit, name="client_edit"),
+    path("clients/<int:pk>/credit/apply/", credits.credit_apply, name="credit_apply"),
+    path("clients/<int:pk>/credit/refund/", credits.credit_refund, name="credit_refund"),
+    path("clients/<int:pk>/credit/refund-card/", credits.credit_refund_card, name="credit_refund_card"),
     path("invoices/", invoices.invoice_list, name="invoice_list"),
     path("invoices/export.csv", invoices.invoice_export, name="invoice_export"),
     path("invoices/new/", invoices.invoice_new, name="invoice_new"),
@@ -22,6 +25,8 @@ urlpatterns = [
     path("invoices/<int:pk>/email/", invoices.invoice_email, name="invoice_email"),
     path("invoices/<int:pk>/print/", invoices.invoice_print, name="invoice_print"),
     path("invoices/<int:pk>/pdf/", invoices.invoice_pdf_download, name="invoice_pdf"),
+    path("invoices/<int:pk>/credit-notes/new/", credits.credit_note_new, name="credit_note_new"),
+    path("invoices/<int:pk>/credit-notes/<int:note_pk>/", credits.credit_note_detail, name="credit_note_detail"),
     path("invoices/<int:pk>/void/", invoices.invoice_void, name="invoice_void"),
     path("settings/reminders/", reminders.reminder_settings, name="reminder_settings"),
     path("receipts/<str:public_id>/", receipts.receipt_page, name="receipt"),

@@ -131,6 +131,14 @@ class World:
         )
 
     @memo
+    def credit_note(self):
+        from settle.sales.services.credits import issue_credit_note
+
+        return issue_credit_note(
+            invoice=self.invoice(), date=self.company.today(), amount=Decimal("10.00"), reason="Damaged box"
+        )
+
+    @memo
     def manual_payment(self):
         from settle.sales.services.manual_payments import record_manual_payment
 
@@ -272,6 +280,13 @@ TABLE: dict[str, Access] = {
     "sales:invoice_print": Access(Level.VIEWER, kwargs=lambda w: {"pk": w.invoice().pk}),
     "sales:invoice_pdf": Access(Level.VIEWER, GET_POST, kwargs=lambda w: {"pk": w.invoice().pk}),
     "sales:invoice_void": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.invoice().pk}),
+    "sales:credit_note_new": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.invoice().pk}),  # S9
+    "sales:credit_note_detail": Access(
+        Level.VIEWER, kwargs=lambda w: {"pk": w.invoice().pk, "note_pk": w.credit_note().pk}
+    ),
+    "sales:credit_apply": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.client().pk}),
+    "sales:credit_refund": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.client().pk}),
+    "sales:credit_refund_card": Access(Level.BOOKKEEPER, POST, kwargs=lambda w: {"pk": w.client().pk}),
     "sales:reminder_settings": Access(Level.ADMIN, GET_POST),
     # The receipt's own unguessable id authorizes (K3), like a pay token: not scoped to a company.
     "sales:receipt": Access(PUBLIC, kwargs=lambda w: {"public_id": w.receipt_id()}, scoped=False),

@@ -6,6 +6,7 @@ import html
 import pytest
 from django.urls import reverse
 
+from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked
 from settle.companies.models import Level
 from settle.ledger.services import lock_end_date
@@ -20,7 +21,7 @@ def test_creator_and_admin_set_and_clear_the_period_lock(member_client, company,
     assert "No period lock is set." in client.get(reverse("period_lock")).content.decode()
     response = client.post(reverse("period_lock"), {"end_date": end.isoformat(), "action": "set"}, follow=True)
     assert lock_end_date(company=company) == end
-    assert f"locked through {end:%d %b %Y}" in html.unescape(response.content.decode())
+    assert f"locked through {format_date(end)}" in html.unescape(response.content.decode())
     assert f"locked through <strong>{end.day} {end:%b %Y}</strong>" in client.get(reverse("period_lock")).content.decode()
     with pytest.raises(PeriodLocked):
         post_entry(company, date=end)

@@ -253,3 +253,11 @@ def test_invoice_list_pages_through_many_invoices(company, bookkeeper):  # S2
     second = bookkeeper.get("/invoices/?page=2").content.decode()
     assert invoices[0].number in second and invoices[-1].number not in second
     assert bookkeeper.get("/invoices/?page=junk").status_code == 200  # a bad page number shows page 1
+
+
+def test_register_names_an_invoice_once_per_line(company, viewer):  # L4, S2
+    invoice = make_invoice(company)
+    receivable = account(company, AccountRole.RECEIVABLE)
+    page = viewer.get(f"/ledger/accounts/{receivable.pk}/").content.decode()
+    row = next(r for r in re.findall(r"<tr>.*?</tr>", page, re.S) if invoice.number in r)
+    assert row.count(invoice.number) == 1, row

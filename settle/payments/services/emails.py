@@ -7,6 +7,7 @@ reports does, and reporting the same thing twice queues one email.
 
 from django.conf import settings
 
+from settle.core.dates import format_date
 from settle.core.money import format_money, quantize
 from settle.notifications.services import queue_email
 
@@ -44,7 +45,7 @@ def notify_payment(*, card_payment: CardPayment) -> None:
             f"Invoice: {invoice.number}",
             f"Amount: {amount}",
             f"Processor: {card_payment.processor.name}",
-            f"Date: {card_payment.paid_on:%d %b %Y}",
+            f"Date: {format_date(card_payment.paid_on)}",
             f"Card: {card_payment.card_brand.title()} ending {card_payment.card_last4}".rstrip(),
             f"Payment reference: {card_payment.payment_intent_id}",
             "",
@@ -81,7 +82,7 @@ def send_receipt(*, card_payment: CardPayment, receipt) -> None:
             "",
             f"Invoice: {invoice.number}",
             f"Amount paid: {amount}",
-            f"Date: {card_payment.paid_on:%d %b %Y}",
+            f"Date: {format_date(card_payment.paid_on)}",
             f"Card: {card}" if card else None,
             f"Payment reference: {card_payment.payment_intent_id}",
             "",
@@ -119,7 +120,7 @@ def notify_refund(*, refund: Refund) -> None:
             f"Invoice: {invoice.number}",
             f"Refunded: {amount}",
             f"Processor: {payment.processor.name}",
-            f"Date: {refund.refunded_on:%d %b %Y}",
+            f"Date: {format_date(refund.refunded_on)}",
             f"Refund reference: {refund.refund_id}",
             f"Payment reference: {payment.payment_intent_id}",
             "",
@@ -149,7 +150,7 @@ def notify_refund_payer(*, refund: Refund) -> None:
             f"{company.name} has refunded {amount} of your payment on invoice {payment.invoice.number}.",
             "",
             f"Refunded: {amount} to {card}",
-            f"Date: {refund.refunded_on:%d %b %Y}",
+            f"Date: {format_date(refund.refunded_on)}",
             f"Refund reference: {refund.refund_id}",
             "",
             "Refunds usually reach your card statement within 5–10 business days.",

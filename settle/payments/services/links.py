@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from settle.companies.models import Subscription
+from settle.core.dates import format_date
 from settle.ledger.services import lock_end_date
 
 from ..models import CardPayment, PaymentLink, Processor
@@ -130,7 +131,7 @@ def link_refusal(*, invoice) -> str | None:
     end = lock_end_date(company=invoice.company)
     if end is not None and end >= invoice.company.today():
         return (
-            f"The books are locked through {end:%d %b %Y}, so a payment made today could not be recorded. "
+            f"The books are locked through {format_date(end)}, so a payment made today could not be recorded. "
             "Move the period lock back, or send without a payment link."
         )
     return None

@@ -42,6 +42,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import format_money, quantize
 from settle.ledger.models import AccountRole
@@ -224,7 +225,7 @@ def _book(*, payment: CardPayment, invoice: Invoice, paid_on: dt.date) -> None:
             kind=Problem.Kind.TO_RECORD,
             message=(
                 f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
-                f"{paid_on:%d %b %Y}, but the books are locked through {end:%d %b %Y}, so the payment "
+                f"{format_date(paid_on)}, but the books are locked through {format_date(end)}, so the payment "
                 "was not recorded. It is in Payments to record: record it with one click once you have "
                 "chosen an open date."
             ),
@@ -240,7 +241,7 @@ def _not_recordable(payment: CardPayment, invoice: Invoice, paid_on: dt.date, ex
         kind=Problem.Kind.NOT_RECORDABLE,
         message=(
             f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
-            f"{paid_on:%d %b %Y}, but the payment could not be recorded: {exc.message} "
+            f"{format_date(paid_on)}, but the payment could not be recorded: {exc.message} "
             "It is in Payments to record; record it once the cause is fixed."
         ),
         key=f"not-recordable:card_payment:{payment.pk}",
@@ -274,12 +275,12 @@ def record_pending_payment(*, card_payment: CardPayment, date: dt.date | None = 
         date = date or today
         if date > today:
             raise SettleError(
-                f"The date cannot be after today ({today:%d %b %Y}): record the payment on or before today.",
+                f"The date cannot be after today ({format_date(today)}): record the payment on or before today.",
                 field="date",
             )
         if payment.paid_on is not None and date < payment.paid_on:
             raise SettleError(
-                f"The date cannot be before the day the customer paid ({payment.paid_on:%d %b %Y}).", field="date"
+                f"The date cannot be before the day the customer paid ({format_date(payment.paid_on)}).", field="date"
             )
         _post(payment=payment, invoice=invoice, date=date, created_by=by)
         Problem.objects.filter(
@@ -346,7 +347,8 @@ def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by) 
 
 def overpayment_message(*, client: str, number: str, balance_before: Decimal, amount: Decimal, currency: str) -> str:
     """R3: the `overpaid` problem's sentence. The credit named is the client's whole credit on
-    the invoice after this payment (amount − balance before), also when it was already in credit."""
+    the invoice after this payment (amount − balance before), also when it was already in credit.
+    It points at the client page's credit actions (S9)."""
     credit = _fmt_amount(amount - balance_before, currency)
     paid = _fmt_amount(amount, currency)
     if balance_before <= 0:
@@ -360,8 +362,8 @@ def overpayment_message(*, client: str, number: str, balance_before: Decimal, am
             f"left to pay, so the client is now {credit} in credit on it."
         )
     return (
-        f"{what} The payment was recorded as received. If the client should not keep the credit, refund the "
-        "difference in your Stripe Dashboard."
+        f"{what} The payment was recorded as received. The credit shows on {client}'s page in Settle: apply it "
+        "to another open invoice of the client, or refund it to the card or by hand (S9)."
     )
 
 

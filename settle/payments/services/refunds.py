@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError
 from settle.core.money import InvalidAmount, format_money, quantize, to_minor_units
 from settle.ledger.services import Line, lock_end_date, post_journal_entry, reverse_journal_entry
@@ -224,7 +225,7 @@ def book_refund(*, card_payment: CardPayment, info: RefundInfo, by=None, idempot
             return refund
         end = lock_end_date(company=company, for_update=True)
         if end is not None and refunded_on <= end:
-            _raise_to_record(refund, invoice, why=f"the books are locked through {end:%d %b %Y}, so it was not "
+            _raise_to_record(refund, invoice, why=f"the books are locked through {format_date(end)}, so it was not "
                                                   "recorded. Record it with one click once you have chosen an open date.")
             return refund
         try:
@@ -251,7 +252,7 @@ def _raise_to_record(refund: Refund, invoice: Invoice, *, why: str) -> None:
         kind=Problem.Kind.REFUND_TO_RECORD,
         message=(
             f"{_fmt(refund.amount, refund.currency)} of {invoice.client.name}'s card payment on invoice "
-            f"{invoice.number} was refunded on {refund.refunded_on:%d %b %Y}, but {why}"
+            f"{invoice.number} was refunded on {format_date(refund.refunded_on)}, but {why}"
         ),
         key=f"refund-to-record:{refund.pk}",
         processor=refund.card_payment.processor,
@@ -312,9 +313,9 @@ def record_pending_refund(*, refund: Refund, date: dt.date | None = None, by=Non
         today = row.company.today()
         date = date or today
         if date > today:
-            raise SettleError(f"The date cannot be after today ({today:%d %b %Y}).", field="date")
+            raise SettleError(f"The date cannot be after today ({format_date(today)}).", field="date")
         if date < row.refunded_on:
-            raise SettleError(f"The date cannot be before the day of the refund ({row.refunded_on:%d %b %Y}).",
+            raise SettleError(f"The date cannot be before the day of the refund ({format_date(row.refunded_on)}).",
                               field="date")
         _post(refund=row, invoice=invoice, date=date, created_by=by)
         Problem.objects.filter(refund=row, kind=Problem.Kind.REFUND_TO_RECORD, resolved_at__isnull=True).update(

@@ -480,6 +480,10 @@ def revise_invoice(
         raise SettleError(f"Invoice {invoice.number} is voided; it can no longer be changed.")
     if has_payments(invoice):
         raise SettleError("This invoice has payments; reverse them before editing the invoice.")
+    from .credits import CREDITED_REFUSAL, has_credit_notes
+
+    if has_credit_notes(invoice):
+        raise SettleError(CREDITED_REFUSAL)
     prepared = _prepare(
         company, client=client, issue_date=issue_date, terms=terms, due_date=due_date,
         receivable_account=receivable_account, lines=lines, notes=notes,

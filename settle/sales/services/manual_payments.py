@@ -155,6 +155,12 @@ def reverse_manual_payment(*, payment: ManualPayment, reversed_by=None) -> Manua
     payment = ManualPayment.objects.select_related("journal_entry").get(pk=payment.pk)
     if is_reversed(payment):
         raise SettleError("This payment has already been reversed.")
+    if invoice.amount_paid < payment.amount:  # S9: part of it became credit that was used since
+        used = format_money(payment.amount - invoice.amount_paid, invoice.company.currency)
+        raise SettleError(
+            f"{used} of this payment became credit that was applied to other invoices or refunded, so the payment "
+            "can no longer be reversed. Record the correction as a journal entry."
+        )
     reverse_journal_entry(
         entry=payment.journal_entry,
         date=payment.date,

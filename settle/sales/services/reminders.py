@@ -195,7 +195,7 @@ def due_reminders(*, company, today: dt.date | None = None) -> list[tuple[Invoic
             company=company,
             voided_at__isnull=True,
             client__reminders_enabled=True,
-            amount_paid__lt=F("total"),
+            total__gt=F("amount_paid") + F("amount_credited"),
             due_date__gte=today - dt.timedelta(days=max(schedule.steps) + GRACE_DAYS),
             due_date__lte=earliest_due,
             emails__isnull=False,

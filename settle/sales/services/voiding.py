@@ -50,6 +50,10 @@ def void_invoice(*, invoice: Invoice, voided_by=None) -> Invoice:
             f"Invoice {invoice.number} has payments ({paid} paid, or card payments waiting to be recorded). "
             "Reverse or refund them before voiding the invoice."
         )
+    from .credits import CREDITED_REFUSAL, has_credit_notes
+
+    if has_credit_notes(invoice):
+        raise InvoiceHasPayments(CREDITED_REFUSAL)
     today = invoice.company.today()
     if invoice.journal_entry is not None:
         reverse_journal_entry(

@@ -179,6 +179,7 @@ def client_edit(request, pk):
 
 @member_required(Level.VIEWER)
 def client_detail(request, pk):
+    from .credits import client_page
+
     client = access_client(membership=request.membership, client_id=pk)
-    invoices = selectors.invoices(company=request.membership.company, client=client)
-    return render(request, "sales/client_detail.html", {"client": client, "invoices": invoices})
+    return client_page(request, client)

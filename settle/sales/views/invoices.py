@@ -20,6 +20,7 @@ from .. import selectors
 from ..access import access_client, access_invoice, access_manual_payment
 from ..forms import (
     AUTO,
+    CreditNoteForm,
     InvoiceEmailForm,
     InvoiceForm,
     ManualPaymentForm,
@@ -28,6 +29,7 @@ from ..forms import (
     line_formset,
 )
 from ..models import InvoiceStatus
+from ..services.credits import CREDITED_REFUSAL, creditable_amount, has_credit_notes
 from ..services.documents import invoice_document_context, invoice_pdf, invoice_pdf_with_link, pdf_filename
 from ..services.invoice_emails import default_body, default_subject, processor_line, send_invoice_email
 from ..services.reminders import describe_step, schedule_for
@@ -169,6 +171,9 @@ def invoice_edit(request, pk):
     if has_payments(invoice):
         messages.error(request, "This invoice has payments; reverse them before editing the invoice.")
         return redirect("sales:invoice_detail", pk=invoice.pk)
+    if has_credit_notes(invoice):
+        messages.error(request, CREDITED_REFUSAL)
+        return redirect("sales:invoice_detail", pk=invoice.pk)
     if request.method == "POST":
         form = InvoiceForm(request.POST, company=company, auto_processor=False)
         formset = line_formset(request.POST, company=company, invoice=invoice)
@@ -198,8 +203,15 @@ def invoice_edit(request, pk):
     return _form_page(request, form=form, formset=formset, invoice=invoice)
 
 
-def _detail(request, invoice, *, payment_form=None, processor_form=None, status=200):
+def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_note_form=None, status=200):
     company = request.membership.company
+    creditable = creditable_amount(invoice)
+    if credit_note_form is None:
+        credit_note_form = CreditNoteForm(
+            company=company,
+            prefix="cn",
+            initial={"date": max(company.today(), invoice.issue_date), "amount": quantize(creditable, company.currency)},
+        )
     if payment_form is None:
         payment_form = ManualPaymentForm(
             company=company,
@@ -230,10 +242,13 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, status=
             "link_refusal": send_refusal(invoice),
             "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
             "emails": invoice.emails.select_related("sent_by"),
-            "editable": not has_payments(invoice) and not invoice.is_void,
+            "editable": not has_payments(invoice) and not invoice.is_void and not has_credit_notes(invoice),
             "card_payments": payment_selectors.card_payments_of_invoice(invoice=invoice),
             "payment_links": payment_selectors.links_of_invoice(invoice=invoice),
-            "voidable": not has_payments(invoice) and not invoice.is_void,
+            "voidable": not has_payments(invoice) and not invoice.is_void and not has_credit_notes(invoice),
+            "credit_notes": selectors.credit_notes_of_invoice(invoice=invoice),
+            "credit_note_form": credit_note_form,
+            "creditable": creditable,
             "reminders": [(r, describe_step(r.step)) for r in invoice.reminders.all()],
             "reminders_on": schedule.enabled and bool(schedule.steps) and invoice.client.reminders_enabled,
             # Download PDF issues a payment link, so it is a POST when the invoice can carry one.

@@ -399,8 +399,8 @@ def test_overpayment_is_recorded_client_in_credit_problem_and_email(
     problem = Problem.objects.get(kind=Problem.Kind.OVERPAID)
     assert problem.message == (
         f"Acme Cafe paid $120.00 by card on invoice {invoice.number}, which had $70.00 left to pay, so the client "
-        "is now $50.00 in credit on it. The payment was recorded as received. If the client should not keep the "
-        "credit, refund the difference in your Stripe Dashboard."
+        "is now $50.00 in credit on it. The payment was recorded as received. The credit shows on Acme Cafe's "
+        "page in Settle: apply it to another open invoice of the client, or refund it to the card or by hand (S9)."
     )
     mail = OutgoingEmail.objects.get(key=f"payment-problem:{problem.key}")
     assert mail.to == NOTIFY and "larger than the balance due" in mail.subject
@@ -435,8 +435,8 @@ def test_second_overpayment_names_the_whole_credit(company, stripe, sent_link, i
     messages = [p.message for p in Problem.objects.filter(kind=Problem.Kind.OVERPAID).order_by("pk")]
     assert messages[1] == (
         f"Acme Cafe paid $120.00 by card on invoice {invoice.number}, which had nothing left to pay, so the client "
-        "is now $170.00 in credit on it. The payment was recorded as received. If the client should not keep the "
-        "credit, refund the difference in your Stripe Dashboard."
+        "is now $170.00 in credit on it. The payment was recorded as received. The credit shows on Acme Cafe's "
+        "page in Settle: apply it to another open invoice of the client, or refund it to the card or by hand (S9)."
     )
     assert "-$" not in messages[0] + messages[1]
 

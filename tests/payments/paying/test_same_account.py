@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
+from settle.core.dates import format_date
 from settle.ledger.models import JournalEntry
 from settle.ledger.services import Line, post_journal_entry
 from settle.notifications.models import OutgoingEmail
@@ -278,7 +279,7 @@ def test_payer_gets_a_receipt_email_and_the_paid_link_offers_it_again(
     payment = CardPayment.objects.get()
     mail = OutgoingEmail.objects.get(key=f"payment-receipt:{payment.pk}")
     assert mail.to == "ada@acme.example"
-    for expected in ("Maple Bakery", invoice.number, "$120.00", payment.paid_on.strftime("%d %b %Y"),
+    for expected in ("Maple Bakery", invoice.number, "$120.00", format_date(payment.paid_on),
                      "Visa ending 4242", payment.payment_intent_id, "/receipts/"):
         assert expected in mail.body, expected
     assert sent_link.token not in mail.body

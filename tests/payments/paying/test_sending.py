@@ -6,6 +6,7 @@ from html import unescape
 
 import pytest
 
+from settle.core.dates import format_date
 from settle.ledger.services import set_period_lock
 from settle.notifications.models import OutgoingEmail
 from settle.payments.services.links import resolve_link
@@ -52,7 +53,7 @@ def test_period_lock_through_today_refuses_link_and_offers_send_without(company,
     set_period_lock(company=company, end_date=company.today())
     web = member_client("bookkeeper")
     expected = (
-        f"The books are locked through {company.today():%d %b %Y}, so a payment made today could not be recorded. "
+        f"The books are locked through {format_date(company.today())}, so a payment made today could not be recorded. "
         "Move the period lock back, or send without a payment link."
     )
     compose = unescape(web.get(f"/invoices/{invoice.pk}/email/").content.decode())
