@@ -188,8 +188,8 @@ def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
         client = rng.choice(w.clients)
         cursor.execute(
             "INSERT INTO sales_invoice (company_id, number, client_id, issue_date, due_date, terms, "
-            "receivable_account_id, notes, subtotal, tax_total, total, amount_paid, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, 'net_30', %s, '', %s, %s, %s, 0, CURRENT_TIMESTAMP) RETURNING id",
+            "receivable_account_id, notes, subtotal, tax_total, total, amount_paid, amount_credited, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, 'net_30', %s, '', %s, %s, %s, 0, 0, CURRENT_TIMESTAMP) RETURNING id",
             [company.pk, number, client.pk, today, _day(company.today() + dt.timedelta(days=30)), w.receivable.pk,
              subtotal, tax_total, total],
         )

@@ -109,6 +109,7 @@ FLOORS = {
     "account_register_last_page": "floor_register_last_page_sql",
     "profit_and_loss_and_balance_sheet": "floor_statements_sql",
     "issue_invoice": "floor_issue_invoice_sql",
+    "card_total": "floor_card_emulator_calls",
 }
 
 
@@ -225,6 +226,66 @@ def pages(w: Workload, *, runs: int) -> dict:
     return {f"page_{name}": timed(lambda url=url: _get(client, url), runs=runs) for name, url in page_urls(w).items()}
 
 
+def emulator_calls_floor(base: str, key: str, *, runs: int, warmup: int) -> list[float]:
+    """The emulator's own cost of one card payment: the Stripe calls Settle makes for it (create the
+    Checkout Session, pay it, read it back expanded to the balance transaction), made directly over
+    one kept-alive HTTP session, with no Settle code around them."""
+    import requests
+
+    http = requests.Session()
+    http.auth = (key, "")
+    samples = []
+    for i in range(warmup + runs):
+        t0 = time.perf_counter()
+        created = http.post(f"{base}/v1/checkout/sessions", data={
+            "mode": "payment", "line_items[0][price_data][currency]": "usd",
+            "line_items[0][price_data][unit_amount]": "12000",
+            "line_items[0][price_data][product_data][name]": "Invoice", "line_items[0][quantity]": "1",
+            "success_url": "http://testserver/done", "cancel_url": "http://testserver/pay",
+        }, timeout=10)
+        session_id = created.json()["id"]
+        paid = http.post(f"{base}/_emulator/sessions/{session_id}/pay", data={"card": "4242424242424242"}, timeout=10)
+        read = http.get(f"{base}/v1/checkout/sessions/{session_id}",
+                        params={"expand[]": "payment_intent.latest_charge.balance_transaction"}, timeout=10)
+        seconds = time.perf_counter() - t0
+        if created.status_code != 200 or paid.status_code != 200 or read.json().get("payment_status") != "paid":
+            raise RuntimeError(f"the emulator floor's payment failed: {created.status_code} {paid.status_code}")
+        if i >= warmup:
+            samples.append(seconds)
+    return samples
+
+
+def recorded_payment(processor, session_id: str):
+    from settle.payments.models import CardPayment
+
+    return CardPayment.objects.get(processor=processor, session_id=session_id, status=CardPayment.Status.RECORDED)
+
+
+def refund_each(payments: list, *, creator, warmup: int) -> list[float]:
+    """R6: refund half of each card payment at the emulator and book it (`refund_card_payment`), per refund.
+
+    Each refund is checked to be booked (its journal entry posted, the invoice's balance reopened).
+    """
+    from settle.payments.models import Refund
+    from settle.payments.services.refunds import refund_card_payment
+
+    samples = []
+    for i, payment in enumerate(payments):
+        amount = (payment.amount / 2).quantize(Decimal("0.01"))
+        balance_before = payment.invoice.balance_due
+        t0 = time.perf_counter()
+        refund = refund_card_payment(card_payment=payment, amount=amount, by=creator)
+        seconds = time.perf_counter() - t0
+        payment.invoice.refresh_from_db()
+        if refund.status != Refund.Status.BOOKED or refund.journal_entry_id is None or (
+            payment.invoice.balance_due != balance_before + amount
+        ):
+            raise RuntimeError(f"refund {i} of {payment.payment_intent_id} was not booked ({refund.status})")
+        if i >= warmup:
+            samples.append(seconds)
+    return samples
+
+
 # --- card payments through the emulator -----------------------------------------------------
 
 
@@ -267,6 +328,7 @@ def card_payments(w: Workload, *, runs: int, warmup: int = 2) -> dict:
             connect_s = time.perf_counter() - t0
             customer = Client()
             stages = {"open_checkout": [], "pay_at_processor": [], "return_and_record": [], "total": []}
+            paid: list = []
             for i in range(warmup + runs):
                 invoice = issue_invoice(
                     company=w.company, client=rng.choice(w.clients), issue_date=w.company.today(),
@@ -292,12 +354,17 @@ def card_payments(w: Workload, *, runs: int, warmup: int = 2) -> dict:
                 ).exists()
                 if response.status_code != 200 or not recorded:
                     raise RuntimeError(f"card payment {i} was not recorded (HTTP {response.status_code})")
+                paid.append(recorded_payment(processor, session_id))
                 if i >= warmup:
                     for name, seconds in (("open_checkout", t1 - t0), ("pay_at_processor", t3 - t2),
                                           ("return_and_record", t4 - t3)):
                         stages[name].append(seconds)
                     stages["total"].append((t1 - t0) + (t3 - t2) + (t4 - t3))
+            refunds = refund_each(paid, creator=w.creator, warmup=warmup)
+            emulator_floor = emulator_calls_floor(emulator.url.rstrip("/"), key, runs=runs, warmup=warmup)
         result = {f"card_{name}": stats(samples) for name, samples in stages.items()}
+        result["card_refund_and_book"] = stats(refunds)
+        result["floor_card_emulator_calls"] = stats(emulator_floor)
         result["card_connect_processor"] = stats([connect_s])
         return result
     finally:

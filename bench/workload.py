@@ -2,7 +2,8 @@
 
 Deterministic for a given seed and scale (dates are relative to the company's today, so
 the aging buckets have the same shape whichever day it runs). Every row is written the way
-the app writes it: create_company, create_client, issue_invoice, record_manual_payment.
+the app writes it: create_company, create_client, issue_invoices and record_manual_payments
+(the batch forms of issue_invoice and record_manual_payment: same checks, same rows, posted in bulk).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from settle.ledger.models import Account, AccountRole
 from settle.ledger.services import account_for_role
 from settle.sales.models import Client, PaymentMethod, TaxRate
 from settle.sales.services.clients import create_client
-from settle.sales.services.invoices import LineInput, issue_invoice
-from settle.sales.services.manual_payments import record_manual_payment
+from settle.sales.services.invoices import InvoiceInput, LineInput, issue_invoices
+from settle.sales.services.manual_payments import ManualPaymentInput, record_manual_payments
 from settle.sales.services.tax_rates import create_tax_rate
 
 ITEMS = ["Sourdough loaves", "Croissants (dozen)", "Catering, half day", "Delivery", "Wedding cake", "Baguettes"]
@@ -67,9 +68,9 @@ def build(
 ) -> Workload:
     """Create the company and its books; returns the Workload (company, creator, accounts, clients).
 
-    Every invoice and payment goes through its service (issue_invoice, record_manual_payment),
-    so every ledger rule applies; `batch` of them share one outer transaction, which spares a
-    commit (an fsync on PostgreSQL) per write and makes 200,000 invoices a matter of minutes.
+    Every invoice and payment goes through its service (issue_invoices, record_manual_payments),
+    so every ledger rule applies; `batch` invoices are issued by one issue_invoices call and
+    share one outer transaction with their payments.
     """
     rng = random.Random(seed)
     creator = User.objects.create_user(email=f"owner-{seed}-{invoices}@bench.example", password="bench bench bench")
@@ -92,29 +93,35 @@ def build(
     today = company.today()
     for start in range(0, invoices, batch):
         with transaction.atomic():
-            for _ in range(start, min(invoices, start + batch)):
-                _one_invoice(w, rng, today)
+            _batch(w, rng, today, min(batch, invoices - start))
     return w
 
 
-def _one_invoice(w: Workload, rng: random.Random, today: dt.date) -> None:
-    """One invoice through issue_invoice, and for some of them one manual payment."""
-    company, creator = w.company, w.creator
-    issue_date = today - dt.timedelta(days=rng.randint(0, HISTORY_DAYS))
-    lines = invoice_lines(rng, w.tax_rate)
-    invoice = issue_invoice(
-        company=company, client=rng.choice(w.clients), issue_date=issue_date, lines=lines,
-        card_processor=None, created_by=creator,
-    )
-    w.invoices += 1
-    w.lines += len(lines)
-    roll = rng.random()
-    if roll < PARTIAL_SHARE + PAID_SHARE:
-        share = Decimal(1) if roll >= PARTIAL_SHARE else Decimal(rng.randint(20, 80)) / 100
-        amount = (invoice.total * share).quantize(Decimal("0.01"))
-        paid_on = issue_date + dt.timedelta(days=rng.randint(0, (today - issue_date).days))
-        record_manual_payment(
-            invoice=invoice, date=paid_on, amount=amount, method=PaymentMethod.CHEQUE,
-            reference=f"CHQ {w.payments + 1}", deposit_account=w.bank, created_by=creator,
-        )
-        w.payments += 1
+def _batch(w: Workload, rng: random.Random, today: dt.date, n: int) -> None:
+    """n invoices through issue_invoices (one import), then one manual payment for some of them
+    through record_manual_payments (the batch form of record_manual_payment)."""
+    plans = []
+    for _ in range(n):
+        issue_date = today - dt.timedelta(days=rng.randint(0, HISTORY_DAYS))
+        lines = invoice_lines(rng, w.tax_rate)
+        client = rng.choice(w.clients)
+        roll = rng.random()
+        share = None
+        if roll < PARTIAL_SHARE + PAID_SHARE:
+            share = Decimal(1) if roll >= PARTIAL_SHARE else Decimal(rng.randint(20, 80)) / 100
+            paid_on = issue_date + dt.timedelta(days=rng.randint(0, (today - issue_date).days))
+        plans.append((InvoiceInput(client=client, issue_date=issue_date, lines=lines, card_processor=None),
+                       share, paid_on if share is not None else None))
+    issued = issue_invoices(company=w.company, invoices=[plan[0] for plan in plans], created_by=w.creator)
+    w.invoices += len(issued)
+    w.lines += sum(len(plan[0].lines) for plan in plans)
+    payments = []
+    for invoice, (_, share, paid_on) in zip(issued, plans, strict=True):
+        if share is None:
+            continue
+        payments.append(ManualPaymentInput(
+            invoice=invoice, date=paid_on, amount=(invoice.total * share).quantize(Decimal("0.01")),
+            method=PaymentMethod.CHEQUE, reference=f"CHQ {w.payments + len(payments) + 1}", deposit_account=w.bank,
+        ))
+    record_manual_payments(company=w.company, payments=payments, created_by=w.creator)
+    w.payments += len(payments)

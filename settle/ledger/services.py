@@ -197,6 +197,65 @@ def post_journal_entry(
     return entry
 
 
+@dataclass(frozen=True)
+class EntryInput:
+    """One entry for `post_journal_entries`: what `post_journal_entry` takes for one."""
+
+    date: dt.date
+    lines: list[Line]
+    memo: str = ""
+    source: str = ""
+    created_by: object = None
+
+
+def post_journal_entries(*, company, entries: list[EntryInput]) -> list[JournalEntry]:
+    """Post several balanced entries of one company at once; returns them in the order given.
+
+    The same rules as `post_journal_entry` for each (every entry is validated first, and if
+    one is refused nothing is written), in one transaction: the period lock is read once,
+    under its row lock, against the earliest date; the entries are numbered in the order
+    given; the entries, their lines and the kept balances are each written in bulk.
+    """
+    if not entries:
+        return []
+    for entry in entries:
+        _validate(company, entry.date, entry.lines)
+    with transaction.atomic():
+        ensure_open(company=company, date=min(entry.date for entry in entries))
+        first = (JournalEntry.objects.filter(company=company).aggregate(n=Max("number"))["n"] or 0) + 1
+        created = JournalEntry.objects.bulk_create(
+            [
+                JournalEntry(
+                    company=company,
+                    number=first + i,
+                    date=entry.date,
+                    memo=entry.memo[:255],
+                    source=entry.source,
+                    created_by=entry.created_by,
+                )
+                for i, entry in enumerate(entries)
+            ]
+        )
+        JournalLine.objects.bulk_create(
+            [
+                JournalLine(
+                    entry=row,
+                    company=company,
+                    date=entry.date,
+                    account=line.account,
+                    debit=line.debit,
+                    credit=line.credit,
+                    description=line.description[:255],
+                    invoice=line.invoice,
+                )
+                for row, entry in zip(created, entries, strict=True)
+                for line in entry.lines
+            ]
+        )
+        _keep_balances_of(company=company, dated_lines=[(entry.date, line) for entry in entries for line in entry.lines])
+    return created
+
+
 def _keep_balances(*, company, date: dt.date, lines: list[Line]) -> None:
     """Add the lines to their accounts' kept balances for `date`, in one upsert.
 
@@ -204,25 +263,35 @@ def _keep_balances(*, company, date: dt.date, lines: list[Line]) -> None:
     transactions posting to the same account and day never lose each other's amounts
     (PostgreSQL and SQLite both speak it). Caller is inside the posting transaction.
     """
-    per_account: dict[int, list[int]] = {}
-    for line in lines:
-        totals = per_account.setdefault(line.account.pk, [0, 0])
+    _keep_balances_of(company=company, dated_lines=[(date, line) for line in lines])
+
+
+KEPT_BALANCE_ROWS_PER_STATEMENT = 1000
+
+
+def _keep_balances_of(*, company, dated_lines: list[tuple[dt.date, Line]]) -> None:
+    """`_keep_balances` for lines of any dates: one row per account and day, 1,000 rows per upsert."""
+    per_day: dict[tuple[int, dt.date], list[int]] = {}
+    for date, line in dated_lines:
+        totals = per_day.setdefault((line.account.pk, date), [0, 0])
         totals[0] += int(line.debit * SCALE)
         totals[1] += int(line.credit * SCALE)
     table = connection.ops.quote_name(DailyBalance._meta.db_table)
-    day = connection.ops.adapt_datefield_value(date)
-    params: list = []
-    for account_id, (debit, credit) in per_account.items():
-        params += [company.pk, account_id, day, debit, credit]
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(per_account))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) VALUES {values} "
-            "ON CONFLICT (company_id, account_id, date) DO UPDATE SET "
-            f"debit_units = {table}.debit_units + excluded.debit_units, "
-            f"credit_units = {table}.credit_units + excluded.credit_units",
-            params,
-        )
+    rows = list(per_day.items())
+    for start in range(0, len(rows), KEPT_BALANCE_ROWS_PER_STATEMENT):
+        chunk = rows[start:start + KEPT_BALANCE_ROWS_PER_STATEMENT]
+        params: list = []
+        for (account_id, date), (debit, credit) in chunk:
+            params += [company.pk, account_id, connection.ops.adapt_datefield_value(date), debit, credit]
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) VALUES {values} "
+                "ON CONFLICT (company_id, account_id, date) DO UPDATE SET "
+                f"debit_units = {table}.debit_units + excluded.debit_units, "
+                f"credit_units = {table}.credit_units + excluded.credit_units",
+                params,
+            )
 
 
 def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "", created_by=None) -> JournalEntry:

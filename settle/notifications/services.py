@@ -43,9 +43,6 @@ def queue_email(
     does.
     """
     recipients = to if isinstance(to, str) else ", ".join(to)
-    existing = OutgoingEmail.objects.filter(key=key).first()
-    if existing is not None:
-        return existing
     subject = subject[:255]
     if not html_body:
         html_body = text_as_html(subject=subject, body=body, company=company)
@@ -65,5 +62,5 @@ def queue_email(
                 for a in attachments
             )
             return email
-    except IntegrityError:
+    except IntegrityError:  # queued before (the key is unique): the first row stands
         return OutgoingEmail.objects.get(key=key)

@@ -29,7 +29,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from settle.core.errors import SettleError
-from settle.core.fields import Secret, rotate
+from settle.core.fields import Secret, forget_decrypted, rotate
 from settle.ledger.models import Account, AccountRole, AccountType
 
 from ..models import CheckoutSession, PaymentSettings, Problem, Processor
@@ -232,6 +232,7 @@ def connect_stripe_processor(
                 processor.disconnected_at = None
                 processor.save(update_fields=["webhook_endpoint_id", "webhook_secret", "webhook_events",
                                               "disconnected_at"])
+                forget_decrypted()
             row, _ = PaymentSettings.objects.select_for_update().get_or_create(company=company)
             if row.default_processor_id is None or not _is_connected(row.default_processor_id):
                 row.default_processor = processor
@@ -299,6 +300,7 @@ def rotate_processor_key(*, processor: Processor, secret_key: str, by=None) -> P
         locked.key_last4 = key[-4:]
         locked.key_rejected_at = None
         locked.save(update_fields=["secret_key", "key_last4", "key_rejected_at"])
+        forget_decrypted()  # the old key's plaintext is not kept in this process
         Problem.objects.filter(
             processor=locked, kind=Problem.Kind.KEY_REJECTED, resolved_at__isnull=True
         ).update(resolved_at=timezone.now())

@@ -50,7 +50,9 @@ from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import format_money, quantize
 from settle.ledger.models import AccountRole
-from settle.ledger.services import Line, account_for_role, lock_end_date, post_journal_entry, reverse_journal_entry
+from settle.ledger.services import (
+    Line, account_for_role, lock_end_date, post_journal_entry, reverse_journal_entry,
+)
 from settle.sales.models import Invoice
 from settle.sales.services.balances import add_payment, remove_payment
 from settle.sales.services.receipts import receipt_for
@@ -195,7 +197,7 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
         )
         _book(payment=payment, invoice=invoice, paid_on=paid_on)
         # K3, K6: the receipt (numbered, with the balance left after the booking) and its email.
-        send_receipt(card_payment=payment, receipt=receipt_for(card_payment=payment))
+        send_receipt(card_payment=payment, receipt=receipt_for(card_payment=payment, invoice=invoice, new=True))
         return payment
 
 
@@ -217,8 +219,16 @@ def _book(*, payment: CardPayment, invoice: Invoice, paid_on: dt.date) -> None:
         )
         return
 
-    end = lock_end_date(company=company, for_update=True)
-    if end is not None and paid_on <= end:
+    try:
+        with transaction.atomic():  # savepoint: a refused posting leaves the payment waiting
+            _post(payment=payment, invoice=invoice, date=paid_on, created_by=None)
+    except SettleError as exc:
+        # Posting reads the period lock under its row lock; a refusal is told apart here, off the common path.
+        payment.status, payment.journal_entry, payment.recorded_at = CardPayment.Status.TO_RECORD, None, None
+        end = lock_end_date(company=company, for_update=True)
+        if end is None or paid_on > end:
+            _not_recordable(payment, invoice, paid_on, exc)
+            return
         raise_problem(
             company=company,
             kind=Problem.Kind.TO_RECORD,
@@ -232,25 +242,21 @@ def _book(*, payment: CardPayment, invoice: Invoice, paid_on: dt.date) -> None:
             processor=processor,
             card_payment=payment,
         )
-        return
 
-    try:
-        with transaction.atomic():  # savepoint: a refused posting leaves the payment waiting
-            _post(payment=payment, invoice=invoice, date=paid_on, created_by=None)
-    except SettleError as exc:
-        payment.status, payment.journal_entry, payment.recorded_at = CardPayment.Status.TO_RECORD, None, None
-        raise_problem(
-            company=company,
-            kind=Problem.Kind.NOT_RECORDABLE,
-            message=(
-                f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
-                f"{format_date(paid_on)}, but the payment could not be recorded: {exc.message} "
-                "It is in Payments to record; record it once the cause is fixed."
-            ),
-            key=f"not-recordable:card_payment:{payment.pk}",
-            processor=processor,
-            card_payment=payment,
-        )
+
+def _not_recordable(payment: CardPayment, invoice: Invoice, paid_on: dt.date, exc: SettleError) -> None:
+    raise_problem(
+        company=payment.company,
+        kind=Problem.Kind.NOT_RECORDABLE,
+        message=(
+            f"{invoice.client.name} paid {_fmt(payment)} by card on invoice {invoice.number} on "
+            f"{format_date(paid_on)}, but the payment could not be recorded: {exc.message} "
+            "It is in Payments to record; record it once the cause is fixed."
+        ),
+        key=f"not-recordable:card_payment:{payment.pk}",
+        processor=payment.processor,
+        card_payment=payment,
+    )
 
 
 def record_pending_payment(*, card_payment: CardPayment, date: dt.date | None = None, by=None) -> CardPayment:
@@ -474,11 +480,13 @@ def duplicate_bookings(*, company=None) -> list[str]:
 
 
 def _lock_invoice(company, invoice_id) -> Invoice | None:
-    invoice = Invoice.objects.select_for_update().filter(pk=invoice_id, company=company).first()
-    if invoice is not None:
-        # Related rows read after the lock, without outer joins in the locking query.
-        invoice = Invoice.objects.select_related("client", "receivable_account", "company").get(pk=invoice_id)
-    return invoice
+    # One query: the related rows come by inner joins (required keys), and only the invoice row is locked.
+    return (
+        Invoice.objects.select_related("client", "receivable_account", "company")
+        .select_for_update(of=("self",))
+        .filter(pk=invoice_id, company=company)
+        .first()
+    )
 
 
 def _fmt(payment: CardPayment) -> str:

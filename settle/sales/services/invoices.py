@@ -22,9 +22,11 @@ from settle.ledger.models import Account, AccountRole, AccountType
 from settle.ledger.services import (
     EARLIEST_DATE,
     LATEST_DATE,
+    EntryInput,
     Line,
     RoleAccounts,
     ensure_open,
+    post_journal_entries,
     post_journal_entry,
     reverse_journal_entry,
 )
@@ -142,8 +144,10 @@ def _price_lines(company, lines: list[LineInput], roles: RoleAccounts) -> list[_
     return priced
 
 
-def _prepare(company, *, client, issue_date, terms, due_date, receivable_account, lines, notes) -> _Prepared:
-    """Validate everything and compute the totals; touches nothing."""
+def _prepare(
+    company, *, client, issue_date, terms, due_date, receivable_account, lines, notes, roles: RoleAccounts | None = None
+) -> _Prepared:
+    """Validate everything and compute the totals; touches nothing. `roles`: the role accounts, if already read."""
     if not isinstance(client, Client) or client.company_id != company.pk:
         raise SettleError("Choose one of your clients.", field="client")
     if not isinstance(issue_date, dt.date):
@@ -161,7 +165,7 @@ def _prepare(company, *, client, issue_date, terms, due_date, receivable_account
     if due_date < issue_date:
         raise SettleError("The due date cannot be before the issue date.", field="due_date")
     # The role accounts an invoice may need, read once for the whole call.
-    roles = RoleAccounts(company=company, roles=[AccountRole.RECEIVABLE, AccountRole.SALES, AccountRole.SALES_TAX])
+    roles = roles or _invoice_roles(company)
     if receivable_account is None:
         receivable_account = roles[AccountRole.RECEIVABLE]
     elif not receivable_accounts(company=company).filter(pk=receivable_account.pk).exists():
@@ -185,6 +189,10 @@ def _prepare(company, *, client, issue_date, terms, due_date, receivable_account
     return _Prepared(
         client, issue_date, due_date, terms, receivable_account, notes, priced, subtotal, tax_total, total, roles
     )
+
+
+def _invoice_roles(company) -> RoleAccounts:
+    return RoleAccounts(company=company, roles=[AccountRole.RECEIVABLE, AccountRole.SALES, AccountRole.SALES_TAX])
 
 
 def _resolve_processor(company, *, client, receivable_account, card_processor, current=None):
@@ -225,7 +233,15 @@ def _write_lines(invoice: Invoice, prepared: _Prepared) -> None:
 
 def _post(invoice: Invoice, prepared: _Prepared, *, created_by):
     """Post the invoice's entry: debit receivable, credit income (per account) and sales tax."""
-    company = invoice.company
+    entry = _entry(invoice, prepared, created_by=created_by)
+    return post_journal_entry(
+        company=invoice.company, date=entry.date, lines=entry.lines, memo=entry.memo, source=entry.source,
+        created_by=created_by,
+    )
+
+
+def _entry(invoice: Invoice, prepared: _Prepared, *, created_by) -> EntryInput:
+    """The invoice's entry, not yet posted."""
     receivable = prepared.receivable_account
     # Lines on a receivable account name their invoice so A/R ties to the ledger; a bank or
     # cash account (paid at issue) is not a receivable and its line names no invoice.
@@ -252,8 +268,7 @@ def _post(invoice: Invoice, prepared: _Prepared, *, created_by):
                 description=f"Invoice {invoice.number} tax",
             )
         )
-    return post_journal_entry(
-        company=company,
+    return EntryInput(
         date=prepared.issue_date,
         lines=lines,
         memo=f"Invoice {invoice.number} – {prepared.client.name}",
@@ -272,16 +287,21 @@ def _allocate_number(company) -> str:
     Caller is inside a transaction: a rollback gives the number back. Every number comes from
     here, and the database's `invoice_number_unique_per_company` refuses a duplicate.
     """
+    return _allocate_numbers(company, 1)[0]
+
+
+def _allocate_numbers(company, count: int) -> list[str]:
+    """The company's next `count` numbers, in order, in one `UPDATE … RETURNING` (see `_allocate_number`)."""
     table = connection.ops.quote_name(Company._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET next_invoice_number = next_invoice_number + 1 WHERE id = %s "
+            f"UPDATE {table} SET next_invoice_number = next_invoice_number + %s WHERE id = %s "
             "RETURNING next_invoice_number",
-            [company.pk],
+            [count, company.pk],
         )
         (following,) = cursor.fetchone()
     company.next_invoice_number = following
-    return format_invoice_number(following - 1)
+    return [format_invoice_number(n) for n in range(following - count, following)]
 
 
 @transaction.atomic
@@ -339,6 +359,94 @@ def issue_invoice(
 
         invoice_paid(invoice)
     return invoice
+
+
+@dataclass(frozen=True)
+class InvoiceInput:
+    """One invoice for `issue_invoices`: what `issue_invoice` takes for one."""
+
+    client: Client
+    issue_date: dt.date
+    lines: list[LineInput]
+    terms: str = Terms.NET_30
+    due_date: dt.date | None = None
+    receivable_account: Account | None = None
+    notes: str = ""
+    card_processor: object = USE_DEFAULT
+
+
+@transaction.atomic
+def issue_invoices(*, company, invoices: list[InvoiceInput], created_by=None) -> list[Invoice]:
+    """Issue and post several invoices at once (S2, an import); returns them in the order given.
+
+    Each invoice is checked and posted exactly as `issue_invoice` does it, and gets the same
+    rows; if any is refused (SettleError, or PeriodLocked for a date inside the period lock),
+    nothing is written and no number is used. The numbers follow one another in the order
+    given. Set-based: the role accounts and the period lock are read once, the numbers are
+    allocated in one statement, and invoices, lines, entries, journal lines and kept
+    balances are each written in bulk, so the cost per invoice does not grow with the batch.
+    """
+    if not invoices:
+        return []
+    roles = _invoice_roles(company)
+    prepared, processors = [], []
+    for item in invoices:
+        p = _prepare(
+            company, client=item.client, issue_date=item.issue_date, terms=item.terms, due_date=item.due_date,
+            receivable_account=item.receivable_account, lines=item.lines, notes=item.notes, roles=roles,
+        )
+        prepared.append(p)
+        processors.append(_resolve_processor(
+            company, client=p.client, receivable_account=p.receivable_account, card_processor=item.card_processor
+        ))
+    ensure_open(company=company, date=min(p.issue_date for p in prepared), for_update=False)
+    numbers = _allocate_numbers(company, len(prepared))
+    rows = Invoice.objects.bulk_create(
+        [
+            Invoice(
+                company=company,
+                number=number,
+                client=p.client,
+                issue_date=p.issue_date,
+                due_date=p.due_date,
+                terms=p.terms,
+                receivable_account=p.receivable_account,
+                notes=p.notes,
+                card_processor=processor,
+                subtotal=p.subtotal,
+                tax_total=p.tax_total,
+                total=p.total,
+                amount_paid=p.total if p.receivable_account.is_bank_or_cash else ZERO,
+                created_by=created_by,
+            )
+            for number, p, processor in zip(numbers, prepared, processors, strict=True)
+        ]
+    )
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=invoice,
+                company_id=company.pk,
+                position=line.position,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax_rate=line.tax_rate,
+                income_account=line.income_account,
+                amount=line.amount,
+                tax_amount=line.tax_amount,
+            )
+            for invoice, p in zip(rows, prepared, strict=True)
+            for line in p.lines
+        ]
+    )
+    entries = post_journal_entries(
+        company=company, entries=[_entry(invoice, p, created_by=created_by) for invoice, p in zip(rows, prepared, strict=True)]
+    )
+    for invoice, entry in zip(rows, entries, strict=True):
+        invoice.journal_entry = entry
+    Invoice.objects.bulk_update(rows, ["journal_entry"])
+    return rows
 
 
 def has_payments(invoice: Invoice) -> bool:

@@ -1,15 +1,18 @@
 """Manual payments (S5): cash, cheque or transfer against an invoice; partial allowed."""
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
-from settle.ledger.services import LATEST_DATE, Line, post_journal_entry, reverse_journal_entry
+from settle.ledger.services import LATEST_DATE, EntryInput, Line, post_journal_entries, post_journal_entry, reverse_journal_entry
 
+from settle.payments.models import CardPayment
 from settle.payments.services.links import pending_card_payments
 
 from ..models import Invoice, ManualPayment, PaymentMethod
@@ -21,25 +24,12 @@ from .balances import add_payment, remove_payment
 REFERENCE_MAX = ManualPayment._meta.get_field("reference").max_length
 
 
-@transaction.atomic
-def record_manual_payment(
-    *,
-    invoice: Invoice,
-    date: dt.date,
-    amount: Decimal,
-    method: str = PaymentMethod.CHEQUE,
-    reference: str = "",
-    deposit_account,
-    created_by=None,
-) -> ManualPayment:
-    """Record a payment received by hand: debit `deposit_account`, credit the invoice's receivable.
+def _checked(invoice, *, date, amount, method, reference, deposit_account, waiting, deposit_ok) -> str:
+    """Every check of `record_manual_payment`, in its order; returns the cleaned reference.
 
-    Takes the invoice row lock, so the balance checked is the balance paid against. Refuses an
-    amount that is not positive, more than the balance due (less card payments waiting in
-    Payments to record, R4), dated before the invoice, or a
-    deposit account that is not one of the company's bank or cash accounts.
+    `waiting()`: the invoice's card payments waiting to be recorded; `deposit_ok()`: whether
+    `deposit_account` is one of the company's bank or cash accounts (asked only when needed).
     """
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.is_void:
         raise SettleError(f"Invoice {invoice.number} is voided; it takes no payments.", field="amount")
     company = invoice.company
@@ -57,7 +47,7 @@ def record_manual_payment(
         raise SettleError(f"Invoice {invoice.number} has no balance due.", field="amount")
     # R4: a card payment waiting in Payments to record is the customer's money already; a manual
     # payment for the same balance would count it twice once that payment is recorded.
-    waiting = pending_card_payments(invoice)
+    waiting = waiting()
     if waiting > 0 and amount > balance - waiting:
         raise SettleError(
             f"A card payment of {format_money(waiting, currency)} for this invoice is waiting in Payments to "
@@ -88,9 +78,37 @@ def record_manual_payment(
     if len(reference) > REFERENCE_MAX:
         raise SettleError(f"The reference may be at most {REFERENCE_MAX} characters.", field="reference")
     check_plain_text(reference, field="reference")
-    if deposit_account is None or not bank_and_cash_accounts(company=company).filter(pk=deposit_account.pk).exists():
+    if deposit_account is None or not deposit_ok():
         raise SettleError("Choose one of your bank or cash accounts to deposit to.", field="deposit_account")
 
+    return reference
+
+
+@transaction.atomic
+def record_manual_payment(
+    *,
+    invoice: Invoice,
+    date: dt.date,
+    amount: Decimal,
+    method: str = PaymentMethod.CHEQUE,
+    reference: str = "",
+    deposit_account,
+    created_by=None,
+) -> ManualPayment:
+    """Record a payment received by hand: debit `deposit_account`, credit the invoice's receivable.
+
+    Takes the invoice row lock, so the balance checked is the balance paid against. Refuses an
+    amount that is not positive, more than the balance due (less card payments waiting in
+    Payments to record, R4), dated before the invoice, or a
+    deposit account that is not one of the company's bank or cash accounts.
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    company = invoice.company
+    reference = _checked(
+        invoice, date=date, amount=amount, method=method, reference=reference, deposit_account=deposit_account,
+        waiting=lambda: pending_card_payments(invoice),
+        deposit_ok=lambda: bank_and_cash_accounts(company=company).filter(pk=deposit_account.pk).exists(),
+    )
     label = f"Payment for invoice {invoice.number}" + (f" ({reference})" if reference else "")
     entry = post_journal_entry(
         company=company,
@@ -151,3 +169,87 @@ def reverse_manual_payment(*, payment: ManualPayment, reversed_by=None) -> Manua
     )
     remove_payment(invoice=invoice, amount=payment.amount)
     return payment
+
+
+@dataclass(frozen=True)
+class ManualPaymentInput:
+    """One payment for `record_manual_payments`: what `record_manual_payment` takes for one."""
+
+    invoice: Invoice
+    date: dt.date
+    amount: Decimal
+    deposit_account: object
+    method: str = PaymentMethod.CHEQUE
+    reference: str = ""
+
+
+@transaction.atomic
+def record_manual_payments(*, company, payments: list[ManualPaymentInput], created_by=None) -> list[ManualPayment]:
+    """Record several manual payments of one company at once (S5, an import); returns them in order.
+
+    Each is checked exactly as `record_manual_payment` checks it, against the balance left by
+    the ones before it in the list; if any is refused nothing is written. Takes the row locks
+    of all their invoices (in id order), then posts the entries, the payments and the
+    invoices' amounts paid in bulk: the statements do not grow with the number of payments.
+    """
+    if not payments:
+        return []
+    ids = sorted({p.invoice.pk for p in payments})
+    invoices = {
+        invoice.pk: invoice
+        for invoice in Invoice.objects.select_for_update(of=("self",))
+        .select_related("company", "client", "receivable_account")
+        .filter(pk__in=ids, company=company)
+        .order_by("pk")
+    }
+    if len(invoices) != len(ids):
+        raise SettleError("Choose one of your invoices.", field="invoice")
+    waiting = {
+        row["invoice_id"]: row["total"]
+        for row in CardPayment.objects.filter(
+            invoice_id__in=ids, status=CardPayment.Status.TO_RECORD, currency=company.currency.upper()
+        ).order_by().values("invoice_id").annotate(total=Sum("amount"))
+    }
+    deposit_ids = set(bank_and_cash_accounts(company=company).values_list("pk", flat=True))
+    entries, rows = [], []
+    for p in payments:
+        invoice = invoices[p.invoice.pk]
+        reference = _checked(
+            invoice, date=p.date, amount=p.amount, method=p.method, reference=p.reference,
+            deposit_account=p.deposit_account, waiting=lambda invoice=invoice: waiting.get(invoice.pk) or Decimal("0"),
+            deposit_ok=lambda p=p: p.deposit_account.pk in deposit_ids,
+        )
+        label = f"Payment for invoice {invoice.number}" + (f" ({reference})" if reference else "")
+        entries.append(EntryInput(
+            date=p.date,
+            lines=[
+                Line(account=p.deposit_account, debit=p.amount, description=label),
+                Line(account=invoice.receivable_account, credit=p.amount, description=label, invoice=invoice),
+            ],
+            memo=f"{label} – {invoice.client.name}",
+            source=f"manual_payment:invoice:{invoice.pk}",
+            created_by=created_by,
+        ))
+        rows.append(ManualPayment(
+            company=company, invoice=invoice, date=p.date, amount=p.amount, method=p.method, reference=reference,
+            deposit_account=p.deposit_account, created_by=created_by,
+        ))
+        invoice.amount_paid += p.amount  # the next payment of this invoice is checked against what is left
+    for row, entry in zip(rows, post_journal_entries(company=company, entries=entries), strict=True):
+        row.journal_entry = entry
+    created = ManualPayment.objects.bulk_create(rows)
+    Invoice.objects.bulk_update(list(invoices.values()), ["amount_paid"])
+    transaction.on_commit(lambda: _retire_open_sessions_of(ids))
+    return created
+
+
+def _retire_open_sessions_of(invoice_ids: list[int]) -> None:
+    """After commit: what `record_manual_payment` does per invoice, asking once which of them have open sessions."""
+    from settle.payments.models import CheckoutSession
+    from settle.payments.services.recording import retire_open_sessions
+
+    with_open = CheckoutSession.objects.filter(
+        link__invoice_id__in=invoice_ids, status=CheckoutSession.Status.OPEN
+    ).order_by().values_list("link__invoice_id", flat=True).distinct()
+    for invoice_id in sorted(set(with_open)):
+        retire_open_sessions(invoice_id=invoice_id)

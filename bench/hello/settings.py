@@ -1,0 +1,35 @@
+"""Production-like settings of the hello floor: DEBUG off, Django's default middleware, and the
+database configured exactly as Settle's (`DATABASE_URL`, dj-database-url, conn_max_age=60)."""
+
+import os
+
+import dj_database_url
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "hello-floor-" + "x" * 50)
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "bench.hello.urls"
+WSGI_APPLICATION = "bench.hello.wsgi.application"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/settle_perfbench"), conn_max_age=60
+    )
+}
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
