@@ -22,16 +22,19 @@ PUBLIC_ID_BYTES = 24  # 192 bits
 def receipt_for(*, card_payment, invoice=None, new: bool = False) -> Receipt:
     """The receipt of `card_payment`, made now if it has none yet (idempotent).
 
-    `new`: the payment was created in the current transaction, so it has no receipt yet;
+    `new`: the payment was created in the current transaction, which holds the company row
+    lock (receipt numbering is serial under it), so it has no receipt yet;
     `invoice`: its invoice as the caller holds it (locked and current), not read again.
     """
     if not new:
-        existing = Receipt.objects.filter(card_payment=card_payment).first()
-        if existing is not None:
-            return existing
+        try:
+            return card_payment.receipt  # the one made with the payment, when it is this very object
+        except Receipt.DoesNotExist:
+            pass
     try:
         with transaction.atomic():
-            Company.objects.select_for_update(no_key=True).filter(pk=card_payment.company_id).first()
+            if not new:
+                Company.objects.select_for_update(no_key=True).filter(pk=card_payment.company_id).first()
             if invoice is None:
                 invoice = Invoice.objects.get(pk=card_payment.invoice_id)
             top = Receipt.objects.filter(company_id=card_payment.company_id).aggregate(top=Max("number"))["top"]
