@@ -274,7 +274,9 @@ class PayoutOut(Schema):
     amount: Money
     arrival_date: dt.date
     status: PayoutStatus
-    bank_account_id: int | None = Field(description="The bank account debited; null for a payout that failed before it was booked.")
+    bank_account_id: int | None = Field(
+        description="The bank account it goes to (the processor's *Payouts go to*, debited when booked); null while the processor has none."
+    )
     journal_entry_id: int | None
     reversal_entry_id: int | None
     failure_code: str
