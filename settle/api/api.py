@@ -29,16 +29,21 @@ replays the first answer; the same key with another body is refused (409).
 # operationId -> {link name: (target operationId, parameter, runtime expression)}
 _BY_ID = {
     "client": [("get_client", "client_id"), ("update_client", "client_id"), ("delete_client", "client_id"),
-               ("list_invoices", "client_id")],
+               ("list_invoices", "client_id"), ("list_credit_notes", "client_id")],
     "invoice": [("get_invoice", "invoice_id"), ("update_invoice", "invoice_id"), ("email_invoice", "invoice_id"),
                 ("create_manual_payment", "invoice_id"), ("list_card_payments", "invoice_id"),
-                ("list_refunds", "invoice_id"), ("void_invoice", "invoice_id")],
+                ("list_refunds", "invoice_id"), ("void_invoice", "invoice_id"), ("list_disputes", "invoice_id"),
+                ("list_credit_notes", "invoice_id")],
     "entry": [("get_journal_entry", "entry_id")],
     "account": [("get_account", "account_id")],
-    "card_payment": [("get_card_payment", "payment_id"), ("list_refunds", "card_payment_id")],
+    "card_payment": [("get_card_payment", "payment_id"), ("list_refunds", "card_payment_id"),
+                     ("list_disputes", "card_payment_id")],
     "refund": [("get_refund", "refund_id")],
     "problem": [("get_payment_problem", "problem_id"), ("resolve_payment_problem", "problem_id")],
-    "processor": [("get_processor", "processor_id")],
+    "processor": [("get_processor", "processor_id"), ("list_payouts", "processor_id")],
+    "dispute": [("get_dispute", "dispute_id")],
+    "payout": [("get_payout", "payout_id")],
+    "credit_note": [("get_credit_note", "credit_note_id")],
 }
 _SOURCES = {
     "create_client": ("client", "201", "#/id"), "get_client": ("client", "200", "#/id"),
@@ -52,6 +57,9 @@ _SOURCES = {
     "list_refunds": ("refund", "200", "#/data/0/id"),
     "list_payment_problems": ("problem", "200", "#/data/0/id"),
     "list_processors": ("processor", "200", "#/data/0/id"),
+    "list_disputes": ("dispute", "200", "#/data/0/id"),
+    "list_payouts": ("payout", "200", "#/data/0/id"),
+    "list_credit_notes": ("credit_note", "200", "#/data/0/id"),
 }
 
 

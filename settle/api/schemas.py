@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 
 from settle.core.money import quantize
-from settle.payments.models import Problem
+from settle.payments.models import DisputeMovement, Payout, Problem
 
 AMOUNT_PATTERN = r"^\d{1,12}(\.\d{1,4})?$"
 Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["120.00"], description="A decimal string.")]
@@ -131,7 +131,8 @@ class InvoiceOut(Schema):
     tax: Money
     total: Money
     amount_paid: Money
-    balance_due: Money
+    amount_credited: Money = Field(description="What its credit notes took off (S9).")
+    balance_due: Money = Field(description="Below zero: the client's credit on this invoice (S9).")
     lines: list[InvoiceLineOut]
     journal_entry_id: int | None
     voided_at: dt.datetime | None = Field(description="When the invoice was voided (S8); null while it stands.")
@@ -221,6 +222,82 @@ class RefundOut(Schema):
 
 
 CardPaymentOut.model_rebuild()
+
+
+# --- after a payment: disputes, payouts, credit notes ------------------------------------------------
+
+DisputeMovementKind = Literal[tuple(DisputeMovement.Kind.values)]
+DisputeMovementStatus = Literal[tuple(DisputeMovement.Status.values)]
+PayoutStatus = Literal[tuple(Payout.Status.values)]
+# The processor's dispute statuses (Stripe's), for filtering; a dispute shows whatever status it was last given.
+DisputeStatus = Literal[
+    "warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost"
+]
+
+
+class DisputeMovementOut(Schema):
+    """One movement of a dispute's money in the books (R7): withdrawal, reinstatement, loss or re-invoice."""
+
+    id: int
+    kind: DisputeMovementKind
+    amount: Money
+    fee: Money
+    occurred_on: dt.date
+    status: DisputeMovementStatus
+    journal_entry_id: int | None
+    recorded_at: dt.datetime | None
+
+
+class DisputeOut(Schema):
+    """A dispute (chargeback) of a card payment (R7), as the processor stated it last."""
+
+    id: int
+    card_payment_id: int
+    invoice_id: int
+    dispute_id: str = Field(description="The processor's dispute id.")
+    amount: Money = Field(description="The amount disputed.")
+    fee: Money = Field(description="The processor's dispute fee.")
+    status: str = Field(description="The processor's status: needs_response, under_review, won, lost, …")
+    reason: str
+    disputed_on: dt.date
+    evidence_due_by: dt.datetime | None
+    movements: list[DisputeMovementOut] = Field(description="Its money in the books, oldest first.")
+    created_at: dt.datetime
+
+
+class PayoutOut(Schema):
+    """A payout of the processor's balance to the bank (R8), as Settle booked it."""
+
+    id: int
+    processor_id: int
+    payout_id: str = Field(description="The processor's payout id.")
+    amount: Money
+    arrival_date: dt.date
+    status: PayoutStatus
+    bank_account_id: int | None = Field(
+        description="The bank account it goes to (the processor's *Payouts go to*, debited when booked); null while the processor has none."
+    )
+    journal_entry_id: int | None
+    reversal_entry_id: int | None
+    failure_code: str
+    created_at: dt.datetime
+    recorded_at: dt.datetime | None
+    failed_at: dt.datetime | None
+
+
+class CreditNoteOut(Schema):
+    """A credit note against an invoice (S9): the amount includes its tax."""
+
+    id: int
+    number: str = Field(examples=["CN-0001"])
+    invoice_id: int
+    client_id: int
+    date: dt.date
+    amount: Money = Field(description="Tax included.")
+    tax: Money
+    reason: str
+    journal_entry_id: int
+    created_at: dt.datetime
 
 
 # --- ledger ------------------------------------------------------------------------------------

@@ -92,6 +92,12 @@ OPERATIONS: dict[str, Op] = {
     "get_card_payment": Op(Level.VIEWER, path=lambda w: {"payment_id": w.card_payment().pk}),
     "list_refunds": Op(Level.VIEWER),
     "get_refund": Op(Level.VIEWER, path=lambda w: {"refund_id": w.refund().pk}),
+    "list_disputes": Op(Level.VIEWER),
+    "get_dispute": Op(Level.VIEWER, path=lambda w: {"dispute_id": w.dispute_movement().dispute_id}),
+    "list_payouts": Op(Level.VIEWER),
+    "get_payout": Op(Level.VIEWER, path=lambda w: {"payout_id": w.payout().pk}),
+    "list_credit_notes": Op(Level.VIEWER),
+    "get_credit_note": Op(Level.VIEWER, path=lambda w: {"credit_note_id": w.credit_note().pk}),
     "list_payment_problems": Op(Level.BOOKKEEPER),
     "get_payment_problem": Op(Level.BOOKKEEPER, path=lambda w: {"problem_id": _overpaid_problem(w).pk}),
     "resolve_payment_problem": Op(Level.BOOKKEEPER, path=lambda w: {"problem_id": _overpaid_problem(w).pk}),
@@ -137,6 +143,7 @@ WHO = ["admin", "bookkeeper", "viewer", "stranger", "no key", "malformed key", "
 def _seed(w: World):
     """Rows of every kind in this company, so lists and reports have something to leak."""
     w.invoice(), w.entry(), w.card_payment(), w.refund(), _overpaid_problem(w), w.tax_rate()
+    w.dispute_movement(), w.payout(), w.credit_note()
 
 
 def _counts(company):

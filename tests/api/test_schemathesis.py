@@ -31,9 +31,10 @@ from settle.api.services import create_api_key
 from settle.companies.models import Level
 from settle.ledger.services import Line, account_for_role, post_journal_entry
 from settle.core.fields import Secret
-from settle.payments.models import CardPayment, Problem, Processor, Refund
+from settle.payments.models import CardPayment, Dispute, DisputeMovement, Payout, Problem, Processor, Refund
 from settle.payments.services.problems import raise_problem
 from settle.sales.services.clients import create_client
+from settle.sales.services.credits import issue_credit_note
 from settle.sales.services.invoices import LineInput, issue_invoice
 from tests import factories
 
@@ -57,7 +58,8 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_applica
 
 @pytest.fixture
 def fuzz_key(db, settings):
-    """An Admin key of a company with a client, invoices, an entry, a problem, a card payment and its refund to find."""
+    """An Admin key of a company with a client, invoices, an entry, a problem, a card payment with its refund and
+    dispute, a payout and a credit note to find."""
     settings.SETTLE_API_RATE_LIMIT = 10**9
     company = factories.make_company(name="Fuzzed Bakery")
     client = create_client(company=company, name="Corner Café", emails="owner@corner.example")
@@ -86,6 +88,19 @@ def fuzz_key(db, settings):
         company=company, card_payment=payment, stripe_account="acct_fuzz", refund_id="re_fuzz", amount=Decimal("2.00"),
         currency=company.currency, refunded_on=company.today(), status=Refund.Status.TO_RECORD,
     )
+    dispute = Dispute.objects.create(
+        company=company, card_payment=payment, stripe_account="acct_fuzz", dispute_id="dp_fuzz", amount=Decimal("5.00"),
+        currency=company.currency, status="needs_response", reason="fraudulent", disputed_on=company.today(),
+    )
+    DisputeMovement.objects.create(
+        company=company, dispute=dispute, kind=DisputeMovement.Kind.WITHDRAWAL, amount=Decimal("5.00"),
+        fee=Decimal("15.00"), occurred_on=company.today(), status=DisputeMovement.Status.TO_RECORD,
+    )
+    Payout.objects.create(
+        company=company, processor=processor, stripe_account="acct_fuzz", payout_id="po_fuzz", amount=Decimal("3.00"),
+        currency=company.currency, arrival_date=company.today(), status=Payout.Status.TO_RECORD,
+    )
+    issue_credit_note(invoice=invoice, date=company.today(), amount=Decimal("1.50"), reason="Stale bread")
     return create_api_key(company=company, name="Fuzzer", level=Level.ADMIN)[1]
 
 

@@ -1,4 +1,5 @@
-"""Invoices (S2–S6): list, issue with lines, read, revise while allowed, email; manual payments (S5)."""
+"""Invoices (S2–S6): list, issue with lines, read, revise while allowed, email; manual payments (S5);
+credit notes (S9, read)."""
 
 import datetime as dt
 from decimal import Decimal
@@ -7,7 +8,9 @@ from django.conf import settings
 from ninja import Query, Router, Status
 
 from settle.sales import selectors
+from settle.companies.access import access_object
 from settle.sales.access import access_invoice
+from settle.sales.models import CreditNote
 from settle.sales.services.invoice_emails import default_body, default_subject, send_invoice_email
 from settle.sales.services.invoices import USE_DEFAULT, LineInput, issue_invoice, revise_invoice, set_invoice_processor
 from settle.sales.services.manual_payments import record_manual_payment
@@ -16,7 +19,7 @@ from settle.sales.services.voiding import void_invoice
 from ..auth import key_required
 from ..pagination import PageParams, page_of, paginate
 from ..schemas import (
-    Id, InvoiceEmailIn, InvoiceEmailOut, InvoiceIn, InvoiceOut, InvoicePatch, InvoiceStatus, ManualPaymentIn,
+    CreditNoteOut, Id, InvoiceEmailIn, InvoiceEmailOut, InvoiceIn, InvoiceOut, InvoicePatch, InvoiceStatus, ManualPaymentIn,
     ManualPaymentOut, money, plain,
 )
 from .common import READ_ERRORS, WRITE_ERRORS, Level, company_of
@@ -43,6 +46,7 @@ def present_invoice(invoice) -> dict:
         "tax": money(invoice.tax_total, currency),
         "total": money(invoice.total, currency),
         "amount_paid": money(invoice.amount_paid, currency),
+        "amount_credited": money(invoice.amount_credited, currency),
         "balance_due": money(invoice.balance_due, currency),
         "lines": [
             {
@@ -222,3 +226,48 @@ def create_payment(request, invoice_id: Id, payload: ManualPaymentIn):
         reference=payload.reference, deposit_account=deposit_account,
     )
     return Status(201, present_manual_payment(payment))
+
+
+def present_credit_note(note) -> dict:
+    currency = note.company.currency
+    return {
+        "id": note.pk,
+        "number": note.label,
+        "invoice_id": note.invoice_id,
+        "client_id": note.invoice.client_id,
+        "date": note.date,
+        "amount": money(note.amount, currency),
+        "tax": money(note.tax_amount, currency),
+        "reason": note.reason,
+        "journal_entry_id": note.journal_entry_id,
+        "created_at": note.created_at,
+    }
+
+
+def _credit_notes():
+    return CreditNote.objects.select_related("company", "invoice")
+
+
+@router.get("/credit-notes", response={200: page_of(CreditNoteOut), **READ_ERRORS}, operation_id="list_credit_notes")
+@key_required(Level.VIEWER)
+def list_credit_notes(
+    request, page: Query[PageParams], invoice_id: Id | None = None, client_id: Id | None = None,
+    date_from: dt.date | None = None, date_to: dt.date | None = None,
+):
+    """Credit notes against invoices (S9), newest first."""
+    queryset = _credit_notes().filter(company=company_of(request))
+    if invoice_id:
+        queryset = queryset.filter(invoice_id=invoice_id)
+    if client_id:
+        queryset = queryset.filter(invoice__client_id=client_id)
+    if date_from:
+        queryset = queryset.filter(date__gte=date_from)
+    if date_to:
+        queryset = queryset.filter(date__lte=date_to)
+    return paginate(queryset, page, present_credit_note)
+
+
+@router.get("/credit-notes/{credit_note_id}", response={200: CreditNoteOut, **READ_ERRORS}, operation_id="get_credit_note")
+@key_required(Level.VIEWER)
+def get_credit_note(request, credit_note_id: Id):
+    return present_credit_note(access_object(_credit_notes(), membership=request.membership, pk=credit_note_id))

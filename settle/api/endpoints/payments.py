@@ -1,4 +1,4 @@
-"""Card payments and their refunds (read), payment problems (read, resolve) and processors (read; never the key)."""
+"""Card payments and their refunds, disputes (R7) and payouts (R8) (read), payment problems (read, resolve) and processors (read; never the key)."""
 
 import datetime as dt
 from typing import Literal
@@ -9,14 +9,16 @@ from ninja import Query, Router
 from settle.companies.access import access_object
 from settle.core.errors import SettleError
 from settle.core.money import ZERO
-from settle.payments.models import CardPayment, Problem, Processor, Refund
+from settle.payments.models import CardPayment, Dispute, Payout, Problem, Processor, Refund
 from settle.payments.services.problems import resolve_problem
 from settle.payments.services.refunds import OPEN_STATUSES
 from settle.payments.views.problems import may_resolve
 
 from ..auth import key_required
 from ..pagination import PageParams, page_of, paginate
-from ..schemas import CardPaymentOut, Id, PaymentProblemOut, ProcessorOut, RefundOut, RefundStatus, money
+from ..schemas import (
+    CardPaymentOut, DisputeOut, DisputeStatus, Id, PaymentProblemOut, PayoutOut, PayoutStatus, ProcessorOut, RefundOut, RefundStatus, money,
+)
 from .common import READ_ERRORS, WRITE_ERRORS, Level, company_of
 
 router = Router(tags=["payments"])
@@ -113,6 +115,112 @@ def get_refund(request, refund_id: Id):
     return present_refund(
         access_object(Refund.objects.select_related("card_payment"), membership=request.membership, pk=refund_id)
     )
+
+
+def present_dispute(dispute) -> dict:
+    currency = dispute.currency
+    movements = sorted(dispute.movements.all(), key=lambda movement: (movement.created_at, movement.pk))  # prefetched
+    return {
+        "id": dispute.pk,
+        "card_payment_id": dispute.card_payment_id,
+        "invoice_id": dispute.card_payment.invoice_id,
+        "dispute_id": dispute.dispute_id,
+        "amount": money(dispute.amount, currency),
+        "fee": money(dispute.fee, currency),
+        "status": dispute.status,
+        "reason": dispute.reason,
+        "disputed_on": dispute.disputed_on,
+        "evidence_due_by": dispute.evidence_due_by,
+        "movements": [
+            {
+                "id": movement.pk,
+                "kind": movement.kind,
+                "amount": money(movement.amount, currency),
+                "fee": money(movement.fee, currency),
+                "occurred_on": movement.occurred_on,
+                "status": movement.status,
+                "journal_entry_id": movement.journal_entry_id,
+                "recorded_at": movement.recorded_at,
+            }
+            for movement in movements
+        ],
+        "created_at": dispute.created_at,
+    }
+
+
+def _disputes():
+    return Dispute.objects.select_related("card_payment").prefetch_related("movements")
+
+
+@router.get("/disputes", response={200: page_of(DisputeOut), **READ_ERRORS}, operation_id="list_disputes")
+@key_required(Level.VIEWER)
+def list_disputes(
+    request, page: Query[PageParams], status: DisputeStatus | None = None,
+    card_payment_id: Id | None = None, invoice_id: Id | None = None,
+    disputed_from: dt.date | None = None, disputed_to: dt.date | None = None,
+):
+    """Disputes of card payments (R7), newest first, each with its money in the books."""
+    queryset = _disputes().filter(company=company_of(request))
+    if status:
+        queryset = queryset.filter(status=status)
+    if card_payment_id:
+        queryset = queryset.filter(card_payment_id=card_payment_id)
+    if invoice_id:
+        queryset = queryset.filter(card_payment__invoice_id=invoice_id)
+    if disputed_from:
+        queryset = queryset.filter(disputed_on__gte=disputed_from)
+    if disputed_to:
+        queryset = queryset.filter(disputed_on__lte=disputed_to)
+    return paginate(queryset, page, present_dispute)
+
+
+@router.get("/disputes/{dispute_id}", response={200: DisputeOut, **READ_ERRORS}, operation_id="get_dispute")
+@key_required(Level.VIEWER)
+def get_dispute(request, dispute_id: Id):
+    return present_dispute(access_object(_disputes(), membership=request.membership, pk=dispute_id))
+
+
+def present_payout(payout) -> dict:
+    return {
+        "id": payout.pk,
+        "processor_id": payout.processor_id,
+        "payout_id": payout.payout_id,
+        "amount": money(payout.amount, payout.currency),
+        "arrival_date": payout.arrival_date,
+        "status": payout.status,
+        "bank_account_id": payout.bank_account_id,
+        "journal_entry_id": payout.journal_entry_id,
+        "reversal_entry_id": payout.reversal_entry_id,
+        "failure_code": payout.failure_code,
+        "created_at": payout.created_at,
+        "recorded_at": payout.recorded_at,
+        "failed_at": payout.failed_at,
+    }
+
+
+@router.get("/payouts", response={200: page_of(PayoutOut), **READ_ERRORS}, operation_id="list_payouts")
+@key_required(Level.VIEWER)
+def list_payouts(
+    request, page: Query[PageParams], status: PayoutStatus | None = None, processor_id: Id | None = None,
+    arrival_from: dt.date | None = None, arrival_to: dt.date | None = None,
+):
+    """Payouts of the processors' balances to the bank (R8), newest first, as Settle booked them."""
+    queryset = Payout.objects.filter(company=company_of(request))
+    if status:
+        queryset = queryset.filter(status=status)
+    if processor_id:
+        queryset = queryset.filter(processor_id=processor_id)
+    if arrival_from:
+        queryset = queryset.filter(arrival_date__gte=arrival_from)
+    if arrival_to:
+        queryset = queryset.filter(arrival_date__lte=arrival_to)
+    return paginate(queryset, page, present_payout)
+
+
+@router.get("/payouts/{payout_id}", response={200: PayoutOut, **READ_ERRORS}, operation_id="get_payout")
+@key_required(Level.VIEWER)
+def get_payout(request, payout_id: Id):
+    return present_payout(access_object(Payout.objects.all(), membership=request.membership, pk=payout_id))
 
 
 def present_problem(problem) -> dict:
