@@ -420,8 +420,8 @@ class Payout(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=4)
     currency = models.CharField(max_length=3)
     arrival_date = models.DateField()
-    # The bank account debited (the processor's *Payouts go to* when booked); empty for a payout
-    # that failed before Settle booked it.
+    # The processor's *Payouts go to* bank account when Settle heard of the payout (the account
+    # debited, for a booked payout); empty only when the processor had none.
     bank_account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices)
     journal_entry = models.OneToOneField(
