@@ -3,7 +3,9 @@ profit and loss of a period is the change in current earnings over it, and the r
 from kept balances agree with sums over the journal lines.
 
 Each example posts random balanced entries (and reversals) to every kind of account of a fresh
-company inside a transaction that is rolled back.
+company inside a transaction that is rolled back. Accounts receivable is left out: its lines
+belong to invoices, and a credit there that names none is itself a ledger fault (S9), which
+`tests/sales/test_credit_notes.py` proves `check_ledger` reports.
 """
 
 import datetime as dt
@@ -15,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from settle.ledger.integrity import find_faults
-from settle.ledger.models import Account, JournalEntry, JournalLine
+from settle.ledger.models import Account, AccountRole, JournalEntry, JournalLine
 from settle.ledger.selectors import account_balances, balance_sheet, profit_and_loss, trial_balance, trial_balance_totals
 from settle.ledger.services import Line, post_journal_entry, reverse_journal_entry
 from tests.factories import make_company
@@ -60,7 +62,8 @@ def _line_sums(company, as_of):
 def test_balance_sheet_ties_out_on_random_books(actions, as_of, period):  # L4, L2
     with transaction.atomic():
         company = make_company()
-        accounts = list(Account.objects.filter(company=company).order_by("code"))
+        chart = list(Account.objects.filter(company=company).order_by("code"))
+        accounts = [a for a in chart if a.role != AccountRole.RECEIVABLE]
         for action in actions:
             if action[0] == "reverse":
                 entries = list(JournalEntry.objects.filter(company=company, reverses__isnull=True, reversed_by__isnull=True))
@@ -77,7 +80,7 @@ def test_balance_sheet_ties_out_on_random_books(actions, as_of, period):  # L4, 
 
         sums = _line_sums(company, as_of_date)
         assert {row.account.pk: (row.debit, row.credit) for row in account_balances(company=company, as_of=as_of_date)} == {
-            a.pk: sums.get(a.pk, (Decimal(0), Decimal(0))) for a in accounts
+            a.pk: sums.get(a.pk, (Decimal(0), Decimal(0))) for a in chart
         }
         debit_total, credit_total = trial_balance_totals(trial_balance(company=company, as_of=as_of_date))
         assert debit_total == credit_total
