@@ -254,8 +254,8 @@ def sweep(store) -> bool:
     from . import balance  # late import: balance imports this module
 
     changed = False
-    for obj in list(store.data["objects"].values()):
-        if obj.get("object") == "checkout.session" and obj["status"] == "open":
+    for _, obj in store.of_kind("checkout.session"):
+        if obj["status"] == "open":
             changed = refresh(store, obj) or changed
     return balance.run_due(store) or changed
 
@@ -764,8 +764,7 @@ def delete_webhook_endpoint(store, caller: Caller, endpoint_id: str) -> dict:
 
 def _open_or_lost_dispute(store, charge_id: str) -> bool:
     """Does a dispute of the charge still hold (or has it taken) the money?"""
-    return any(o.get("object") == "dispute" and o["charge"] == charge_id
-               and o["status"] != "won" for o in store.data["objects"].values())
+    return any(o["charge"] == charge_id and o["status"] != "won" for _, o in store.of_kind("dispute"))
 
 
 def open_dispute(store, caller: Caller, charge_id: str, reason: str = "fraudulent") -> dict:

@@ -70,7 +70,19 @@ class Store:
                 for name, default in empty_state().items():
                     loaded.setdefault(name, default)
                 self.data = loaded
+        self._reindex()
         ids.set_offset(self.data["clock"]["offset"])
+
+    def _reindex(self) -> None:
+        """Rebuild the in-memory indexes of ``data``, which are never saved: object ids by
+        kind (in insertion order), and the deliveries still pending (``pending``), so the
+        sender and the lists never scan the whole history."""
+        self.kinds: dict[str, dict[str, None]] = {}
+        for object_id, obj in self.data["objects"].items():
+            self.kinds.setdefault(obj.get("object"), {})[object_id] = None
+        self.pending: dict[str, dict] = {
+            d["id"]: d for d in self.data["deliveries"].values() if d["status"] == "pending"
+        }
 
     # -- persistence -------------------------------------------------------
     def save(self) -> None:
@@ -95,6 +107,7 @@ class Store:
         ids.set_offset(0)
         if keep_keys:
             self.data["keys"], self.data["accounts"] = keys, accounts
+        self._reindex()
 
     def notify(self) -> None:
         """Wake the webhook sender (caller holds the lock)."""
@@ -108,6 +121,7 @@ class Store:
     def put(self, obj: dict, *, account: str, livemode: bool) -> dict:
         """Store a new object owned by ``account`` in mode ``livemode``."""
         self.data["objects"][obj["id"]] = obj
+        self.kinds.setdefault(obj.get("object"), {})[obj["id"]] = None
         self.data["meta"][obj["id"]] = {
             "account": account, "livemode": livemode, "seq": self.next_seq(),
         }
@@ -132,16 +146,16 @@ class Store:
         return self.data["meta"].get(object_id)
 
     def remove(self, object_id: str) -> None:
-        self.data["objects"].pop(object_id, None)
+        obj = self.data["objects"].pop(object_id, None)
+        if obj is not None:
+            self.kinds.get(obj.get("object"), {}).pop(object_id, None)
         self.data["meta"].pop(object_id, None)
         self.data["private"].pop(object_id, None)
 
     def all_of(self, kind: str, *, account: str | None, livemode: bool | None) -> list[dict]:
         """Objects with ``object == kind``, newest first, optionally scoped."""
         rows = []
-        for object_id, obj in self.data["objects"].items():
-            if obj.get("object") != kind:
-                continue
+        for object_id, obj in self.of_kind(kind):
             meta = self.data["meta"][object_id]
             if account is not None and meta["account"] != account:
                 continue
@@ -150,6 +164,11 @@ class Store:
             rows.append((meta["seq"], obj))
         rows.sort(key=lambda row: row[0], reverse=True)
         return [obj for _, obj in rows]
+
+    def of_kind(self, kind: str):
+        """``(id, object)`` of every stored object with ``object == kind``, oldest first."""
+        objects = self.data["objects"]
+        return [(object_id, objects[object_id]) for object_id in self.kinds.get(kind, ())]
 
     def private(self, object_id: str) -> dict:
         """Mutable private bookkeeping for an object (created on demand)."""

@@ -68,7 +68,14 @@ def _new_delivery(store, event: dict, endpoint: dict, reason: str) -> dict:
         "attempts": [],
     }
     store.data["deliveries"][delivery["id"]] = delivery
+    store.pending[delivery["id"]] = delivery
     return delivery
+
+
+def _finish(store, delivery: dict, status: str) -> None:
+    """Give a pending delivery its final status."""
+    delivery["status"] = status
+    store.pending.pop(delivery["id"], None)
 
 
 def update_pending(store, event_id: str) -> None:
@@ -76,10 +83,7 @@ def update_pending(store, event_id: str) -> None:
     event = store.find(event_id)
     if event is None:
         return
-    event["pending_webhooks"] = sum(
-        1 for d in store.data["deliveries"].values()
-        if d["event"] == event_id and d["status"] == "pending"
-    )
+    event["pending_webhooks"] = sum(1 for d in store.pending.values() if d["event"] == event_id)
 
 
 def queue_event(store, event: dict) -> list[dict]:
@@ -110,8 +114,7 @@ def replay(store, event_id: str, reason: str = "replay") -> list[dict]:
 def reorder(store) -> int:
     """Reverse the send order of deliveries not yet attempted; returns count."""
     waiting = sorted(
-        (d for d in store.data["deliveries"].values()
-         if d["status"] == "pending" and not d["attempts"]),
+        (d for d in store.pending.values() if not d["attempts"]),
         key=lambda d: d["order"],
     )
     orders = [d["order"] for d in waiting]
@@ -123,9 +126,9 @@ def reorder(store) -> int:
 
 def cancel_endpoint(store, endpoint_id: str) -> None:
     """A deleted endpoint receives nothing more."""
-    for delivery in store.data["deliveries"].values():
-        if delivery["endpoint"] == endpoint_id and delivery["status"] == "pending":
-            delivery["status"] = "canceled"
+    for delivery in list(store.pending.values()):
+        if delivery["endpoint"] == endpoint_id:
+            _finish(store, delivery, "canceled")
             update_pending(store, delivery["event"])
 
 
@@ -191,14 +194,14 @@ class Sender(threading.Thread):
                 if store.data["webhooks"]["paused"]:
                     store.wakeup.wait(0.5)
                     continue
-                pending = [d for d in store.data["deliveries"].values() if d["status"] == "pending"]
+                pending = list(store.pending.values())
                 due = [d for d in pending if d["next_attempt_at"] <= now]
                 if due:
                     delivery = min(due, key=lambda d: (d["order"]))
                     event = store.find(delivery["event"])
                     secret = store.data["secrets"].get(delivery["endpoint"])
                     if event is None or secret is None:
-                        delivery["status"] = "canceled"
+                        _finish(store, delivery, "canceled")
                         continue
                     body = json.dumps(event, indent=2)
                     return delivery["id"], delivery["url"], body, secret
@@ -220,9 +223,9 @@ class Sender(threading.Thread):
             })
             if delivery["status"] == "pending":  # not canceled meanwhile
                 if status is not None and 200 <= status < 300:
-                    delivery["status"] = "succeeded"
+                    _finish(store, delivery, "succeeded")
                 elif len(delivery["attempts"]) >= self.max_attempts:
-                    delivery["status"] = "failed"
+                    _finish(store, delivery, "failed")
                 else:
                     delay = self.backoff(len(delivery["attempts"]))
                     delivery["next_attempt_at"] = time.time() + delay
