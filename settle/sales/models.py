@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Length
 from settle.core.money import plain_number
 
 
@@ -116,12 +117,37 @@ class Invoice(models.Model):
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # What is left to pay (below zero: the client's credit), kept by the database so the invoice
+    # list can sort by it from an index. Unlike `balance_due` it is not zeroed on a voided invoice.
+    balance = models.GeneratedField(
+        expression=models.F("total") - models.F("amount_paid") - models.F("amount_credited"),
+        output_field=models.DecimalField(max_digits=14, decimal_places=4),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-issue_date", "-pk"]
         indexes = [
-            # The invoice list reads its newest page from this index instead of sorting every invoice.
+            # The invoice list reads a page from the index of its sort, in either direction, instead
+            # of sorting every invoice of the company: one index per sort key, ending with the id.
             models.Index(fields=["company", "issue_date", "id"], name="invoice_company_issue_date"),
+            models.Index(fields=["company", "due_date", "id"], name="invoice_company_due_date"),
+            models.Index(fields=["company", "total", "id"], name="invoice_company_total"),
+            models.Index(fields=["company", "balance", "id"], name="invoice_company_balance"),
+            models.Index(
+                models.F("company"), Length("number"), models.F("number"), models.F("id"), name="invoice_company_number"
+            ),
+            # Voided invoices are few: the Voided filter reads them alone, whatever the sort.
+            models.Index(
+                fields=["company", "issue_date", "id"], condition=models.Q(voided_at__isnull=False), name="invoice_void"
+            ),
+            # A client's page lists its newest invoices, and its open and credit invoices (S9).
+            models.Index(fields=["client", "issue_date", "id"], name="invoice_client_issue_date"),
+            models.Index(
+                fields=["client", "issue_date", "id"],
+                condition=models.Q(voided_at__isnull=True) & ~models.Q(balance=0),
+                name="invoice_client_unsettled",
+            ),
             # A/R aging reads only the invoices with a balance.
             models.Index(
                 fields=["company"],

@@ -95,6 +95,8 @@ INVOICE_SORTS = {
     "balance": ("balance",),
 }
 INVOICE_DEFAULT_SORT = "-issued"  # newest first: the (company, issue_date, id) index, read backwards
+# Each key but "client" has an index (company, <its columns>, id) (Invoice.Meta.indexes), so a page
+# is read from the index, not by sorting every invoice; "client" walks the clients by name.
 
 CLIENT_SORTS = {"name": ("name",), "email": ("emails",), "balance": ("balance",)}
 CLIENT_DEFAULT_SORT = "name"
@@ -136,10 +138,12 @@ def invoices(
     balance due when it reads as an amount. `sort` is a key of INVOICE_SORTS, "-" first for
     descending; anything else sorts newest first.
     """
+    # The clients are read for the rows found (one query), not joined before a filter's rows are
+    # sorted: a page then reads its own clients, not every client of the company.
     queryset = (
         Invoice.objects.filter(company=company)
-        .select_related("client", "company", "receivable_account")
-        .annotate(balance=F("total") - F("amount_paid") - F("amount_credited"))
+        .select_related("company", "receivable_account")
+        .prefetch_related("client")
     )
     if client is not None:
         queryset = queryset.filter(client=client)
@@ -152,6 +156,10 @@ def invoices(
         if amount is not None:
             match |= Q(total=amount) | Q(balance=amount)
         queryset = queryset.filter(match)
+    if sort.removeprefix("-") == "client":
+        # Naming the clients' company lets the database walk the clients by the (company, name)
+        # index and read each one's invoices, instead of sorting every invoice of the company.
+        queryset = queryset.filter(client__company=company)
     return queryset.order_by(*_ordering(INVOICE_SORTS, sort, INVOICE_DEFAULT_SORT))
 
 
@@ -229,8 +237,7 @@ class ClientCredit:
 def credit_invoices(*, client) -> QuerySet[Invoice]:
     """The client's invoices whose balance is below zero (paid and credited beyond the total)."""
     return (
-        Invoice.objects.filter(client=client, company_id=client.company_id, voided_at__isnull=True)
-        .filter(total__lt=F("amount_paid") + F("amount_credited"))
+        Invoice.objects.filter(client=client, company_id=client.company_id, voided_at__isnull=True, balance__lt=0)
         .select_related("company", "client", "receivable_account")
         .order_by("issue_date", "pk")
     )
@@ -258,8 +265,7 @@ def client_credit(*, client) -> ClientCredit:
             )
         )
     open_invoices = list(
-        Invoice.objects.filter(client=client, company_id=client.company_id, voided_at__isnull=True)
-        .filter(total__gt=F("amount_paid") + F("amount_credited"))
+        Invoice.objects.filter(client=client, company_id=client.company_id, voided_at__isnull=True, balance__gt=0)
         .order_by("due_date", "pk")
     )
     applications = list(

@@ -248,9 +248,10 @@ def test_jpy_invoice_shown_in_whole_yen(db, client):  # N3
 def test_invoice_list_pages_through_many_invoices(company, bookkeeper):  # S2
     invoices = [make_invoice(company) for _ in range(53)]  # numbers INV-0001 … INV-0053, newest first
     first = bookkeeper.get("/invoices/").content.decode()
-    assert "Page 1 of 2" in first
+    assert "Invoices 1–50" in first and "Page 1</span>" in first
     assert invoices[-1].number in first and invoices[2].number not in first
     second = bookkeeper.get("/invoices/?page=2").content.decode()
+    assert "Invoices 51–53 of 53" in second and "Page 2 of 2" in second
     assert invoices[0].number in second and invoices[-1].number not in second
     assert bookkeeper.get("/invoices/?page=junk").status_code == 200  # a bad page number shows page 1
 

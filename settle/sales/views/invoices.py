@@ -28,7 +28,7 @@ from ..forms import (
     apply_error,
     line_formset,
 )
-from ..models import InvoiceStatus
+from ..models import Client, InvoiceStatus
 from ..services.credits import CREDITED_REFUSAL, creditable_amount, has_credit_notes
 from ..services.documents import invoice_document_context, invoice_pdf, invoice_pdf_with_link, pdf_filename
 from ..services.invoice_emails import default_body, default_subject, processor_line, send_invoice_email
@@ -58,9 +58,18 @@ def _invoice_params(request):
     )
 
 
-def _listed_invoices(request, params):
+def _client_filter(request):
+    """The client named by `?client=` (from the client page), when it is one of the company's."""
+    client_id = request.GET.get("client", "")
+    if not client_id.isdigit() or len(client_id) > 18:
+        return None
+    return Client.objects.filter(company=request.membership.company, pk=int(client_id)).first()
+
+
+def _listed_invoices(request, params, client=None):
     return selectors.invoices(
-        company=request.membership.company, status=params.status or None, search=params.search, sort=params.sort
+        company=request.membership.company, status=params.status or None, search=params.search, sort=params.sort,
+        client=client,
     )
 
 
@@ -68,7 +77,8 @@ def _listed_invoices(request, params):
 def invoice_list(request):
     """Invoices, 50 a page: search, status filter and sort, kept while paging (S2)."""
     params = _invoice_params(request)
-    page = page_of(_listed_invoices(request, params), request)
+    client = _client_filter(request)
+    page = page_of(_listed_invoices(request, params, client), request)
     today = request.membership.company.today()
     rows = [(invoice, invoice.status_on(today)) for invoice in page.object_list]
     return render(
@@ -81,6 +91,7 @@ def invoice_list(request):
             "status": params.status,
             "status_filters": STATUS_FILTERS,
             "headers": headers(INVOICE_COLUMNS, params.sort),
+            "client_filter": client,
         },
     )
 
@@ -90,7 +101,7 @@ def invoice_list(request):
 def invoice_export(request):
     """The invoice list as CSV, with the list's search, filter and sort, every page (S2)."""
     company = request.membership.company
-    invoices = _listed_invoices(request, _invoice_params(request))
+    invoices = _listed_invoices(request, _invoice_params(request), _client_filter(request))
     return csv_response(
         company=company, name="invoices", header=INVOICE_HEADER, rows=invoice_rows(invoices, company=company)
     )
