@@ -2,12 +2,13 @@
 
 Exactly once per event per endpoint:
 - `emit` is called inside the transaction of the change it reports: the payment and refund
-  services (themselves idempotent) send `sales.signals.invoice_paid` and
-  `payments.signals.payment_refunded`, whose receivers `ApiConfig.ready` registers, so an
-  event exists if and only if its change does, and only once. A company without an active
-  endpoint (`Company.has_webhook_endpoints` False, kept under the company row lock by
-  `add_endpoint` and `remove_endpoint`) costs no query. It writes one `WebhookEvent` and one `WebhookDelivery` per active
-  endpoint of the company; the pair (event, endpoint) is unique in the database.
+  services (themselves idempotent) call the hooks `sales.hooks.invoice_paid` and
+  `payments.hooks.payment_refunded`, where `ApiConfig.ready` registers `invoice_paid` and
+  `payment_refunded` below, so an event exists if and only if its change does, and only
+  once. It writes one `WebhookEvent` and one `WebhookDelivery` per active endpoint of the
+  company; the pair (event, endpoint) is unique in the database. A company without an
+  active endpoint (`Company.has_webhook_endpoints` False, kept under the company row lock
+  by `add_endpoint` and `remove_endpoint`) costs no query.
 - The worker (`deliver_due`, a periodic job of `manage.py run_worker`) claims due deliveries
   as the mail queue does (QUEUED → SENDING with a lease, `SKIP LOCKED` on PostgreSQL), POSTs
   them outside any transaction, and marks them DELIVERED on a 2xx answer; otherwise it retries
@@ -198,7 +199,7 @@ def queue_deliveries(*, event: WebhookEvent, endpoints) -> int:
 def invoice_paid(invoice) -> None:
     """`invoice.paid`: a payment brought the invoice's balance to zero (the caller holds its lock).
 
-    No query when the company has no endpoint (`Company.has_webhook_endpoints`, read with the
+    A hook of `sales.hooks`. No query when the company has no endpoint (`Company.has_webhook_endpoints`, read with the
     company row in the current transaction)."""
     from .endpoints.invoices import present_invoice
     from .schemas import InvoiceOut
@@ -210,7 +211,7 @@ def invoice_paid(invoice) -> None:
 
 
 def payment_refunded(refund) -> None:
-    """`payment.refunded`: a refund of a card payment was booked (R6). No query without an endpoint."""
+    """`payment.refunded`: a refund of a card payment was booked (R6); a hook of `payments.hooks`. No query without an endpoint."""
     from .endpoints.payments import present_refund
     from .schemas import RefundOut
 
@@ -218,16 +219,6 @@ def payment_refunded(refund) -> None:
         return
     data = RefundOut.model_validate(present_refund(refund)).model_dump(mode="json")
     emit(company=refund.company, type="payment.refunded", data=data)
-
-
-def on_invoice_paid(sender, *, invoice, **kwargs) -> None:
-    """Receiver of `sales.signals.invoice_paid` (registered in `ApiConfig.ready`)."""
-    invoice_paid(invoice)
-
-
-def on_payment_refunded(sender, *, refund, **kwargs) -> None:
-    """Receiver of `payments.signals.payment_refunded` (registered in `ApiConfig.ready`)."""
-    payment_refunded(refund)
 
 
 # -- signing and sending ------------------------------------------------------------------------------

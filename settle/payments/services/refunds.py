@@ -20,8 +20,8 @@ A booked refund posts: debit the invoice's receivable account (the line carries 
 invoice), credit the deposit account of the processor that booked the payment; the
 invoice's amount paid goes down by the refund (`balances.remove_payment`), reopening its
 balance. The owner (Payment Notification Email) and the payer (the payment's billing email)
-are told, once each, and `payments.signals.payment_refunded` is sent (the public API queues
-its `payment.refunded` webhook from it).
+are told, once each, and `payments.hooks.payment_refunded` is called (the public API queues
+its `payment.refunded` webhook there).
 """
 
 import datetime as dt
@@ -42,7 +42,7 @@ from settle.sales.services.balances import add_payment, remove_payment
 from ..models import CardPayment, Problem, Processor, Refund
 from ..processors import client_for
 from ..processors.base import ProcessorClient, RefundInfo
-from ..signals import payment_refunded
+from ..hooks import payment_refunded
 from .emails import notify_refund, notify_refund_payer
 from .problems import raise_problem
 from .recording import payment_date
@@ -304,7 +304,7 @@ def _post(*, refund: Refund, invoice: Invoice, date: dt.date, created_by) -> Non
     refund.recorded_at = timezone.now()
     refund.save(update_fields=["status", "journal_entry", "recorded_at"])
     notify_refund(refund=refund)
-    payment_refunded.send(sender=Refund, refund=refund)
+    payment_refunded(refund)
 
 
 def _lock(refund: Refund) -> tuple[Invoice, Refund]:

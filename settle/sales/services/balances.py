@@ -6,14 +6,14 @@ credit note service and the customer-credit services (`credits.py`) book
 its journal entry and then calls these, in the same transaction, holding the invoice's
 row lock (`SELECT … FOR UPDATE`), so concurrent payments on one invoice serialise.
 `check_ledger` verifies both against the journal. A payment that brings the balance to zero
-sends `sales.signals.invoice_paid` in the same transaction (the public API queues its
-`invoice.paid` webhook from it).
+calls `sales.hooks.invoice_paid` in the same transaction (the public API queues its
+`invoice.paid` webhook there).
 """
 
 from decimal import Decimal
 
 from ..models import Invoice
-from ..signals import invoice_paid
+from ..hooks import invoice_paid
 
 
 def add_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
@@ -22,7 +22,7 @@ def add_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
     invoice.amount_paid += amount
     Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.amount_paid)
     if was_open and invoice.balance_due <= 0:
-        invoice_paid.send(sender=Invoice, invoice=invoice)
+        invoice_paid(invoice)
     return invoice
 
 
