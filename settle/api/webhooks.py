@@ -1,10 +1,14 @@
 """Webhooks out: `invoice.paid` and `payment.refunded`, POSTed to the URLs a business sets in Settings.
 
 Exactly once per event per endpoint:
-- `emit` is called inside the transaction of the change it reports (the payment or refund
-  services, which are themselves idempotent), so an event exists if and only if its change
-  does, and only once. It writes one `WebhookEvent` and one `WebhookDelivery` per active
-  endpoint of the company; the pair (event, endpoint) is unique in the database.
+- `emit` is called inside the transaction of the change it reports: the payment and refund
+  services (themselves idempotent) call the hooks `sales.hooks.invoice_paid` and
+  `payments.hooks.payment_refunded`, where `ApiConfig.ready` registers `invoice_paid` and
+  `payment_refunded` below, so an event exists if and only if its change does, and only
+  once. It writes one `WebhookEvent` and one `WebhookDelivery` per active endpoint of the
+  company; the pair (event, endpoint) is unique in the database. A company without an
+  active endpoint (`Company.has_webhook_endpoints` False, kept under the company row lock
+  by `add_endpoint` and `remove_endpoint`) costs no query.
 - The worker (`deliver_due`, a periodic job of `manage.py run_worker`) claims due deliveries
   as the mail queue does (QUEUED → SENDING with a lease, `SKIP LOCKED` on PostgreSQL), POSTs
   them outside any transaction, and marks them DELIVERED on a 2xx answer; otherwise it retries
@@ -40,8 +44,10 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from settle.companies.models import Company
 from settle.core.errors import SettleError
 from settle.notifications.worker import retry_delay
 
@@ -115,6 +121,10 @@ def add_endpoint(*, company, url: str, created_by=None) -> tuple[WebhookEndpoint
         public_address(url)
     except Unsafe as exc:
         raise SettleError(str(exc), field="url") from None
+    # The company row lock first (add and remove serialise on it), with the flag that makes
+    # payments queue events; a refusal below rolls the flag back with the rest.
+    Company.objects.filter(pk=company.pk).update(has_webhook_endpoints=True)
+    company.has_webhook_endpoints = True
     active = WebhookEndpoint.objects.select_for_update().filter(company=company, removed_at__isnull=True)
     if len(active) >= MAX_ENDPOINTS:
         raise SettleError(f"A company may have at most {MAX_ENDPOINTS} webhook endpoints; remove one first.")
@@ -128,10 +138,15 @@ def add_endpoint(*, company, url: str, created_by=None) -> tuple[WebhookEndpoint
 @transaction.atomic
 def remove_endpoint(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     """Stop sending to the endpoint, at once: its queued deliveries are dropped (marked FAILED)."""
+    # Under the company row lock (taken first, as `add_endpoint` does), so the flag read after the
+    # removal counts every endpoint added before: it turns False only when none is left.
+    Company.objects.select_for_update(no_key=True).filter(pk=endpoint.company_id).first()
     WebhookEndpoint.objects.filter(pk=endpoint.pk, removed_at__isnull=True).update(removed_at=timezone.now())
     WebhookDelivery.objects.filter(endpoint=endpoint, status=Status.QUEUED).update(
         status=Status.FAILED, last_error="The endpoint was removed."
     )
+    active = WebhookEndpoint.objects.filter(company_id=OuterRef("pk"), removed_at__isnull=True)
+    Company.objects.filter(pk=endpoint.company_id).update(has_webhook_endpoints=Exists(active))
     endpoint.refresh_from_db()
     return endpoint
 
@@ -182,22 +197,25 @@ def queue_deliveries(*, event: WebhookEvent, endpoints) -> int:
 
 
 def invoice_paid(invoice) -> None:
-    """`invoice.paid`: a payment brought the invoice's balance to zero (the caller holds its lock)."""
+    """`invoice.paid`: a payment brought the invoice's balance to zero (the caller holds its lock).
+
+    A hook of `sales.hooks`. No query when the company has no endpoint (`Company.has_webhook_endpoints`, read with the
+    company row in the current transaction)."""
     from .endpoints.invoices import present_invoice
     from .schemas import InvoiceOut
 
-    if not WebhookEndpoint.objects.filter(company_id=invoice.company_id, removed_at__isnull=True).exists():
+    if not invoice.company.has_webhook_endpoints:
         return
     data = InvoiceOut.model_validate(present_invoice(invoice)).model_dump(mode="json")
     emit(company=invoice.company, type="invoice.paid", data=data)
 
 
 def payment_refunded(refund) -> None:
-    """`payment.refunded`: a refund of a card payment was booked (R6)."""
+    """`payment.refunded`: a refund of a card payment was booked (R6); a hook of `payments.hooks`. No query without an endpoint."""
     from .endpoints.payments import present_refund
     from .schemas import RefundOut
 
-    if not WebhookEndpoint.objects.filter(company_id=refund.company_id, removed_at__isnull=True).exists():
+    if not refund.company.has_webhook_endpoints:
         return
     data = RefundOut.model_validate(present_refund(refund)).model_dump(mode="json")
     emit(company=refund.company, type="payment.refunded", data=data)

@@ -58,6 +58,11 @@ class Company(models.Model):
     logo = models.FileField(upload_to="logos/", blank=True)
     email = models.EmailField("contact email", blank=True)
     next_invoice_number = models.PositiveIntegerField(default=1)
+    # K3: the number the next receipt gets (allocated by one `UPDATE … RETURNING`, see sales.services.receipts).
+    next_receipt_number = models.PositiveIntegerField(default=1)
+    # Whether the company may have active webhook endpoints (settle.api.webhooks): False means it has none,
+    # so a payment queues no event without asking the database. Set under the company row lock.
+    has_webhook_endpoints = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

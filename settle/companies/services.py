@@ -131,7 +131,8 @@ def update_company(
         company.logo = logo
     elif clear_logo:
         company.logo = ""
-    company.save()
+    # Only what the form edits: the counters and flags kept by other services are not written back.
+    company.save(update_fields=["name", "currency", "time_zone", "address", "email", "logo"])
     return company
 
 

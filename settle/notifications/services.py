@@ -17,6 +17,17 @@ class Attachment:
     content_type: str
 
 
+@dataclass(frozen=True)
+class Email:
+    """One email to queue with `queue_emails` (see `queue_email` for the fields)."""
+
+    key: str
+    to: str
+    subject: str
+    body: str
+    company: object = None
+
+
 def text_as_html(*, subject: str, body: str, company=None) -> str:
     """The HTML twin of a plain-text email: its paragraphs, links clickable, inline styles only (E1)."""
     paragraphs = [block.split("\n") for block in body.replace("\r\n", "\n").split("\n\n") if block.strip()]
@@ -64,3 +75,26 @@ def queue_email(
             return email
     except IntegrityError:  # queued before (the key is unique): the first row stands
         return OutgoingEmail.objects.get(key=key)
+
+
+def queue_emails(emails: Iterable[Email]) -> None:
+    """Queue several emails (no attachments) in one INSERT; idempotent on each `key`, as
+    `queue_email` is: a key queued before keeps its first row (the conflict is skipped), so
+    each email is queued once however often it is reported. Call it inside the transaction
+    of the change the emails report.
+    """
+    now = timezone.now()
+    rows = [
+        OutgoingEmail(
+            key=email.key,
+            company=email.company,
+            to=email.to,
+            subject=email.subject[:255],
+            body=email.body,
+            html_body=text_as_html(subject=email.subject[:255], body=email.body, company=email.company),
+            next_attempt_at=now,
+        )
+        for email in emails
+    ]
+    if rows:
+        OutgoingEmail.objects.bulk_create(rows, ignore_conflicts=True)

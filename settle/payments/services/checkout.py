@@ -313,7 +313,7 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
     return info.url
 
 
-def finish_checkout(*, link: PaymentLink, session_id: str):
+def finish_checkout(*, link: PaymentLink, session_id: str, row: CheckoutSession | None = None):
     """K3/R1: the customer is back from the processor with `session_id` in the URL.
 
     Returns the booked CardPayment, or None while the payment is not confirmed (the page
@@ -321,9 +321,11 @@ def finish_checkout(*, link: PaymentLink, session_id: str):
     Settle opened for this very link (else UnknownSession), and the processor is asked
     whether it is paid. A
     processor that cannot be asked now gives None (the webhook or the sweep books it later);
-    a rejected key also raises its problem (R3).
+    a rejected key also raises its problem (R3). `row`: the session, when the caller read it
+    with the link (`returned_session`).
     """
-    row = our_session(company_id=link.company_id, session_id=session_id)
+    if row is None or row.session_id != session_id:
+        row = our_session(company_id=link.company_id, session_id=session_id)
     if row is None or row.link_id != link.pk:
         raise UnknownSession("This is not a payment of this invoice's link.")
     try:

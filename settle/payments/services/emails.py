@@ -9,7 +9,7 @@ from django.conf import settings
 
 from settle.core.dates import format_date
 from settle.core.money import format_money, quantize
-from settle.notifications.services import queue_email
+from settle.notifications.services import Email, queue_email, queue_emails
 
 from ..models import CardPayment, PaymentSettings, Problem, Refund
 
@@ -32,9 +32,16 @@ def notify_payment(*, card_payment: CardPayment) -> None:
 
     Key `payment-notification:<id>`: once per card payment, however often it is reported.
     """
-    to = notification_address(card_payment.company)
+    queue_emails(email for email in [payment_notification(card_payment=card_payment)] if email is not None)
+
+
+def payment_notification(*, card_payment: CardPayment, to: str | None = None) -> Email | None:
+    """The email of `notify_payment`, to queue (None without a Payment Notification Email).
+
+    `to`: the Payment Notification Email when the caller has read it already."""
+    to = notification_address(card_payment.company) if to is None else to
     if not to:
-        return
+        return None
     invoice = card_payment.invoice
     amount = _amount(card_payment)
     body = "\n".join(
@@ -52,7 +59,7 @@ def notify_payment(*, card_payment: CardPayment) -> None:
             "The payment has been recorded in your books; nothing else needs doing.",
         ]
     )
-    queue_email(
+    return Email(
         key=f"payment-notification:{card_payment.pk}",
         to=to,
         subject=f"Payment received: {amount} from {invoice.client.name} (invoice {invoice.number})",
@@ -67,11 +74,16 @@ def send_receipt(*, card_payment: CardPayment, receipt) -> None:
     Key `payment-receipt:<id>`: once per card payment. Sent when the payment is booked (or
     waits in Payments to record: the customer has paid either way).
     """
+    queue_emails(email for email in [receipt_email(card_payment=card_payment, receipt=receipt)] if email is not None)
+
+
+def receipt_email(*, card_payment: CardPayment, receipt) -> Email | None:
+    """The email of `send_receipt`, to queue (None when the payer gave no address)."""
     from django.urls import reverse
 
     to = card_payment.billing_email.strip()
     if not to:
-        return
+        return None
     invoice = card_payment.invoice
     company = card_payment.company
     amount = _amount(card_payment)
@@ -92,7 +104,7 @@ def send_receipt(*, card_payment: CardPayment, receipt) -> None:
             f"Questions about this payment? Contact {company.name}" + (f" at {company.email}." if company.email else "."),
         ] if line is not None
     )
-    queue_email(
+    return Email(
         key=f"payment-receipt:{card_payment.pk}",
         to=to,
         subject=f"Receipt: {amount} paid to {company.name} (invoice {invoice.number})",

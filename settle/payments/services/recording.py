@@ -17,18 +17,19 @@ Locking contract (the order matters; every writer of an invoice's payments uses 
 
 1. the invoice row (`SELECT … FOR UPDATE`), which serialises everything that changes the
    invoice's `amount_paid` (card payments, manual payments, recording later);
-2. the company row, which numbers the receipt of a new payment; taken before the next lock,
-   in the order `issue_invoice` takes them (it numbers the invoice under the company row,
-   then posts), so a payment recorded while an invoice is issued waits instead of deadlocking;
+2. the company row, whose counter numbers the receipt of a new payment (`UPDATE … RETURNING`);
+   taken before the next lock, in the order `issue_invoice` takes them (it numbers the invoice
+   under the company row, then posts), so a payment recorded while an invoice is issued waits
+   instead of deadlocking;
 3. the company's period-lock row, taken by the ledger while posting.
 
-Under the invoice lock the service looks for the booking; the insert itself is guarded by
-the unique constraint inside a savepoint, so even a writer that did not take the invoice
-lock (or a database where row locks are no-ops, SQLite, which serialises writers instead)
-cannot insert twice: the loser's IntegrityError rolls back its savepoint and it returns the
-winner's row. Everything a payment causes (the CardPayment, its journal entry, the invoice's
-`amount_paid` through `sales.services.balances`, problems, emails) is written in that one
-transaction.
+Under the invoice lock the service inserts the booking inside a savepoint, and the unique
+constraint decides whether it is new: a payment intent booked before (or by a writer that
+did not take the invoice lock, or on a database where row locks are no-ops, SQLite, which
+serialises writers instead) makes the insert fail, the savepoint rolls back and the service
+returns the row that was there. Everything a payment causes (the CardPayment, its journal
+entry, the invoice's `amount_paid` through `sales.services.balances`, problems, the receipt,
+emails) is written in that one transaction.
 
 A new payment also marks its CheckoutSession row `complete` (same transaction) and, once
 that transaction has committed, expires the invoice's other open sessions at the processor
@@ -43,9 +44,9 @@ import zoneinfo
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from settle.companies.models import Company
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import format_money, quantize
@@ -55,12 +56,13 @@ from settle.ledger.services import (
 )
 from settle.sales.models import Invoice
 from settle.sales.services.balances import add_payment, remove_payment
-from settle.sales.services.receipts import receipt_for
+from settle.notifications.services import queue_emails
+from settle.sales.services.receipts import allocate_receipt_number, receipt_for
 
-from ..models import CardPayment, CheckoutSession, Problem
+from ..models import CardPayment, CheckoutSession, PaymentSettings, Problem
 from ..processors import client_for
 from ..processors.base import PaymentResult, ProcessorClient, ProcessorError
-from .emails import notify_payment, send_receipt
+from .emails import notify_payment, payment_notification, receipt_email
 from .problems import raise_problem
 from .sessions import Retired, close_session, company_open_sessions, open_sessions
 
@@ -82,8 +84,42 @@ def our_session(*, company_id: int, session_id: str) -> CheckoutSession | None:
         return None
     return (
         CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account", "link")
+        .annotate(booked_id=_booking_id())
         .filter(company_id=company_id, session_id=session_id)
         .first()
+    )
+
+
+def returned_session(*, token: str, session_id: str) -> CheckoutSession | None:
+    """Settle's session `session_id` of the payment link whose token is `token`, or None.
+
+    For the customer's return (K3): the session, its link, the link's invoice (as
+    `resolve_link` reads it) and the session's processor in one query. None when the token
+    names no link, or the link no such session of its company (the caller then tells the
+    two apart with `resolve_link`).
+    """
+    from .links import hash_token
+
+    if not token or len(token) > 100 or not session_id or len(session_id) > 255:
+        return None
+    return (
+        CheckoutSession.objects.select_related(
+            "processor", "processor__company", "processor__deposit_account",
+            "link", "link__invoice", "link__invoice__company", "link__invoice__client",
+            "link__invoice__card_processor", "link__invoice__receivable_account",
+        )
+        .annotate(booked_id=_booking_id())
+        .filter(link__token_hash=hash_token(token), session_id=session_id, company_id=F("link__company_id"))
+        .first()
+    )
+
+
+def _booking_id() -> Subquery:
+    """The id of the card payment booked from the outer CheckoutSession, read with the session."""
+    return Subquery(
+        CardPayment.objects.filter(
+            company_id=OuterRef("company_id"), checkout_session=OuterRef("pk"), duplicate_of__isnull=True
+        ).values("pk")[:1]
     )
 
 
@@ -92,6 +128,15 @@ def booking_of(session: CheckoutSession) -> CardPayment | None:
     return CardPayment.objects.filter(
         company_id=session.company_id, checkout_session=session, duplicate_of__isnull=True
     ).first()
+
+
+def _known_booking(session: CheckoutSession) -> CardPayment | None:
+    """`booking_of`, answered from what `our_session` read with the row when it did (no query when none)."""
+    if not hasattr(session, "booked_id"):
+        return booking_of(session)
+    if session.booked_id is None:
+        return None
+    return CardPayment.objects.filter(pk=session.booked_id).first() or booking_of(session)
 
 
 def book_session(*, session: CheckoutSession, client: ProcessorClient | None = None) -> CardPayment | None:
@@ -104,7 +149,7 @@ def book_session(*, session: CheckoutSession, client: ProcessorClient | None = N
     payment. Raises ProcessorError (KeyRejected, ProcessorUnavailable, …) when the processor
     cannot be asked; no transaction is open then.
     """
-    existing = booking_of(session)
+    existing = _known_booking(session)  # a booking made since is found by `record_card_payment`
     if existing is not None:
         return existing
     result = (client or client_for(session.processor)).payment_result(session.session_id)
@@ -152,15 +197,9 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
         invoice = _lock_invoice(company, session.link.invoice_id)
         if invoice is None:  # pragma: no cover - a session's invoice cannot be deleted (PROTECT by its payments)
             return None
-        existing = CardPayment.objects.filter(
-            company=company, stripe_account=session.stripe_account, payment_intent_id=result.payment_intent_id,
-            duplicate_of__isnull=True,
-        ).first()
-        if existing is not None:
-            return existing
         paid_on = payment_date(company, result.paid_at)
         try:
-            with transaction.atomic():  # savepoint: the unique constraint decides a race
+            with transaction.atomic():  # savepoint: the unique constraint tells a booking made before
                 payment = CardPayment.objects.create(
                     company=company,
                     invoice=invoice,
@@ -186,18 +225,23 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
                 duplicate_of__isnull=True,
             )
         CheckoutSession.objects.filter(pk=session.pk).update(status=CheckoutSession.Status.COMPLETE)
-        # The receipt below is numbered under the company row lock: take it before the ledger's
-        # period-lock row (locking contract, step 2). FOR NO KEY UPDATE, like issue_invoice's
-        # UPDATE: it serialises with that, but not with other transactions' foreign-key checks
-        # on the company row (FOR KEY SHARE, at their COMMIT), which FOR UPDATE would block.
-        Company.objects.select_for_update(no_key=True).filter(pk=company.pk).first()
+        # The receipt's number, by the UPDATE of the company's counter that takes the company row
+        # lock before the ledger's period-lock row (locking contract, step 2). An UPDATE of a
+        # non-key column locks FOR NO KEY UPDATE, as issue_invoice's does: it serialises with
+        # that, but not with other transactions' foreign-key checks on the company row.
+        receipt_number = allocate_receipt_number(company.pk)
         transaction.on_commit(
             functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
             robust=True,
         )
         _book(payment=payment, invoice=invoice, paid_on=paid_on)
-        # K3, K6: the receipt (numbered, with the balance left after the booking) and its email.
-        send_receipt(card_payment=payment, receipt=receipt_for(card_payment=payment, invoice=invoice, new=True))
+        # K3, K6: the receipt (numbered, with the balance left after the booking); R2 and K6: the
+        # owner's notification (when recorded) and the payer's receipt, queued by one INSERT.
+        receipt = receipt_for(card_payment=payment, invoice=invoice, number=receipt_number)
+        emails = [receipt_email(card_payment=payment, receipt=receipt)]
+        if payment.status == CardPayment.Status.RECORDED:
+            emails.insert(0, payment_notification(card_payment=payment, to=invoice.notification_email or ""))
+        queue_emails(email for email in emails if email is not None)
         return payment
 
 
@@ -221,7 +265,7 @@ def _book(*, payment: CardPayment, invoice: Invoice, paid_on: dt.date) -> None:
 
     try:
         with transaction.atomic():  # savepoint: a refused posting leaves the payment waiting
-            _post(payment=payment, invoice=invoice, date=paid_on, created_by=None)
+            _post(payment=payment, invoice=invoice, date=paid_on, created_by=None, notify=False)
     except SettleError as exc:
         # Posting reads the period lock under its row lock; a refusal is told apart here, off the common path.
         payment.status, payment.journal_entry, payment.recorded_at = CardPayment.Status.TO_RECORD, None, None
@@ -300,8 +344,9 @@ def record_pending_payment(*, card_payment: CardPayment, date: dt.date | None = 
         return payment
 
 
-def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by) -> None:
-    """Post the entry, move the invoice's amount paid, notify. Caller holds the invoice lock."""
+def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by, notify: bool = True) -> None:
+    """Post the entry, move the invoice's amount paid, notify (unless `notify` is False: the
+    caller queues the notification). Caller holds the invoice lock."""
     company = payment.company
     processor = payment.processor
     balance_before = invoice.balance_due
@@ -351,7 +396,8 @@ def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by) 
             processor=processor,
             card_payment=payment,
         )
-    notify_payment(card_payment=payment)
+    if notify:
+        notify_payment(card_payment=payment)
 
 
 def overpayment_message(*, client: str, number: str, balance_before: Decimal, amount: Decimal, currency: str) -> str:
@@ -480,9 +526,12 @@ def duplicate_bookings(*, company=None) -> list[str]:
 
 
 def _lock_invoice(company, invoice_id) -> Invoice | None:
-    # One query: the related rows come by inner joins (required keys), and only the invoice row is locked.
+    # One query: the related rows come by inner joins (required keys), and only the invoice row is
+    # locked; with them the Payment Notification Email (P7), for the R2 email.
+    notification_email = PaymentSettings.objects.filter(company=OuterRef("company_id")).order_by("pk")
     return (
         Invoice.objects.select_related("client", "receivable_account", "company")
+        .annotate(notification_email=Subquery(notification_email.values("notification_email")[:1]))
         .select_for_update(of=("self",))
         .filter(pk=invoice_id, company=company)
         .first()

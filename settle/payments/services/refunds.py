@@ -20,7 +20,8 @@ A booked refund posts: debit the invoice's receivable account (the line carries 
 invoice), credit the deposit account of the processor that booked the payment; the
 invoice's amount paid goes down by the refund (`balances.remove_payment`), reopening its
 balance. The owner (Payment Notification Email) and the payer (the payment's billing email)
-are told, once each, and the `payment.refunded` webhook is queued (`settle.api.webhooks`).
+are told, once each, and `payments.hooks.payment_refunded` is called (the public API queues
+its `payment.refunded` webhook there).
 """
 
 import datetime as dt
@@ -34,7 +35,6 @@ from django.utils import timezone
 from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError
 from settle.core.money import InvalidAmount, format_money, quantize, to_minor_units
-from settle.api.webhooks import payment_refunded
 from settle.ledger.services import Line, lock_end_date, post_journal_entry, reverse_journal_entry
 from settle.sales.models import Invoice
 from settle.sales.services.balances import add_payment, remove_payment
@@ -42,6 +42,7 @@ from settle.sales.services.balances import add_payment, remove_payment
 from ..models import CardPayment, Problem, Processor, Refund
 from ..processors import client_for
 from ..processors.base import ProcessorClient, RefundInfo
+from ..hooks import payment_refunded
 from .emails import notify_refund, notify_refund_payer
 from .problems import raise_problem
 from .recording import payment_date

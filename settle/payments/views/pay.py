@@ -18,6 +18,7 @@ from settle.sales.views.receipts import readable_reference
 from .. import selectors
 from ..services.checkout import CheckoutFailed, CheckoutRefused, UnknownSession, finish_checkout, start_checkout
 from ..services.links import LinkState, link_state, pending_card_payments, resolve_link
+from ..services.recording import returned_session
 
 STATE_TEMPLATES = {
     LinkState.VOID: "payments/pay/void.html",
@@ -121,22 +122,25 @@ def pay_details(request, token: str):
 @require_safe  # GET and HEAD
 def pay_complete(request, token: str):
     """K3/R1: the customer is back from the processor. Ask the processor, never the URL, if it is paid."""
-    link = _link_or_404(token)
     session_id = request.GET.get("session_id", "")[:255]
+    row = returned_session(token=token, session_id=session_id)  # the link comes with its session
+    link = row.link if row is not None else _link_or_404(token)
     if not session_id:
         return redirect("pay_page", token=token)
     try:
-        payment = finish_checkout(link=link, session_id=session_id)
+        payment = finish_checkout(link=link, session_id=session_id, row=row)
     except UnknownSession:
         return redirect("pay_page", token=token)
     if payment is None:
         return render(request, "payments/pay/processing.html", _context(link, token), status=200)
     receipt = receipt_for(card_payment=payment)
-    return render(
-        request,
-        "payments/pay/complete.html",
-        _context(link, token, payment=payment, receipt=receipt, reference=readable_reference(payment.payment_intent_id)),
-    )
+    invoice = link.invoice
+    # The receipt and what it names; the booking has just read everything else it shows.
+    context = {
+        "link": link, "token": token, "invoice": invoice, "business": invoice.company, "payment": payment,
+        "receipt": receipt, "reference": readable_reference(payment.payment_intent_id),
+    }
+    return render(request, "payments/pay/complete.html", context)
 
 
 @public

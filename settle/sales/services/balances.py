@@ -6,18 +6,18 @@ credit note service and the customer-credit services (`credits.py`) book
 its journal entry and then calls these, in the same transaction, holding the invoice's
 row lock (`SELECT … FOR UPDATE`), so concurrent payments on one invoice serialise.
 `check_ledger` verifies both against the journal. A payment that brings the balance to zero
-queues the `invoice.paid` webhook in the same transaction (`settle.api.webhooks`).
+calls `sales.hooks.invoice_paid` in the same transaction (the public API queues its
+`invoice.paid` webhook there).
 """
 
 from decimal import Decimal
 
 from ..models import Invoice
+from ..hooks import invoice_paid
 
 
 def add_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
     """Add `amount` to what has been paid on `invoice`. Caller holds the invoice row lock."""
-    from settle.api.webhooks import invoice_paid
-
     was_open = invoice.balance_due > 0
     invoice.amount_paid += amount
     Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.amount_paid)

@@ -33,6 +33,7 @@ from settle.ledger.services import (
 
 from ..models import TERMS_DAYS, Client, Invoice, InvoiceLine, TaxRate, Terms
 from ..selectors import default_processor_for, receivable_accounts
+from ..hooks import invoice_paid
 from ..validators import check_plain_text
 
 PAID_AT_ISSUE_REASON = "Paid at issue: this invoice is recorded as paid, so it can't carry a card payment link."
@@ -355,8 +356,6 @@ def issue_invoice(
     invoice.journal_entry = _post(invoice, prepared, created_by=created_by)
     invoice.save(update_fields=["journal_entry"])
     if invoice.amount_paid > 0:  # S3: paid at issue, so paid from the start
-        from settle.api.webhooks import invoice_paid
-
         invoice_paid(invoice)
     return invoice
 
