@@ -7,12 +7,14 @@ posting cannot interleave.
 """
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
+from settle.core.bulk import insert_rows
 from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
@@ -154,6 +156,26 @@ def _validate(company, date, lines: list[Line]) -> None:
         )
 
 
+@contextmanager
+def _posting(*, company, date: dt.date):
+    """The posting's transaction, once `date` is known to be after the period lock (under its row lock).
+
+    Inside a caller's transaction the lock is checked first, so a refusal (PeriodLocked)
+    leaves that transaction usable, and the writes then join it without a savepoint: two
+    round trips fewer per posting. An error while writing marks the caller's transaction
+    for rollback, as it would any other statement of it. Outside a transaction, the check
+    and the writes are one transaction of their own.
+    """
+    if connection.get_autocommit():
+        with transaction.atomic():
+            ensure_open(company=company, date=date)
+            yield
+        return
+    ensure_open(company=company, date=date)
+    with transaction.atomic(savepoint=False):
+        yield
+
+
 def post_journal_entry(
     *, company, date: dt.date, lines: list[Line], memo: str = "", source: str = "", created_by=None, reverses=None
 ) -> JournalEntry:
@@ -165,8 +187,7 @@ def post_journal_entry(
     company, a date on or before the period lock. Takes the period-lock row lock.
     """
     _validate(company, date, lines)
-    with transaction.atomic():
-        ensure_open(company=company, date=date)
+    with _posting(company=company, date=date):
         # The period-lock row lock also serialises entry numbering within the company.
         number = (JournalEntry.objects.filter(company=company).aggregate(n=Max("number"))["n"] or 0) + 1
         entry = JournalEntry.objects.create(
@@ -220,8 +241,7 @@ def post_journal_entries(*, company, entries: list[EntryInput]) -> list[JournalE
         return []
     for entry in entries:
         _validate(company, entry.date, entry.lines)
-    with transaction.atomic():
-        ensure_open(company=company, date=min(entry.date for entry in entries))
+    with _posting(company=company, date=min(entry.date for entry in entries)):
         first = (JournalEntry.objects.filter(company=company).aggregate(n=Max("number"))["n"] or 0) + 1
         created = JournalEntry.objects.bulk_create(
             [
@@ -236,21 +256,16 @@ def post_journal_entries(*, company, entries: list[EntryInput]) -> list[JournalE
                 for i, entry in enumerate(entries)
             ]
         )
-        JournalLine.objects.bulk_create(
-            [
-                JournalLine(
-                    entry=row,
-                    company=company,
-                    date=entry.date,
-                    account=line.account,
-                    debit=line.debit,
-                    credit=line.credit,
-                    description=line.description[:255],
-                    invoice=line.invoice,
-                )
+        # The same rows as post_journal_entry's, without a model instance per line.
+        insert_rows(
+            JournalLine,
+            ("entry", "company", "date", "account", "debit", "credit", "description", "invoice"),
+            (
+                (row.pk, company.pk, entry.date, line.account.pk, line.debit, line.credit, line.description[:255],
+                 None if line.invoice is None else line.invoice.pk)
                 for row, entry in zip(created, entries, strict=True)
                 for line in entry.lines
-            ]
+            ),
         )
         _keep_balances_of(company=company, dated_lines=[(entry.date, line) for entry in entries for line in entry.lines])
     return created

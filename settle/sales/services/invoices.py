@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 
 from settle.companies.models import Company
+from settle.core.bulk import update_by_pk
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, ZERO, format_money, quantize
 from settle.ledger.models import Account, AccountRole, AccountType
@@ -445,7 +446,7 @@ def issue_invoices(*, company, invoices: list[InvoiceInput], created_by=None) ->
     )
     for invoice, entry in zip(rows, entries, strict=True):
         invoice.journal_entry = entry
-    Invoice.objects.bulk_update(rows, ["journal_entry"])
+    update_by_pk(Invoice, "journal_entry", {invoice.pk: invoice.journal_entry_id for invoice in rows})
     return rows
 
 
