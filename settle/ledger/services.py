@@ -293,6 +293,20 @@ def _keep_balances_of(*, company, dated_lines: list[tuple[dt.date, Line]]) -> No
         totals[1] += int(line.credit * SCALE)
     table = connection.ops.quote_name(DailyBalance._meta.db_table)
     rows = list(per_day.items())
+    upsert = (
+        "ON CONFLICT (company_id, account_id, date) DO UPDATE SET "
+        f"debit_units = {table}.debit_units + excluded.debit_units, "
+        f"credit_units = {table}.credit_units + excluded.credit_units"
+    )
+    if connection.vendor == "postgresql":  # one array per column: five parameters, however many rows
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) "
+                f"SELECT * FROM UNNEST(%s::bigint[], %s::bigint[], %s::date[], %s::bigint[], %s::bigint[]) {upsert}",
+                [[company.pk] * len(rows), [account_id for (account_id, _), _ in rows],
+                 [date for (_, date), _ in rows], [debit for _, (debit, _) in rows], [credit for _, (_, credit) in rows]],
+            )
+        return
     for start in range(0, len(rows), KEPT_BALANCE_ROWS_PER_STATEMENT):
         chunk = rows[start:start + KEPT_BALANCE_ROWS_PER_STATEMENT]
         params: list = []
@@ -301,10 +315,7 @@ def _keep_balances_of(*, company, dated_lines: list[tuple[dt.date, Line]]) -> No
         values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) VALUES {values} "
-                "ON CONFLICT (company_id, account_id, date) DO UPDATE SET "
-                f"debit_units = {table}.debit_units + excluded.debit_units, "
-                f"credit_units = {table}.credit_units + excluded.credit_units",
+                f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) VALUES {values} {upsert}",
                 params,
             )
 
