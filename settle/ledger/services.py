@@ -285,7 +285,10 @@ KEPT_BALANCE_ROWS_PER_STATEMENT = 1000
 
 
 def _keep_balances_of(*, company, dated_lines: list[tuple[dt.date, Line]]) -> None:
-    """`_keep_balances` for lines of any dates: one row per account and day, 1,000 rows per upsert."""
+    """`_keep_balances` for lines of any dates: one row per account and day.
+
+    One upsert on PostgreSQL (an array per column); 1,000 rows an upsert on SQLite.
+    """
     per_day: dict[tuple[int, dt.date], list[int]] = {}
     for date, line in dated_lines:
         totals = per_day.setdefault((line.account.pk, date), [0, 0])
