@@ -1,6 +1,7 @@
 """L3: nothing dated on or before the period lock end date may be created, changed or reversed."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -64,3 +65,25 @@ def test_reverse_button_refuses_a_locked_entry(company, chart, creator, member_c
     assert response.status_code == 400
     assert "The books are locked through 31 Jan 2026" in response.content.decode()
     assert JournalEntry.objects.count() == 1
+
+
+def test_l3_refusal_inside_a_callers_transaction_leaves_it_usable(company, chart, creator):  # L3, L1
+    """Posting joins the caller's transaction without a savepoint: the lock is checked before any write, so a
+    caller that catches PeriodLocked (a booking that then waits, "to record") can go on in the same transaction."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from settle.ledger.services import EntryInput, Line, post_journal_entries
+
+    set_period_lock(company=company, end_date=LOCK, set_by=creator)
+    lines = [Line(account=chart.bank, debit=Decimal("10.00")), Line(account=chart.sales, credit=Decimal("10.00"))]
+    with transaction.atomic():
+        with pytest.raises(PeriodLocked):
+            post(company, LOCK, (chart.bank, "10.00"), (chart.sales, "-10.00"))
+        with pytest.raises(PeriodLocked):  # the batch form: refused against its earliest date, nothing written
+            post_journal_entries(company=company, entries=[EntryInput(date=LOCK + dt.timedelta(days=1), lines=lines),
+                                                           EntryInput(date=LOCK, lines=lines)])
+        with CaptureQueriesContext(connection) as queries:
+            entry = post(company, LOCK + dt.timedelta(days=1), (chart.bank, "10.00"), (chart.sales, "-10.00"))
+    assert not [q["sql"] for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
+    assert list(JournalEntry.objects.values_list("number", flat=True)) == [entry.number] == [1]

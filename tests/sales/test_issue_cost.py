@@ -23,3 +23,5 @@ def test_issue_invoice_reads_once_and_writes_in_bulk(company):  # S2, L2
     assert sum(s.startswith('INSERT INTO "sales_invoiceline"') for s in sql) == 1
     assert sum(s.startswith('INSERT INTO "ledger_journalline"') for s in sql) == 1
     assert len(sql) <= 11, sql
+    # One transaction: the posting joins the service's own (a savepoint here only because the test runs in one).
+    assert sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries) == 1

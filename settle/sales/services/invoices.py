@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 
 from settle.companies.models import Company
+from settle.core.bulk import insert_rows, update_by_pk
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, ZERO, format_money, quantize
 from settle.ledger.models import Account, AccountRole, AccountType
@@ -41,6 +42,7 @@ MAX_QUANTITY = Decimal("99999999.9999")
 PRICE_PLACES = Decimal("0.0001")
 DESCRIPTION_MAX = InvoiceLine._meta.get_field("description").max_length
 NOTES_MAX = Invoice._meta.get_field("notes").max_length
+TERMS = frozenset(Terms.values)
 
 
 class _UseDefault:
@@ -155,7 +157,7 @@ def _prepare(
         raise SettleError("Enter the issue date.", field="issue_date")
     if not EARLIEST_DATE <= issue_date <= LATEST_DATE:
         raise SettleError("Enter an issue date between the years 1900 and 2999.", field="issue_date")
-    if terms not in Terms.values:
+    if terms not in TERMS:
         raise SettleError("Choose the terms.", field="terms")
     if due_date is None:
         due_date = issue_date + dt.timedelta(days=TERMS_DAYS[Terms(terms)])
@@ -421,30 +423,24 @@ def issue_invoices(*, company, invoices: list[InvoiceInput], created_by=None) ->
             for number, p, processor in zip(numbers, prepared, processors, strict=True)
         ]
     )
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                invoice=invoice,
-                company_id=company.pk,
-                position=line.position,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                tax_rate=line.tax_rate,
-                income_account=line.income_account,
-                amount=line.amount,
-                tax_amount=line.tax_amount,
-            )
+    # The same rows as _write_lines, without a model instance per line.
+    insert_rows(
+        InvoiceLine,
+        ("invoice", "company", "position", "description", "quantity", "unit_price", "tax_rate", "income_account",
+         "amount", "tax_amount"),
+        (
+            (invoice.pk, company.pk, line.position, line.description, line.quantity, line.unit_price,
+             None if line.tax_rate is None else line.tax_rate.pk, line.income_account.pk, line.amount, line.tax_amount)
             for invoice, p in zip(rows, prepared, strict=True)
             for line in p.lines
-        ]
+        ),
     )
     entries = post_journal_entries(
         company=company, entries=[_entry(invoice, p, created_by=created_by) for invoice, p in zip(rows, prepared, strict=True)]
     )
     for invoice, entry in zip(rows, entries, strict=True):
         invoice.journal_entry = entry
-    Invoice.objects.bulk_update(rows, ["journal_entry"])
+    update_by_pk(Invoice, "journal_entry", {invoice.pk: invoice.journal_entry_id for invoice in rows})
     return rows
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
+from settle.core.bulk import update_by_pk
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
@@ -102,7 +103,11 @@ def record_manual_payment(
     Payments to record, R4), dated before the invoice, or a
     deposit account that is not one of the company's bank or cash accounts.
     """
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("company", "client", "receivable_account")
+        .get(pk=invoice.pk)
+    )
     company = invoice.company
     reference = _checked(
         invoice, date=date, amount=amount, method=method, reference=reference, deposit_account=deposit_account,
@@ -238,7 +243,7 @@ def record_manual_payments(*, company, payments: list[ManualPaymentInput], creat
     for row, entry in zip(rows, post_journal_entries(company=company, entries=entries), strict=True):
         row.journal_entry = entry
     created = ManualPayment.objects.bulk_create(rows)
-    Invoice.objects.bulk_update(list(invoices.values()), ["amount_paid"])
+    update_by_pk(Invoice, "amount_paid", {invoice.pk: invoice.amount_paid for invoice in invoices.values()})
     transaction.on_commit(lambda: _retire_open_sessions_of(ids))
     return created
 
