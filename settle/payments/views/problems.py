@@ -6,7 +6,7 @@ stays Bookkeeper (the access matrix declares one level per URL); the view refuse
 Bookkeeper for that kind, changing nothing, and says why.
 """
 
-import datetime as dt
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import messages
@@ -49,84 +49,65 @@ def problem_list(request):
     )
 
 
-@member_required(Level.BOOKKEEPER)
-@require_POST
-def record_payment(request, payment_id: int):
-    """R4: one action posts a payment waiting in Payments to record (dated today unless a date is given)."""
-    payment = access_object(
-        CardPayment.objects.select_related("invoice", "company"), membership=request.membership, pk=payment_id
-    )
+def _record(request, rows, pk, record: Callable, recorded: Callable[[object], str]):
+    """Post one row waiting to be recorded: `record(row, date=…, by=…)` (the date given, or the
+    service's own default when none is), then back to Payment problems saying `recorded(row)`."""
+    row = access_object(rows, membership=request.membership, pk=pk)
     form = RecordForm(request.POST)
-    date: dt.date | None = form.cleaned_data["date"] if form.is_valid() else None
     if not form.is_valid():
         messages.error(request, "Enter a date such as 2026-01-31.")
         return redirect("payment_problems")
     try:
-        record_pending_payment(card_payment=payment, date=date, by=request.user)
+        record(row, date=form.cleaned_data["date"], by=request.user)
     except SettleError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Payment of invoice {payment.invoice.number} recorded.")
+        messages.success(request, recorded(row))
     return redirect("payment_problems")
+
+
+@member_required(Level.BOOKKEEPER)
+@require_POST
+def record_payment(request, payment_id: int):
+    """R4: one action posts a payment waiting in Payments to record (dated today unless a date is given)."""
+    return _record(
+        request, CardPayment.objects.select_related("invoice", "company"), payment_id,
+        lambda payment, **when: record_pending_payment(card_payment=payment, **when),
+        lambda payment: f"Payment of invoice {payment.invoice.number} recorded.",
+    )
 
 
 @member_required(Level.BOOKKEEPER)
 @require_POST
 def record_refund(request, refund_id: int):
     """R6: one action posts a refund waiting in Refunds to record (dated today unless a date is given)."""
-    refund = access_object(
-        Refund.objects.select_related("card_payment__invoice"), membership=request.membership, pk=refund_id
+    return _record(
+        request, Refund.objects.select_related("card_payment__invoice"), refund_id,
+        lambda refund, **when: record_pending_refund(refund=refund, **when),
+        lambda refund: f"Refund on invoice {refund.card_payment.invoice.number} recorded.",
     )
-    form = RecordForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Enter a date such as 2026-01-31.")
-        return redirect("payment_problems")
-    try:
-        record_pending_refund(refund=refund, date=form.cleaned_data["date"], by=request.user)
-    except SettleError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Refund on invoice {refund.card_payment.invoice.number} recorded.")
-    return redirect("payment_problems")
 
 
 @member_required(Level.BOOKKEEPER)
 @require_POST
 def record_dispute_movement(request, movement_id: int):
     """R7: one action posts a dispute movement waiting to be recorded (dated today unless a date is given)."""
-    movement = access_object(
-        DisputeMovement.objects.select_related("dispute__card_payment__invoice"), membership=request.membership,
-        pk=movement_id,
+    return _record(
+        request, DisputeMovement.objects.select_related("dispute__card_payment__invoice"), movement_id,
+        lambda movement, **when: record_pending_dispute_movement(movement=movement, **when),
+        lambda movement: f"Dispute movement on invoice {movement.dispute.card_payment.invoice.number} recorded.",
     )
-    form = RecordForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Enter a date such as 2026-01-31.")
-        return redirect("payment_problems")
-    try:
-        record_pending_dispute_movement(movement=movement, date=form.cleaned_data["date"], by=request.user)
-    except SettleError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Dispute movement on invoice {movement.dispute.card_payment.invoice.number} recorded.")
-    return redirect("payment_problems")
 
 
 @member_required(Level.BOOKKEEPER)
 @require_POST
 def record_payout(request, payout_id: int):
     """R8: one action posts a payout waiting to be recorded (dated today, or its arrival date if later)."""
-    payout = access_object(Payout.objects.select_related("processor"), membership=request.membership, pk=payout_id)
-    form = RecordForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Enter a date such as 2026-01-31.")
-        return redirect("payment_problems")
-    try:
-        record_pending_payout(payout=payout, date=form.cleaned_data["date"], by=request.user)
-    except SettleError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Payout {payout.payout_id} recorded.")
-    return redirect("payment_problems")
+    return _record(
+        request, Payout.objects.select_related("processor"), payout_id,
+        lambda payout, **when: record_pending_payout(payout=payout, **when),
+        lambda payout: f"Payout {payout.payout_id} recorded.",
+    )
 
 
 ADMIN_ONLY_KINDS = {Problem.Kind.KEY_REJECTED}
