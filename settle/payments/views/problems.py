@@ -6,11 +6,15 @@ stays Bookkeeper (the access matrix declares one level per URL); the view refuse
 Bookkeeper for that kind, changing nothing, and says why.
 """
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from settle.companies.access import access_object, member_required
@@ -30,22 +34,86 @@ class RecordForm(forms.Form):
     date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
+@dataclass
+class Cell:
+    text: str
+    href: str = ""
+
+
+@dataclass
+class Waiting:
+    """One row of a "to record" table: the row's id, its date, the cells between, its amount."""
+
+    pk: int
+    on: dt.date
+    cells: list[Cell]
+    amount: Decimal
+    currency: str
+
+
+@dataclass
+class ToRecord:
+    """One "… to record" table of Payment problems (R4, R6, R7, R8)."""
+
+    key: str  # the rows' data- attribute
+    css_class: str
+    columns: list[str]  # the date's heading and those of the cells
+    record_url: str
+    button: str
+    rows: list[Waiting]
+
+
+def _invoice(invoice, anchor: str) -> Cell:
+    return Cell(invoice.number, reverse("sales:invoice_detail", args=[invoice.pk]) + f"#{anchor}")
+
+
+def to_record_tables(company) -> dict[str, ToRecord]:
+    """What waits to be recorded, oldest first in each table."""
+    payments = [
+        Waiting(p.pk, p.paid_on, [Cell(p.invoice.client.name), _invoice(p.invoice, f"card-payment-{p.pk}"),
+                                  Cell(p.processor.name)], p.amount, p.currency)
+        for p in selectors.payments_to_record(company=company)
+    ]
+    refunds = [
+        Waiting(r.pk, r.refunded_on, [Cell(r.card_payment.invoice.client.name),
+                                      _invoice(r.card_payment.invoice, f"refund-{r.pk}"),
+                                      Cell(r.card_payment.processor.name)], r.amount, r.currency)
+        for r in selectors.refunds_to_record(company=company)
+    ]
+    disputes = [
+        Waiting(m.pk, m.occurred_on, [Cell(m.get_kind_display()), Cell(m.dispute.card_payment.invoice.client.name),
+                                      _invoice(m.dispute.card_payment.invoice, f"dispute-{m.dispute_id}")],
+                m.amount, m.dispute.currency)
+        for m in selectors.dispute_movements_to_record(company=company)
+    ]
+    payouts = [
+        Waiting(p.pk, p.arrival_date, [Cell(p.payout_id, reverse("payout_detail", args=[p.processor_id, p.payout_id])),
+                                       Cell(p.processor.name)], p.amount, p.currency)
+        for p in selectors.payouts_to_record(company=company)
+    ]
+    return {
+        "payments": ToRecord("payment", "to-record", ["Paid on", "Client", "Invoice", "Processor"],
+                             "record_card_payment", "Record payment", payments),
+        "refunds": ToRecord("refund", "refunds-to-record", ["Refunded on", "Client", "Invoice", "Processor"],
+                            "record_refund", "Record refund", refunds),
+        "disputes": ToRecord("dispute-movement", "disputes-to-record", ["Date", "Movement", "Client", "Invoice"],
+                             "record_dispute_movement", "Record", disputes),
+        "payouts": ToRecord("payout", "payouts-to-record", ["Arrived on", "Payout", "Processor"],
+                            "record_payout", "Record payout", payouts),
+    }
+
+
 @member_required(Level.BOOKKEEPER)
 @require_GET
 def problem_list(request):
     company = request.membership.company
-    to_record = selectors.payments_to_record(company=company)
-    refunds_to_record = selectors.refunds_to_record(company=company)
-    disputes_to_record = selectors.dispute_movements_to_record(company=company)
-    payouts_to_record = Payout.objects.filter(company=company, status=Payout.Status.TO_RECORD).select_related(
-        "processor").order_by("arrival_date", "pk")
     problems = selectors.open_problems(company=company)
     for problem in problems:
         problem.may_resolve = may_resolve(request.membership, problem)
     return render(
         request,
         "payments/problems.html",
-        {"to_record": to_record, "refunds_to_record": refunds_to_record, "disputes_to_record": disputes_to_record, "payouts_to_record": payouts_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
+        {**to_record_tables(company), "problems": problems, "today": company.today(), "currency": company.currency},
     )
 
 
