@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from settle.core.money import quantize
 from settle.ledger.selectors import account_balance
@@ -110,99 +110,103 @@ def _accounts(processor: Processor) -> list[str]:
     return [processor.account_id, ""] if processor.account_id else [""]
 
 
-def _charges(processor: Processor, movements: list[BalanceMovement]) -> dict[str, Booked | str]:
-    payments = (
+# Finds Settle's bookings of a processor's movements: a `Booked`, or why it waits, per movement id.
+Finder = Callable[[Processor, list[BalanceMovement]], dict[str, Booked | str]]
+
+
+def _matcher(rows: Callable[[Processor], QuerySet], field: str, judge: Callable, *, by: str = "source") -> Finder:
+    """A finder for `BOOKINGS`: each movement's `by` (its source, or its own id) names at most one of
+    `rows(processor)` by that row's `field`; `judge(row, movement)` says what the row booked for the
+    movement (a `Booked`), why it waits (a sentence) or that it booked nothing for it (None)."""
+
+    def find(processor: Processor, movements: list[BalanceMovement]) -> dict[str, Booked | str]:
+        candidates = rows(processor).filter(**{f"{field}__in": [getattr(m, by) for m in movements]})
+        by_key = {getattr(row, field): row for row in candidates}
+        found: dict[str, Booked | str] = {}
+        for m in movements:
+            row = by_key.get(getattr(m, by))
+            if row is None:
+                continue
+            hit = judge(row, m)
+            if hit is not None:
+                found[m.movement_id] = hit
+        return found
+
+    return find
+
+
+def _charge(payment: CardPayment, m: BalanceMovement) -> Booked | str:
+    if payment.status != CardPayment.Status.RECORDED:
+        return "waiting in Payments to record"
+    return Booked(quantize(payment.amount - payment.fee, m.currency), "Card payment", card_payment=payment)
+
+
+def _reversible(field: str, label: str, waiting: str, *, failure: bool) -> Callable:
+    """A refund or payout (`field` names it in `Booked`): booked (or booked, then reversed) takes its
+    amount out; its reversal (`failure`: the refund_failure or payout_reversal movement) puts it back."""
+
+    def judge(row: Refund | Payout, m: BalanceMovement) -> Booked | str | None:
+        status = type(row).Status
+        if failure:
+            if row.status == status.REVERSED:
+                return Booked(quantize(row.amount, m.currency), f"{label} failed", **{field: row})
+        elif row.status in (status.BOOKED, status.REVERSED):
+            return Booked(-quantize(row.amount, m.currency), label, **{field: row})
+        elif row.status == status.TO_RECORD:
+            return waiting
+        return None
+
+    return judge
+
+
+def _dispute(row: DisputeMovement, m: BalanceMovement) -> Booked | str:
+    """R7: a dispute's withdrawal or reinstatement, found by its balance transaction id."""
+    if row.status != DisputeMovement.Status.BOOKED:
+        return "waiting in Dispute movements to record"
+    if row.kind == DisputeMovement.Kind.WITHDRAWAL:
+        return Booked(-quantize(row.amount + row.fee, m.currency), "Dispute", dispute_movement=row)
+    return Booked(quantize(row.amount, m.currency), "Dispute won", dispute_movement=row)
+
+
+def _charge_rows(processor: Processor) -> QuerySet[CardPayment]:
+    return (
         CardPayment.objects.filter(company_id=processor.company_id, stripe_account__in=_accounts(processor),
-                                   charge_id__in=[m.source for m in movements], duplicate_of__isnull=True)
+                                   duplicate_of__isnull=True)
         .exclude(status=CardPayment.Status.REVERSED)
         .select_related("invoice", "invoice__client", "journal_entry")
     )
-    by_charge = {p.charge_id: p for p in payments}
-    found: dict[str, Booked | str] = {}
-    for m in movements:
-        payment = by_charge.get(m.source)
-        if payment is None:
-            continue
-        if payment.status != CardPayment.Status.RECORDED:
-            found[m.movement_id] = "waiting in Payments to record"
-            continue
-        found[m.movement_id] = Booked(quantize(payment.amount - payment.fee, m.currency), "Card payment",
-                                      card_payment=payment)
-    return found
 
 
-def _refunds(processor: Processor, movements: list[BalanceMovement], *, failure: bool) -> dict[str, Booked | str]:
-    refunds = Refund.objects.filter(
+def _refund_rows(processor: Processor) -> QuerySet[Refund]:
+    return Refund.objects.filter(
         company_id=processor.company_id, stripe_account__in=_accounts(processor),
-        refund_id__in=[m.source for m in movements],
     ).select_related("card_payment", "card_payment__invoice", "card_payment__invoice__client", "journal_entry")
-    by_id = {r.refund_id: r for r in refunds}
-    found: dict[str, Booked | str] = {}
-    for m in movements:
-        refund = by_id.get(m.source)
-        if refund is None:
-            continue
-        if failure:
-            if refund.status == Refund.Status.REVERSED:
-                found[m.movement_id] = Booked(quantize(refund.amount, m.currency), "Refund failed", refund=refund)
-        elif refund.status in (Refund.Status.BOOKED, Refund.Status.REVERSED):
-            found[m.movement_id] = Booked(-quantize(refund.amount, m.currency), "Refund", refund=refund)
-        elif refund.status == Refund.Status.TO_RECORD:
-            found[m.movement_id] = "waiting in Refunds to record"
-    return found
 
 
-def _payouts(processor: Processor, movements: list[BalanceMovement], *, failure: bool) -> dict[str, Booked | str]:
-    payouts = Payout.objects.filter(
+def _payout_rows(processor: Processor) -> QuerySet[Payout]:
+    return Payout.objects.filter(
         company_id=processor.company_id, stripe_account=processor.account_id,
-        payout_id__in=[m.source for m in movements],
     ).select_related("journal_entry")
-    by_id = {p.payout_id: p for p in payouts}
-    found: dict[str, Booked | str] = {}
-    for m in movements:
-        payout = by_id.get(m.source)
-        if payout is None:
-            continue
-        if failure:
-            if payout.status == Payout.Status.REVERSED:
-                found[m.movement_id] = Booked(quantize(payout.amount, m.currency), "Payout failed", payout=payout)
-        elif payout.status in (Payout.Status.BOOKED, Payout.Status.REVERSED):
-            found[m.movement_id] = Booked(-quantize(payout.amount, m.currency), "Payout", payout=payout)
-        elif payout.status == Payout.Status.TO_RECORD:
-            found[m.movement_id] = "waiting to be recorded (see Payment problems)"
-    return found
 
 
-def _disputes(processor: Processor, movements: list[BalanceMovement]) -> dict[str, Booked | str]:
-    """R7: a dispute's withdrawal or reinstatement, found by its balance transaction id."""
-    rows = DisputeMovement.objects.filter(
-        company_id=processor.company_id, balance_transaction_id__in=[m.movement_id for m in movements],
-    ).select_related("dispute", "dispute__card_payment", "dispute__card_payment__invoice", "journal_entry")
-    by_id = {r.balance_transaction_id: r for r in rows}
-    found: dict[str, Booked | str] = {}
-    for m in movements:
-        row = by_id.get(m.movement_id)
-        if row is None:
-            continue
-        if row.status != DisputeMovement.Status.BOOKED:
-            found[m.movement_id] = "waiting in Dispute movements to record"
-        elif row.kind == DisputeMovement.Kind.WITHDRAWAL:
-            found[m.movement_id] = Booked(-quantize(row.amount + row.fee, m.currency), "Dispute", dispute_movement=row)
-        else:
-            found[m.movement_id] = Booked(quantize(row.amount, m.currency), "Dispute won", dispute_movement=row)
-    return found
+def _dispute_rows(processor: Processor) -> QuerySet[DisputeMovement]:
+    return DisputeMovement.objects.filter(company_id=processor.company_id).select_related(
+        "dispute", "dispute__card_payment", "dispute__card_payment__invoice", "journal_entry")
 
+
+REFUND_WAITS = "waiting in Refunds to record"
+PAYOUT_WAITS = "waiting to be recorded (see Payment problems)"
 
 # Reporting category → how to find Settle's booking of its movements. A category not listed
 # is explained as "not in your books".
-BOOKINGS: dict[str, Callable[[Processor, list[BalanceMovement]], dict[str, Booked | str]]] = {
-    "charge": _charges,
-    "refund": lambda p, ms: _refunds(p, ms, failure=False),
-    "refund_failure": lambda p, ms: _refunds(p, ms, failure=True),
-    "payout": lambda p, ms: _payouts(p, ms, failure=False),
-    "payout_reversal": lambda p, ms: _payouts(p, ms, failure=True),
-    "dispute": _disputes,
-    "dispute_reversal": _disputes,
+BOOKINGS: dict[str, Finder] = {
+    "charge": _matcher(_charge_rows, "charge_id", _charge),
+    "refund": _matcher(_refund_rows, "refund_id", _reversible("refund", "Refund", REFUND_WAITS, failure=False)),
+    "refund_failure": _matcher(_refund_rows, "refund_id", _reversible("refund", "Refund", REFUND_WAITS, failure=True)),
+    "payout": _matcher(_payout_rows, "payout_id", _reversible("payout", "Payout", PAYOUT_WAITS, failure=False)),
+    "payout_reversal": _matcher(_payout_rows, "payout_id", _reversible("payout", "Payout", PAYOUT_WAITS, failure=True)),
+    "dispute": _matcher(_dispute_rows, "balance_transaction_id", _dispute, by="movement_id"),
+    "dispute_reversal": _matcher(_dispute_rows, "balance_transaction_id", _dispute, by="movement_id"),
 }
 
 

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import CardPayment, Dispute, DisputeMovement, Problem, Refund
+from .models import CardPayment, Dispute, DisputeMovement, Payout, Problem, Refund
 
 
 def card_payment_of_invoice(*, invoice, payment_id) -> CardPayment | None:
@@ -121,6 +121,15 @@ def payments_to_record(*, company) -> QuerySet[CardPayment]:
         CardPayment.objects.filter(company=company, status=CardPayment.Status.TO_RECORD, duplicate_of__isnull=True)
         .select_related("invoice", "invoice__client", "processor")
         .order_by("paid_on", "pk")
+    )
+
+
+def payouts_to_record(*, company) -> QuerySet[Payout]:
+    """R8: payouts Stripe made that wait to be recorded (period locked, or no bank account), oldest first."""
+    return (
+        Payout.objects.filter(company=company, status=Payout.Status.TO_RECORD)
+        .select_related("processor")
+        .order_by("arrival_date", "pk")
     )
 
 

@@ -7,10 +7,14 @@ Bookkeeper for that kind, changing nothing, and says why.
 """
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from settle.companies.access import access_object, member_required
@@ -30,103 +34,148 @@ class RecordForm(forms.Form):
     date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
+@dataclass
+class Cell:
+    text: str
+    href: str = ""
+
+
+@dataclass
+class Waiting:
+    """One row of a "to record" table: the row's id, its date, the cells between, its amount."""
+
+    pk: int
+    on: dt.date
+    cells: list[Cell]
+    amount: Decimal
+    currency: str
+
+
+@dataclass
+class ToRecord:
+    """One "… to record" table of Payment problems (R4, R6, R7, R8)."""
+
+    key: str  # the rows' data- attribute
+    css_class: str
+    columns: list[str]  # the date's heading and those of the cells
+    record_url: str
+    button: str
+    rows: list[Waiting]
+
+
+def _invoice(invoice, anchor: str) -> Cell:
+    return Cell(invoice.number, reverse("sales:invoice_detail", args=[invoice.pk]) + f"#{anchor}")
+
+
+def to_record_tables(company) -> dict[str, ToRecord]:
+    """What waits to be recorded, oldest first in each table."""
+    payments = [
+        Waiting(p.pk, p.paid_on, [Cell(p.invoice.client.name), _invoice(p.invoice, f"card-payment-{p.pk}"),
+                                  Cell(p.processor.name)], p.amount, p.currency)
+        for p in selectors.payments_to_record(company=company)
+    ]
+    refunds = [
+        Waiting(r.pk, r.refunded_on, [Cell(r.card_payment.invoice.client.name),
+                                      _invoice(r.card_payment.invoice, f"refund-{r.pk}"),
+                                      Cell(r.card_payment.processor.name)], r.amount, r.currency)
+        for r in selectors.refunds_to_record(company=company)
+    ]
+    disputes = [
+        Waiting(m.pk, m.occurred_on, [Cell(m.get_kind_display()), Cell(m.dispute.card_payment.invoice.client.name),
+                                      _invoice(m.dispute.card_payment.invoice, f"dispute-{m.dispute_id}")],
+                m.amount, m.dispute.currency)
+        for m in selectors.dispute_movements_to_record(company=company)
+    ]
+    payouts = [
+        Waiting(p.pk, p.arrival_date, [Cell(p.payout_id, reverse("payout_detail", args=[p.processor_id, p.payout_id])),
+                                       Cell(p.processor.name)], p.amount, p.currency)
+        for p in selectors.payouts_to_record(company=company)
+    ]
+    return {
+        "payments": ToRecord("payment", "to-record", ["Paid on", "Client", "Invoice", "Processor"],
+                             "record_card_payment", "Record payment", payments),
+        "refunds": ToRecord("refund", "refunds-to-record", ["Refunded on", "Client", "Invoice", "Processor"],
+                            "record_refund", "Record refund", refunds),
+        "disputes": ToRecord("dispute-movement", "disputes-to-record", ["Date", "Movement", "Client", "Invoice"],
+                             "record_dispute_movement", "Record", disputes),
+        "payouts": ToRecord("payout", "payouts-to-record", ["Arrived on", "Payout", "Processor"],
+                            "record_payout", "Record payout", payouts),
+    }
+
+
 @member_required(Level.BOOKKEEPER)
 @require_GET
 def problem_list(request):
     company = request.membership.company
-    to_record = selectors.payments_to_record(company=company)
-    refunds_to_record = selectors.refunds_to_record(company=company)
-    disputes_to_record = selectors.dispute_movements_to_record(company=company)
-    payouts_to_record = Payout.objects.filter(company=company, status=Payout.Status.TO_RECORD).select_related(
-        "processor").order_by("arrival_date", "pk")
     problems = selectors.open_problems(company=company)
     for problem in problems:
         problem.may_resolve = may_resolve(request.membership, problem)
     return render(
         request,
         "payments/problems.html",
-        {"to_record": to_record, "refunds_to_record": refunds_to_record, "disputes_to_record": disputes_to_record, "payouts_to_record": payouts_to_record, "problems": problems, "today": company.today(), "currency": company.currency},
+        {**to_record_tables(company), "problems": problems, "today": company.today(), "currency": company.currency},
     )
+
+
+def _record(request, rows, pk, record: Callable, recorded: Callable[[object], str]):
+    """Post one row waiting to be recorded: `record(row, date=…, by=…)` (the date given, or the
+    service's own default when none is), then back to Payment problems saying `recorded(row)`."""
+    row = access_object(rows, membership=request.membership, pk=pk)
+    form = RecordForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a date such as 2026-01-31.")
+        return redirect("payment_problems")
+    try:
+        record(row, date=form.cleaned_data["date"], by=request.user)
+    except SettleError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, recorded(row))
+    return redirect("payment_problems")
 
 
 @member_required(Level.BOOKKEEPER)
 @require_POST
 def record_payment(request, payment_id: int):
     """R4: one action posts a payment waiting in Payments to record (dated today unless a date is given)."""
-    payment = access_object(
-        CardPayment.objects.select_related("invoice", "company"), membership=request.membership, pk=payment_id
+    return _record(
+        request, CardPayment.objects.select_related("invoice", "company"), payment_id,
+        lambda payment, **when: record_pending_payment(card_payment=payment, **when),
+        lambda payment: f"Payment of invoice {payment.invoice.number} recorded.",
     )
-    form = RecordForm(request.POST)
-    date: dt.date | None = form.cleaned_data["date"] if form.is_valid() else None
-    if not form.is_valid():
-        messages.error(request, "Enter a date such as 2026-01-31.")
-        return redirect("payment_problems")
-    try:
-        record_pending_payment(card_payment=payment, date=date, by=request.user)
-    except SettleError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Payment of invoice {payment.invoice.number} recorded.")
-    return redirect("payment_problems")
 
 
 @member_required(Level.BOOKKEEPER)
 @require_POST
 def record_refund(request, refund_id: int):
     """R6: one action posts a refund waiting in Refunds to record (dated today unless a date is given)."""
-    refund = access_object(
-        Refund.objects.select_related("card_payment__invoice"), membership=request.membership, pk=refund_id
+    return _record(
+        request, Refund.objects.select_related("card_payment__invoice"), refund_id,
+        lambda refund, **when: record_pending_refund(refund=refund, **when),
+        lambda refund: f"Refund on invoice {refund.card_payment.invoice.number} recorded.",
     )
-    form = RecordForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Enter a date such as 2026-01-31.")
-        return redirect("payment_problems")
-    try:
-        record_pending_refund(refund=refund, date=form.cleaned_data["date"], by=request.user)
-    except SettleError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Refund on invoice {refund.card_payment.invoice.number} recorded.")
-    return redirect("payment_problems")
 
 
 @member_required(Level.BOOKKEEPER)
 @require_POST
 def record_dispute_movement(request, movement_id: int):
     """R7: one action posts a dispute movement waiting to be recorded (dated today unless a date is given)."""
-    movement = access_object(
-        DisputeMovement.objects.select_related("dispute__card_payment__invoice"), membership=request.membership,
-        pk=movement_id,
+    return _record(
+        request, DisputeMovement.objects.select_related("dispute__card_payment__invoice"), movement_id,
+        lambda movement, **when: record_pending_dispute_movement(movement=movement, **when),
+        lambda movement: f"Dispute movement on invoice {movement.dispute.card_payment.invoice.number} recorded.",
     )
-    form = RecordForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Enter a date such as 2026-01-31.")
-        return redirect("payment_problems")
-    try:
-        record_pending_dispute_movement(movement=movement, date=form.cleaned_data["date"], by=request.user)
-    except SettleError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Dispute movement on invoice {movement.dispute.card_payment.invoice.number} recorded.")
-    return redirect("payment_problems")
 
 
 @member_required(Level.BOOKKEEPER)
 @require_POST
 def record_payout(request, payout_id: int):
     """R8: one action posts a payout waiting to be recorded (dated today, or its arrival date if later)."""
-    payout = access_object(Payout.objects.select_related("processor"), membership=request.membership, pk=payout_id)
-    form = RecordForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Enter a date such as 2026-01-31.")
-        return redirect("payment_problems")
-    try:
-        record_pending_payout(payout=payout, date=form.cleaned_data["date"], by=request.user)
-    except SettleError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Payout {payout.payout_id} recorded.")
-    return redirect("payment_problems")
+    return _record(
+        request, Payout.objects.select_related("processor"), payout_id,
+        lambda payout, **when: record_pending_payout(payout=payout, **when),
+        lambda payout: f"Payout {payout.payout_id} recorded.",
+    )
 
 
 ADMIN_ONLY_KINDS = {Problem.Kind.KEY_REJECTED}

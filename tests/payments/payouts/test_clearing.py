@@ -232,3 +232,114 @@ def test_r8_existing_processors_get_the_first_bank_account(company, processor): 
     import_module("settle.payments.migrations.0008_payouts").default_payout_accounts(apps, None)
     processor.refresh_from_db()
     assert processor.payout_account.role == AccountRole.BANK and processor.payout_account.code == "1000"
+
+
+def test_r8_each_category_is_set_against_its_booking_whatever_the_status(company):  # R8, R6, R7
+    """Every booking category and status, without the emulator: booked (or booked, then reversed)
+    counts for its signed amount, a row waiting to be recorded says where it waits, and a failed,
+    reversed-duplicate or other-account row, an unknown source or an unlisted category is not in the books."""
+    import datetime as dt
+
+    from settle.ledger.services import Line, post_journal_entry
+    from settle.payments.models import CardPayment, DisputeMovement, Refund
+    from settle.payments.processors.base import BalanceMovement
+    from tests.access.url_table import World
+
+    world = World(company=company, users={})
+    processor, invoice, today = world.processor(), world.invoice(), company.today()
+    made = {}
+
+    def entry(source=""):
+        return post_journal_entry(company=company, date=today, memo="Booked", source=source, lines=[
+            Line(account=world.account("bank"), debit=Decimal("1")),
+            Line(account=world.account("sales"), credit=Decimal("1")),
+        ])
+
+    def booked(status):
+        return {"journal_entry": entry() if status in ("recorded", "booked", "reversed") else None,
+                **({"reversal_entry": entry()} if status == "reversed" else {})}
+
+    def payment(charge, status, **extra):
+        made[charge] = CardPayment.objects.create(
+            company=company, invoice=invoice, processor=processor, stripe_account="acct_test",
+            payment_intent_id=f"pi_{charge}", charge_id=charge, amount=Decimal("30.00"), fee=Decimal("1.20"),
+            currency="USD", paid_on=today, status=status, **booked(status), **extra)
+
+    for charge, status in (("ch_rec", "recorded"), ("ch_wait", "to_record"), ("ch_rev", "reversed")):
+        payment(charge, status)
+    payment("ch_dup", "recorded", duplicate_of=made["ch_rec"])
+    for refund_id, status, account in (("re_b", "booked", "acct_test"), ("re_r", "reversed", ""),
+                                       ("re_w", "to_record", "acct_test"), ("re_f", "failed", "acct_test"),
+                                       ("re_x", "booked", "acct_other")):
+        made[refund_id] = Refund.objects.create(
+            company=company, card_payment=made["ch_rec"], stripe_account=account, refund_id=refund_id,
+            amount=Decimal("10.00"), currency="USD", refunded_on=today, status=status, **booked(status))
+    for payout_id, status, account in (("po_b", "booked", "acct_test"), ("po_r", "reversed", "acct_test"),
+                                       ("po_w", "to_record", "acct_test"), ("po_f", "failed", "acct_test"),
+                                       ("po_x", "booked", "")):
+        made[payout_id] = Payout.objects.create(
+            company=company, processor=processor, stripe_account=account, payout_id=payout_id,
+            amount=Decimal("25.00"), currency="USD", arrival_date=today, bank_account=world.account("bank"),
+            status=status, **booked(status))
+    for n, (txn, kind, status) in enumerate((("txn_w", "withdrawal", "booked"), ("txn_r", "reinstatement", "booked"),
+                                             ("txn_x", "withdrawal", "to_record"))):
+        dispute, _ = Dispute.objects.get_or_create(
+            company=company, card_payment=made["ch_rec"], stripe_account="acct_test", dispute_id=f"dp_{n // 2}",
+            defaults={"amount": Decimal("30.00"), "currency": "USD", "status": "lost", "disputed_on": today})
+        made[txn] = row = DisputeMovement.objects.create(
+            company=company, dispute=dispute, kind=kind, balance_transaction_id=txn, amount=Decimal("30.00"),
+            fee=Decimal("15.00"), occurred_on=today, status="to_record")
+        if status == "booked":  # its own entry (check_ledger, R7)
+            row.journal_entry, row.status = entry(source=f"dispute:{row.pk}"), status
+            row.save()
+
+    def movement(n, category, source, movement_id=""):
+        return BalanceMovement(movement_id or f"txn_{n}", category, category, source, Decimal("0"), Decimal("0"),
+                               Decimal("0"), "usd", "available", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+
+    sources = [("charge", s) for s in ("ch_rec", "ch_wait", "ch_rev", "ch_dup", "ch_unknown")]
+    sources += [(c, s) for c in ("refund", "refund_failure") for s in ("re_b", "re_r", "re_w", "re_f", "re_x", "re_no")]
+    sources += [(c, s) for c in ("payout", "payout_reversal")
+                for s in ("po_b", "po_r", "po_w", "po_f", "po_x", "po_no")]
+    movements = [movement(n, category, source) for n, (category, source) in enumerate(sources)]
+    movements += [movement(0, c, "dp_0", txn) for c, txn in (("dispute", "txn_w"), ("dispute_reversal", "txn_r"),
+                                                              ("dispute", "txn_x"), ("dispute", "txn_none"))]
+    movements += [movement(99, "fee", "ch_rec"), movement(98, "adjustment", "re_b")]
+
+    def key(m):
+        return f"{m.category} {m.movement_id if m.category.startswith('dispute') else m.source}"
+
+    def seen(row):
+        if row.booked is None:
+            return row.waiting or None
+        b = row.booked
+        return b.label, b.amount, b.card_payment or b.refund or b.payout or b.dispute_movement
+
+    rows = match_movements(processor=processor, movements=movements)
+    assert [r.movement for r in rows] == movements
+    assert {key(r.movement): seen(r) for r in rows} == {
+        "charge ch_rec": ("Card payment", Decimal("28.80"), made["ch_rec"]),
+        "charge ch_wait": "waiting in Payments to record",
+        "charge ch_rev": None, "charge ch_dup": None, "charge ch_unknown": None,
+        "refund re_b": ("Refund", Decimal("-10.00"), made["re_b"]),
+        "refund re_r": ("Refund", Decimal("-10.00"), made["re_r"]),
+        "refund re_w": "waiting in Refunds to record",
+        "refund re_f": None, "refund re_x": None, "refund re_no": None,
+        "refund_failure re_b": None,
+        "refund_failure re_r": ("Refund failed", Decimal("10.00"), made["re_r"]),
+        "refund_failure re_w": None, "refund_failure re_f": None, "refund_failure re_x": None,
+        "refund_failure re_no": None,
+        "payout po_b": ("Payout", Decimal("-25.00"), made["po_b"]),
+        "payout po_r": ("Payout", Decimal("-25.00"), made["po_r"]),
+        "payout po_w": "waiting to be recorded (see Payment problems)",
+        "payout po_f": None, "payout po_x": None, "payout po_no": None,
+        "payout_reversal po_b": None,
+        "payout_reversal po_r": ("Payout failed", Decimal("25.00"), made["po_r"]),
+        "payout_reversal po_w": None, "payout_reversal po_f": None, "payout_reversal po_x": None,
+        "payout_reversal po_no": None,
+        "dispute txn_w": ("Dispute", Decimal("-45.00"), made["txn_w"]),
+        "dispute_reversal txn_r": ("Dispute won", Decimal("30.00"), made["txn_r"]),
+        "dispute txn_x": "waiting in Dispute movements to record",
+        "dispute txn_none": None,
+        "fee ch_rec": None, "adjustment re_b": None,
+    }
