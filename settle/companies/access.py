@@ -28,16 +28,30 @@ PUBLIC = "public"  # anyone (log in, sign up, password reset, invitations, pay p
 
 
 def current_membership(request) -> Membership | None:
+    """The user's membership in the company kept in the session (else their first one), or None.
+
+    One query fetches all the user's memberships, ordered as the company switcher lists them;
+    they are kept on the request as `request.my_memberships` so the switcher needs no query of
+    its own. Each carries `open_problem_count`, its company's unresolved payment problems (R3),
+    counted in the same query for the navigation's badge.
+    """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    memberships = Membership.objects.select_related("company", "company__subscription").filter(user=user)
+    from settle.payments.selectors import open_problem_count_subquery
+
+    memberships = list(
+        Membership.objects.select_related("company", "company__subscription")
+        .filter(user=user)
+        .annotate(open_problem_count=open_problem_count_subquery())
+        .order_by("company__name", "company_id")
+    )
+    request.my_memberships = memberships
     company_id = request.session.get(SESSION_KEY)
-    membership = memberships.filter(company_id=company_id).first() if company_id else None
-    if membership is None:
-        membership = memberships.order_by("created_at").first()
-        if membership is not None:
-            request.session[SESSION_KEY] = membership.company_id
+    membership = next((m for m in memberships if m.company_id == company_id), None) if company_id else None
+    if membership is None and memberships:
+        membership = min(memberships, key=lambda m: (m.created_at, m.pk))
+        request.session[SESSION_KEY] = membership.company_id
     return membership
 
 

@@ -3,10 +3,13 @@
 Every conversion between an amount and Stripe's integer minor units happens here.
 """
 
+import copy
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
-from babel.numbers import format_currency, get_currency_name
+from babel import Locale
+from babel.numbers import format_currency, get_currency_name, get_currency_symbol
 
 ZERO = Decimal("0")
 
@@ -90,9 +93,33 @@ def parse_amount(raw: str, currency: str) -> Decimal:
 
 
 def format_money(amount: Decimal | None, currency: str, locale: str = "en_US") -> str:
+    """babel's `format_currency(amount, currency, locale=locale)`, with the locale's pattern and
+    the currency's symbol looked up once per (currency, locale) rather than for every amount."""
     if amount is None:
         return ""
-    return format_currency(amount, currency.upper(), locale=locale)
+    code = currency.upper()
+    found = _currency_pattern(code, locale)
+    if found is None:
+        return format_currency(amount, code, locale=locale)
+    pattern, parsed_locale = found
+    return pattern.apply(amount, parsed_locale, currency=code, currency_digits=True, decimal_quantization=True)
+
+
+@lru_cache(maxsize=64)
+def _currency_pattern(code: str, locale: str):
+    """The locale's standard currency pattern with `¤` already replaced by the symbol, and the locale.
+
+    None when the pattern names the currency by code or name (`¤¤`, `¤¤¤`): those go through babel.
+    """
+    parsed = Locale.parse(locale)
+    pattern = copy.copy(parsed.currency_formats["standard"])
+    affixes = (*pattern.prefix, *pattern.suffix)
+    if any("¤¤" in part for part in affixes) or "'" in get_currency_symbol(code, parsed):
+        return None
+    symbol = get_currency_symbol(code, parsed)
+    pattern.prefix = tuple(part.replace("¤", symbol) for part in pattern.prefix)
+    pattern.suffix = tuple(part.replace("¤", symbol) for part in pattern.suffix)
+    return pattern, parsed
 
 
 def currency_name(currency: str, locale: str = "en_US") -> str:

@@ -1,6 +1,7 @@
 """Reads of the payments app: card payments, receipts, problems (R1–R5, K3, K6)."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from .models import CardPayment, Dispute, DisputeMovement, Payout, Problem, Refund
 
@@ -144,6 +145,20 @@ def open_problems(*, company) -> list[Problem]:
 
 def open_problem_count(*, company) -> int:
     return Problem.objects.filter(company=company, resolved_at__isnull=True).count()
+
+
+def open_problem_count_subquery():
+    """`open_problem_count` as an expression on a row with a `company` (one query for both)."""
+    return Coalesce(
+        Subquery(
+            Problem.objects.filter(company=OuterRef("company"), resolved_at__isnull=True)
+            .order_by()
+            .values("company")
+            .annotate(n=Count("pk"))
+            .values("n")
+        ),
+        0,
+    )
 
 
 LINK_STATE_LABELS = {

@@ -68,3 +68,27 @@ def test_sub_unit_amount_has_no_minor_unit():  # N3
 )
 def test_quantities_and_rates_show_without_exponent(value, shown):  # S2
     assert plain_number(value) == shown
+
+
+@pytest.mark.parametrize("currency", ["USD", "usd", "EUR", "JPY", "BHD", "CHF", "XOF"])
+@pytest.mark.parametrize("locale", ["en_US", "de_DE", "fr_FR", "ja_JP", "ar_EG", "de_CH"])
+def test_amounts_are_displayed_as_babel_formats_them(currency, locale):  # N3
+    """format_money keeps the locale's pattern and the currency's symbol between calls; every
+    figure still reads exactly as babel's format_currency writes it (digits, sign, grouping, rounding)."""
+    from babel.numbers import format_currency
+
+    from settle.core.money import format_money
+
+    amounts = [Decimal("0"), Decimal("-0.00"), Decimal("0.005"), Decimal("-0.005"), Decimal("1E+3"), Decimal("12.5"),
+               Decimal("-1234567.891"), Decimal("999999999.995"), Decimal("120.50"), Decimal("5000")]
+    for amount in amounts:
+        assert format_money(amount, currency, locale) == format_currency(amount, currency.upper(), locale=locale)
+    assert format_money(None, currency, locale) == ""
+
+
+def test_usd_amounts_read_as_people_expect():  # N3
+    from settle.core.money import format_money
+
+    assert format_money(Decimal("1234.5"), "usd") == "$1,234.50"
+    assert format_money(Decimal("-0.5"), "USD") == "-$0.50"
+    assert format_money(Decimal("5000"), "JPY") == "¥5,000"

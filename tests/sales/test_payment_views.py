@@ -112,3 +112,26 @@ def test_other_companys_payment_is_404_and_viewer_403(company, member_client):  
     assert bookkeeper.post(f"/invoices/{theirs.pk}/payments/{their_payment.pk}/reverse/").status_code == 404
     assert bookkeeper.post(f"/invoices/{mine.pk}/payments/{their_payment.pk}/reverse/").status_code == 404
     assert ManualPayment.objects.filter(invoice=mine).count() == 0
+
+
+def test_invoice_page_queries_do_not_grow_with_its_payments(company, bookkeeper):  # S5
+    """The payments table says which payments were reversed without a query per payment."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from settle.sales.services.manual_payments import reverse_manual_payment
+
+    invoice = make_invoice(company, lines=[("Cake", "1", "100.00")])
+    bank = account(company, AccountRole.BANK)
+    first = record_manual_payment(invoice=invoice, date=company.today(), amount=Decimal("10.00"), method="cheque",
+                                  reference="Cheque 1", deposit_account=bank)
+    with CaptureQueriesContext(connection) as few:
+        assert bookkeeper.get(f"/invoices/{invoice.pk}/").status_code == 200
+    for n in range(2, 6):
+        record_manual_payment(invoice=invoice, date=company.today(), amount=Decimal("10.00"), method="cheque",
+                              reference=f"Cheque {n}", deposit_account=bank)
+    reverse_manual_payment(payment=first)
+    with CaptureQueriesContext(connection) as many:
+        page = bookkeeper.get(f"/invoices/{invoice.pk}/").content.decode()
+    assert len(many) == len(few)
+    assert "Cheque 5" in page and page.count('<span class="badge">Reversed</span>') == 1

@@ -81,3 +81,31 @@ def test_dashboard_points_to_open_payment_problems(member_client, company):  # R
     assert 'href="/payments/problems/"' in body
     invoices_page = client.get("/invoices/").content.decode()  # every page's navigation points there too
     assert 'class="nav-problems"' in invoices_page and ">1</span>" in invoices_page
+
+
+def test_navigation_counts_only_this_companys_open_problems_with_one_membership_query(client, company):  # R3, C1, C2
+    """The company switcher and the Problems badge come from the one query that finds the membership."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from settle.payments.models import Problem
+
+    creator = factories.creator_of(company)
+    second = factories.make_company(name="Second Shop", creator=creator)
+    Problem.objects.create(company=company, kind=Problem.Kind.OVERPAID, message="Overpaid.", key="t:1")
+    Problem.objects.create(company=company, kind=Problem.Kind.OVERPAID, message="Overpaid.", key="t:2",
+                           resolved_at=timezone.now())
+    for n in range(3):
+        Problem.objects.create(company=second, kind=Problem.Kind.OVERPAID, message="Overpaid.", key=f"s:{n}")
+    client.force_login(creator)
+    session = client.session
+    session["company_id"] = company.pk
+    session.save()
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/invoices/").content.decode()
+    assert re.search(r'class="nav-problems"[^>]*>Problems <span class="badge overdue">1</span>', page)
+    assert "Second Shop" in page and "Maple Bakery" in page  # the switcher lists both
+    assert sum('FROM "companies_membership"' in q["sql"] for q in queries.captured_queries) == 1
+    client.post("/companies/switch/", {"company_id": second.pk})
+    assert '<span class="badge overdue">3</span>' in client.get("/invoices/").content.decode()

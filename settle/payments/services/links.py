@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
-from settle.companies.models import Subscription
+from settle.companies.models import Company, Subscription
 from settle.core.dates import format_date
 from settle.ledger.services import lock_end_date
 
@@ -57,7 +57,8 @@ def resolve_link(token: str) -> PaymentLink | None:
         return None
     return (
         PaymentLink.objects.select_related(
-            "invoice", "invoice__company", "invoice__client", "invoice__card_processor", "invoice__receivable_account"
+            "invoice", "invoice__company", "invoice__company__subscription", "invoice__client",
+            "invoice__card_processor", "invoice__receivable_account",
         )
         .filter(token_hash=hash_token(token))
         .first()
@@ -77,7 +78,10 @@ def offered_processor(invoice) -> Processor | None:
 
 
 def subscription_valid(company) -> bool:
-    subscription = Subscription.objects.filter(company=company).first()
+    if Company.subscription.is_cached(company):  # fetched with the company (e.g. by resolve_link)
+        subscription = getattr(company, "subscription", None)
+    else:
+        subscription = Subscription.objects.filter(company=company).first()
     return subscription is not None and subscription.is_valid(company.today())
 
 
@@ -96,23 +100,27 @@ def pending_card_payments(invoice) -> Decimal:
     return total or Decimal("0")
 
 
-def amount_payable(invoice) -> Decimal:
-    """K4, R4: what the customer can still pay by card: the balance due less payments waiting to be recorded."""
-    return invoice.balance_due - pending_card_payments(invoice)
+def amount_payable(invoice, *, pending: Decimal | None = None) -> Decimal:
+    """K4, R4: what the customer can still pay by card: the balance due less payments waiting to be recorded.
+
+    `pending`: `pending_card_payments(invoice)` when the caller has just computed it.
+    """
+    return invoice.balance_due - (pending_card_payments(invoice) if pending is None else pending)
 
 
-def link_state(link: PaymentLink, invoice=None) -> LinkState:
+def link_state(link: PaymentLink, invoice=None, *, pending: Decimal | None = None) -> LinkState:
     """Which page the link's customer sees now. `invoice` may be a fresher (locked) copy.
 
     PAID (no amount due) once `amount_payable` is zero or less, which counts card payments
     waiting in Payments to record as paid (R4): they are the customer's money already.
+    `pending`: `pending_card_payments(invoice)` when the caller has just computed it.
     """
     invoice = invoice or link.invoice
     if link.is_void:
         return LinkState.VOID
     if not subscription_valid(invoice.company):
         return LinkState.UNAVAILABLE
-    if amount_payable(invoice) <= 0:
+    if amount_payable(invoice, pending=pending) <= 0:
         return LinkState.PAID
     processor = offered_processor(invoice)
     if processor is None:

@@ -50,10 +50,11 @@ def _base_url(request) -> str:
     return settings.PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
 
 
-def _context(link, token: str, **extra) -> dict:
+def _context(link, token: str, *, pending=None, **extra) -> dict:
     invoice = link.invoice
     client = invoice.client
-    pending = pending_card_payments(invoice)  # R4: paid by the customer, waiting to be recorded
+    if pending is None:
+        pending = pending_card_payments(invoice)  # R4: paid by the customer, waiting to be recorded
     context = {
         "link": link,
         "token": token,
@@ -78,8 +79,11 @@ def _context(link, token: str, **extra) -> dict:
 
 
 def _render_state(request, link, token: str, *, status: int = 200, **extra):
-    state = link_state(link)
-    return render(request, STATE_TEMPLATES[state], _context(link, token, state=state, **extra), status=status)
+    pending = pending_card_payments(link.invoice)
+    state = link_state(link, pending=pending)
+    return render(
+        request, STATE_TEMPLATES[state], _context(link, token, pending=pending, state=state, **extra), status=status
+    )
 
 
 @public

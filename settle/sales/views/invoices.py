@@ -233,7 +233,14 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
         )
     if processor_form is None:
         processor_form = ProcessorForm(company=company, initial={"card_processor": str(invoice.card_processor_id or "")})
-    payments = [(p, is_reversed(p)) for p in invoice.manual_payments.select_related("deposit_account", "journal_entry", "created_by")]
+    payments = [
+        (p, is_reversed(p))
+        for p in invoice.manual_payments.select_related(
+            "deposit_account", "journal_entry", "journal_entry__reversed_by", "created_by"
+        )
+    ]
+    # Neither revised nor voided once paid or credited (S9); one answer for both buttons.
+    changeable = not invoice.is_void and not has_payments(invoice) and not has_credit_notes(invoice)
     email_form = InvoiceEmailForm(
         initial={"to": invoice.client.emails, "subject": default_subject(invoice), "body": default_body(invoice)}
     )
@@ -253,10 +260,10 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
             "link_refusal": send_refusal(invoice),
             "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
             "emails": invoice.emails.select_related("sent_by"),
-            "editable": not has_payments(invoice) and not invoice.is_void and not has_credit_notes(invoice),
+            "editable": changeable,
             "card_payments": payment_selectors.card_payments_of_invoice(invoice=invoice),
             "payment_links": payment_selectors.links_of_invoice(invoice=invoice),
-            "voidable": not has_payments(invoice) and not invoice.is_void and not has_credit_notes(invoice),
+            "voidable": changeable,
             "credit_notes": selectors.credit_notes_of_invoice(invoice=invoice),
             "credit_note_form": credit_note_form,
             "creditable": creditable,
