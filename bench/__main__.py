@@ -140,7 +140,7 @@ def growth(small: dict, large: dict) -> dict:
 
 
 def summary(result: dict) -> str:
-    p, env = result["parameters"], result["environment"]
+    env = result["environment"]
     out = [
         f"Settle bench: {env['db_vendor']} {env['db_version']}, Python {env['python']}, Django {env['django']}, "
         f"{env['cpu_count']} CPUs (load {env['load_average_at_start'][0]}), commit {(env['git']['commit'] or '?')[:10]}{' (dirty)' if env['git']['dirty'] else ''}",
