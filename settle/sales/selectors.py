@@ -169,7 +169,10 @@ def client_list(*, company, status: str = "", search: str = "", sort: str = CLIE
     `search` matches the name or a contact email (any part, any case); `status` is one of
     ClientStatus; `sort` a key of CLIENT_SORTS, "-" first for descending.
     """
-    open_invoices = Invoice.objects.filter(client=OuterRef("pk")).exclude(status_q(InvoiceStatus.PAID, today=company.today()))
+    open_invoices = (
+        Invoice.objects.filter(client=OuterRef("pk"), voided_at__isnull=True)
+        .exclude(status_q(InvoiceStatus.PAID, today=company.today()))
+    )
     balance = Subquery(
         open_invoices.order_by().values("client").annotate(due=Sum(F("total") - F("amount_paid") - F("amount_credited"))).values("due")[:1],
         output_field=DecimalField(max_digits=14, decimal_places=4),

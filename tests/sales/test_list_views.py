@@ -235,6 +235,18 @@ def test_client_filters_and_balance_sort(company, viewer, books):  # S1
     assert "$1,329.50" in page and "$120.00" in page and "$0.00" in page
 
 
+def test_s1_s8_a_voided_invoice_leaves_the_clients_balance_and_owing_filter(company, viewer):
+    """A voided invoice asks for nothing: the client's balance is 0 and the client is settled."""
+    from settle.sales.services.voiding import void_invoice
+
+    client = make_client(company, "Void Only Ltd", emails="void@example.test")
+    void_invoice(invoice=make_invoice(company, client=client, lines=[("Cake", "1", "80")]))
+    assert listed(viewer.get("/clients/", {"status": "owing"})) == []
+    assert listed(viewer.get("/clients/", {"status": "settled"})) == ["Void Only Ltd"]
+    page = viewer.get("/clients/").content.decode()
+    assert "$80.00" not in page and "$0.00" in page
+
+
 def test_client_list_pages_with_filter_kept(company, viewer):  # S1
     for i in range(52):
         make_client(company, f"Client {i:02d}", emails=f"c{i}@example.test")
