@@ -338,7 +338,19 @@ def issue_invoice(
     # The period lock is read once, under its row lock, when posting: a refusal there rolls
     # back the whole issue, number included.
     number = _allocate_number(company)
-    invoice = Invoice.objects.create(
+    invoice = _new_invoice(company, number, prepared, processor, created_by)
+    invoice.save(force_insert=True)
+    _write_lines(invoice, prepared)
+    invoice.journal_entry = _post(invoice, prepared, created_by=created_by)
+    invoice.save(update_fields=["journal_entry"])
+    if invoice.amount_paid > 0:  # S3: paid at issue, so paid from the start
+        invoice_paid(invoice)
+    return invoice
+
+
+def _new_invoice(company, number: str, prepared, processor, created_by) -> Invoice:
+    """The unsaved invoice row of a checked invoice: one shape for `issue_invoice` and `issue_invoices`."""
+    return Invoice(
         company=company,
         number=number,
         client=prepared.client,
@@ -354,12 +366,6 @@ def issue_invoice(
         amount_paid=prepared.total if prepared.receivable_account.is_bank_or_cash else ZERO,
         created_by=created_by,
     )
-    _write_lines(invoice, prepared)
-    invoice.journal_entry = _post(invoice, prepared, created_by=created_by)
-    invoice.save(update_fields=["journal_entry"])
-    if invoice.amount_paid > 0:  # S3: paid at issue, so paid from the start
-        invoice_paid(invoice)
-    return invoice
 
 
 @dataclass(frozen=True)
@@ -404,22 +410,7 @@ def issue_invoices(*, company, invoices: list[InvoiceInput], created_by=None) ->
     numbers = _allocate_numbers(company, len(prepared))
     rows = Invoice.objects.bulk_create(
         [
-            Invoice(
-                company=company,
-                number=number,
-                client=p.client,
-                issue_date=p.issue_date,
-                due_date=p.due_date,
-                terms=p.terms,
-                receivable_account=p.receivable_account,
-                notes=p.notes,
-                card_processor=processor,
-                subtotal=p.subtotal,
-                tax_total=p.tax_total,
-                total=p.total,
-                amount_paid=p.total if p.receivable_account.is_bank_or_cash else ZERO,
-                created_by=created_by,
-            )
+            _new_invoice(company, number, p, processor, created_by)
             for number, p, processor in zip(numbers, prepared, processors, strict=True)
         ]
     )
