@@ -86,6 +86,9 @@ def check_aging(w: Workload, as_of: dt.date) -> None:
     settle = {row.client_id: row.buckets for row in report.rows if row.client_id is not None}
     if aging_sql(w, as_of) != settle:
         raise RuntimeError("aging_sql disagrees with selectors.receivables_aging")
+    totals = selectors.receivables_aging_totals(company=w.company, as_of=as_of)
+    if (totals.buckets, totals.credit) != (report.totals.buckets, report.totals.credit):
+        raise RuntimeError("receivables_aging_totals disagrees with selectors.receivables_aging")
 
 
 def register_last_page_sql(w: Workload, end: dt.date, size: int = 50) -> list[tuple]:

@@ -106,6 +106,7 @@ def writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
 FLOORS = {
     "trial_balance": "floor_trial_balance_sql",
     "receivables_aging": "floor_aging_sql",
+    "receivables_aging_totals": "floor_aging_sql",
     "account_register_last_page": "floor_register_last_page_sql",
     "profit_and_loss_and_balance_sheet": "floor_statements_sql",
     "issue_invoice": "floor_issue_invoice_sql",
@@ -158,6 +159,10 @@ def reads(w: Workload, *, runs: int) -> dict:
         "profit_and_loss_and_balance_sheet": timed(statements, runs=runs),
         "trial_balance": timed(lambda: selectors.trial_balance(company=w.company, as_of=today), runs=runs),
         "receivables_aging": timed(lambda: selectors.receivables_aging(company=w.company, as_of=today), runs=runs),
+        # The dashboard's aging: the report's Total row, from the kept open receivables.
+        "receivables_aging_totals": timed(
+            lambda: selectors.receivables_aging_totals(company=w.company, as_of=today), runs=runs
+        ),
         "account_register_receivable": timed(
             lambda: selectors.account_register(account=w.receivable, start=year_ago, end=today), runs=runs
         ),

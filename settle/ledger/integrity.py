@@ -10,7 +10,7 @@ from django.db.models import Case, Count, F, IntegerField, Max, Q, Sum, When
 
 from settle.sales.models import Invoice
 
-from .models import AccountRole, DailyBalance, JournalEntry, JournalLine
+from .models import AccountRole, DailyBalance, JournalEntry, JournalLine, OpenReceivable
 from .selectors import from_units, sum_units, units
 
 # The triggers installed by migration 0003, per database vendor.
@@ -216,6 +216,7 @@ def find_faults(*, company=None) -> list[str]:
         )
 
     faults.extend(kept_balance_faults(company=company))
+    faults.extend(open_receivable_faults(company=company))
     for check in _EXTRA_CHECKS:
         faults.extend(check(company=company))
     faults.extend(missing_guards())
@@ -264,6 +265,33 @@ def kept_balance_faults(*, company=None) -> list[str]:
     return faults
 
 
+def open_receivable_faults(*, company=None) -> list[str]:
+    """Kept open receivables (`OpenReceivable`) that differ from the lines they stand for: the lines
+    on receivable-role accounts that name an invoice, grouped by the invoice's company and due date."""
+    lines = JournalLine.objects.filter(account__role=AccountRole.RECEIVABLE, invoice__isnull=False).order_by()
+    kept = OpenReceivable.objects.order_by()
+    if company is not None:
+        lines = lines.filter(invoice__company=company)
+        kept = kept.filter(company=company)
+    actual = {
+        (r["invoice__company_id"], r["invoice__due_date"]): r["dr"] - r["cr"]
+        for r in lines.values("invoice__company_id", "invoice__due_date").annotate(
+            dr=sum_units("debit"), cr=sum_units("credit")
+        )
+    }
+    recorded = {(r["company_id"], r["due_date"]): r["units"] for r in kept.values("company_id", "due_date", "units")}
+    faults = []
+    for key in sorted(actual.keys() | recorded.keys()):
+        want, have = actual.get(key, 0), recorded.get(key, 0)
+        if want != have:
+            company_id, due_date = key
+            faults.append(
+                f"Kept open receivables of company {company_id} due {due_date} are {from_units(have)}, "
+                f"but the receivable lines of its invoices due that day sum to {from_units(want)}."
+            )
+    return faults
+
+
 def missing_guards() -> list[str]:
     """The database triggers of migration 0003 that are absent or disabled."""
     expected = GUARDS.get(connection.vendor, [])
@@ -285,4 +313,4 @@ def missing_guards() -> list[str]:
     return [f"Database guard {name} is missing or disabled." for name in expected if name not in present]
 
 
-__all__ = ["find_faults", "kept_balance_faults", "missing_guards"]
+__all__ = ["find_faults", "kept_balance_faults", "missing_guards", "open_receivable_faults"]

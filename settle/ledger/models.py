@@ -180,10 +180,39 @@ class DailyBalance(models.Model):
         return f"Account {self.account_id} on {self.date}"
 
 
+class OpenReceivable(models.Model):
+    """A kept balance: what the company's invoices due on one day still have open (L4).
+
+    The net of the journal lines on receivable-role accounts that name an invoice, grouped by
+    that invoice's due date, in exact ten-thousandths. Written only by the posting services,
+    in the posting transaction, by an upsert that adds to the row (as `DailyBalance`). The
+    dashboard's aging reads one row per due date instead of one per invoice; `check_ledger`
+    compares every row with the lines it stands for.
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
+    due_date = models.DateField()
+    units = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["company", "due_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "due_date"], name="open_receivable_one_per_due_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Open receivables due {self.due_date}"
+
+
 class PeriodLock(models.Model):
-    """Nothing dated on or before `end_date` may be created, changed or reversed (L3)."""
+    """Nothing dated on or before `end_date` may be created, changed or reversed (L3).
+
+    Its row is also the company's journal-entry counter: a posting takes the row lock and its
+    entry numbers in one `UPDATE … RETURNING` of `last_entry_number`.
+    """
 
     company = models.OneToOneField("companies.Company", on_delete=models.CASCADE, related_name="period_lock")
     end_date = models.DateField(null=True, blank=True)
+    last_entry_number = models.PositiveIntegerField(default=0)
     set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

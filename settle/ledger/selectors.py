@@ -21,7 +21,16 @@ from django.db.models.functions import Cast, Coalesce, Round
 
 from settle.sales.models import Invoice
 
-from .models import DEBIT_NORMAL, Account, AccountRole, AccountType, DailyBalance, JournalEntry, JournalLine
+from .models import (
+    DEBIT_NORMAL,
+    Account,
+    AccountRole,
+    AccountType,
+    DailyBalance,
+    JournalEntry,
+    JournalLine,
+    OpenReceivable,
+)
 
 SCALE = 10_000  # JournalLine amounts carry 4 decimal places.
 ZERO = Decimal("0")
@@ -549,6 +558,55 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
             report.totals.add(bucket, getattr(row, bucket))
         report.totals.credit += row.credit
     return report
+
+
+def receivables_aging_totals(*, company, as_of: dt.date) -> AgingRow:
+    """The Total row of `receivables_aging(company=..., as_of=...)`, from kept balances (L4).
+
+    Reads a row per due date (`OpenReceivable`) instead of a row per open invoice, so its cost
+    does not grow with the invoices. Then, as the report does per invoice: lines dated after
+    `as_of` are taken out (none when `as_of` is today), an invoice whose net is a credit counts
+    in Current whatever its due date (only invoices with a negative balance, or with lines
+    dated after `as_of`, can have one; their nets are read from the lines), and the rest of the
+    receivable balance (lines without an invoice) is Current, as the Unassigned row is.
+    """
+    receivable = Q(account__role=AccountRole.RECEIVABLE)
+    per_due: dict[dt.date, int] = dict(
+        OpenReceivable.objects.filter(company=company).exclude(units=0).values_list("due_date", "units")
+    )
+    later = list(
+        JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
+        .order_by()
+        .values("invoice_id", "invoice__due_date")
+        .annotate(net=Sum(units("debit") - units("credit")))
+    )
+    for row in later:
+        per_due[row["invoice__due_date"]] = per_due.get(row["invoice__due_date"], 0) - row["net"]
+    candidates = Q(invoice_id__in=Invoice.objects.filter(company=company, balance__lt=0).values("pk"))
+    if later:
+        candidates |= Q(invoice_id__in=[row["invoice_id"] for row in later])
+    credits = (
+        JournalLine.objects.filter(receivable, candidates, date__lte=as_of)
+        .order_by()
+        .values("invoice_id", "invoice__due_date")
+        .annotate(net=Sum(units("debit") - units("credit")))
+        .filter(net__lt=0)
+    )
+    credit = 0
+    for row in credits:
+        per_due[row["invoice__due_date"]] = per_due.get(row["invoice__due_date"], 0) - row["net"]
+        credit += row["net"]
+    totals = AgingRow(name="Total", credit=from_units(credit))
+    assigned = credit
+    for due_date, amount in per_due.items():
+        assigned += amount
+        if amount:
+            totals.add(_bucket((as_of - due_date).days, from_units(amount)), from_units(amount))
+    unassigned = _net_units(
+        DailyBalance.objects.filter(company=company, account__role=AccountRole.RECEIVABLE, date__lte=as_of)
+    ) - assigned
+    totals.add("current", from_units(credit + unassigned))
+    return totals
 
 
 # ---------------------------------------------------------------------------

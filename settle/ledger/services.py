@@ -20,7 +20,16 @@ from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 
 from .default_chart import DEFAULT_CHART
-from .models import Account, AccountRole, AccountType, DailyBalance, JournalEntry, JournalLine, PeriodLock
+from .models import (
+    Account,
+    AccountRole,
+    AccountType,
+    DailyBalance,
+    JournalEntry,
+    JournalLine,
+    OpenReceivable,
+    PeriodLock,
+)
 
 SCALE = 10_000  # kept balances count ten-thousandths, as `selectors.units` does
 
@@ -110,9 +119,13 @@ def ensure_open(*, company, date: dt.date, for_update: bool = True) -> None:
     """Raise PeriodLocked if `date` is on or before the period lock end date."""
     end = lock_end_date(company=company, for_update=for_update)
     if end is not None and date <= end:
-        raise PeriodLocked(
-            f"The books are locked through {format_date(end)}; nothing dated {format_date(date)} can be posted or changed."
-        )
+        raise _locked(end, date)
+
+
+def _locked(end: dt.date, date: dt.date) -> PeriodLocked:
+    return PeriodLocked(
+        f"The books are locked through {format_date(end)}; nothing dated {format_date(date)} can be posted or changed."
+    )
 
 
 # Bounds that catch a mistyped year (0001, 9999) before it reaches the books.
@@ -157,23 +170,47 @@ def _validate(company, date, lines: list[Line]) -> None:
 
 
 @contextmanager
-def _posting(*, company, date: dt.date):
-    """The posting's transaction, once `date` is known to be after the period lock (under its row lock).
+def _posting(*, company, date: dt.date, count: int = 1):
+    """The posting's transaction; yields the first of `count` entry numbers allocated to it.
 
-    Inside a caller's transaction the lock is checked first, so a refusal (PeriodLocked)
-    leaves that transaction usable, and the writes then join it without a savepoint: two
-    round trips fewer per posting. An error while writing marks the caller's transaction
-    for rollback, as it would any other statement of it. Outside a transaction, the check
-    and the writes are one transaction of their own.
+    One statement takes the period-lock row lock, reads the lock and, when `date` is after
+    it, allocates the numbers (`PeriodLock.last_entry_number`); a refusal (PeriodLocked)
+    allocates none. Inside a caller's transaction the writes then join it without a
+    savepoint, and a refusal leaves that transaction usable. An error while writing marks
+    the caller's transaction for rollback, as it would any other statement of it. Outside a
+    transaction, the check and the writes are one transaction of their own.
     """
     if connection.get_autocommit():
         with transaction.atomic():
-            ensure_open(company=company, date=date)
-            yield
+            yield _allocate_entry_numbers(company=company, date=date, count=count)
         return
-    ensure_open(company=company, date=date)
+    first = _allocate_entry_numbers(company=company, date=date, count=count)
     with transaction.atomic(savepoint=False):
-        yield
+        yield first
+
+
+def _allocate_entry_numbers(*, company, date: dt.date, count: int) -> int:
+    """Take the period-lock row lock; PeriodLocked if `date` is on or before the lock, else the first of
+    `count` new entry numbers."""
+    table = connection.ops.quote_name(PeriodLock._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_entry_number = last_entry_number + "
+            "CASE WHEN end_date IS NULL OR end_date < %s THEN %s ELSE 0 END "
+            "WHERE company_id = %s RETURNING end_date, last_entry_number",
+            [connection.ops.adapt_datefield_value(date), count, company.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:  # a company set up before the row existed: give it one, then allocate
+        top = JournalEntry.objects.filter(company=company).aggregate(n=Max("number"))["n"] or 0
+        PeriodLock.objects.get_or_create(company=company, defaults={"last_entry_number": top})
+        return _allocate_entry_numbers(company=company, date=date, count=count)
+    end, last = row
+    if isinstance(end, str):  # SQLite answers a date as text
+        end = dt.date.fromisoformat(end)
+    if end is not None and date <= end:
+        raise _locked(end, date)
+    return last - count + 1
 
 
 def post_journal_entry(
@@ -187,9 +224,7 @@ def post_journal_entry(
     company, a date on or before the period lock. Takes the period-lock row lock.
     """
     _validate(company, date, lines)
-    with _posting(company=company, date=date):
-        # The period-lock row lock also serialises entry numbering within the company.
-        number = (JournalEntry.objects.filter(company=company).aggregate(n=Max("number"))["n"] or 0) + 1
+    with _posting(company=company, date=date) as number:
         entry = JournalEntry.objects.create(
             company=company,
             number=number,
@@ -215,6 +250,7 @@ def post_journal_entry(
             ]
         )
         _keep_balances(company=company, date=date, lines=lines)
+        _keep_open_receivables(company=company, lines=lines)
     return entry
 
 
@@ -241,8 +277,7 @@ def post_journal_entries(*, company, entries: list[EntryInput]) -> list[JournalE
         return []
     for entry in entries:
         _validate(company, entry.date, entry.lines)
-    with _posting(company=company, date=min(entry.date for entry in entries)):
-        first = (JournalEntry.objects.filter(company=company).aggregate(n=Max("number"))["n"] or 0) + 1
+    with _posting(company=company, date=min(entry.date for entry in entries), count=len(entries)) as first:
         created = JournalEntry.objects.bulk_create(
             [
                 JournalEntry(
@@ -268,6 +303,7 @@ def post_journal_entries(*, company, entries: list[EntryInput]) -> list[JournalE
             ),
         )
         _keep_balances_of(company=company, dated_lines=[(entry.date, line) for entry in entries for line in entry.lines])
+        _keep_open_receivables(company=company, lines=[line for entry in entries for line in entry.lines])
     return created
 
 
@@ -320,6 +356,40 @@ def _keep_balances_of(*, company, dated_lines: list[tuple[dt.date, Line]]) -> No
             cursor.execute(
                 f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) VALUES {values} {upsert}",
                 params,
+            )
+
+
+def _keep_open_receivables(*, company, lines: list[Line]) -> None:
+    """Add the receivable lines that name an invoice to `OpenReceivable`, by the invoice's due date.
+
+    One upsert that adds in the database (as `_keep_balances_of`), and none for an entry without
+    such a line. The due date is the invoice's as posted: a revision that moves it reverses the
+    old entry (under the old date) before posting the new one.
+    """
+    per_due: dict[dt.date, int] = {}
+    for line in lines:
+        if line.invoice is not None and line.account.role == AccountRole.RECEIVABLE:
+            due = line.invoice.due_date
+            per_due[due] = per_due.get(due, 0) + int(line.debit * SCALE) - int(line.credit * SCALE)
+    if not per_due:
+        return
+    table = connection.ops.quote_name(OpenReceivable._meta.db_table)
+    upsert = f"ON CONFLICT (company_id, due_date) DO UPDATE SET units = {table}.units + excluded.units"
+    rows = sorted(per_due.items())  # a fixed order, so two postings take the row locks alike
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one array per column, however many rows
+            cursor.execute(
+                f"INSERT INTO {table} (company_id, due_date, units) "
+                f"SELECT %s, * FROM UNNEST(%s::date[], %s::bigint[]) {upsert}",
+                [company.pk, [due for due, _ in rows], [amount for _, amount in rows]],
+            )
+            return
+        for start in range(0, len(rows), KEPT_BALANCE_ROWS_PER_STATEMENT):
+            chunk = rows[start:start + KEPT_BALANCE_ROWS_PER_STATEMENT]
+            cursor.execute(
+                f"INSERT INTO {table} (company_id, due_date, units) "
+                f"VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))} {upsert}",
+                [v for due, amount in chunk for v in (company.pk, connection.ops.adapt_datefield_value(due), amount)],
             )
 
 
@@ -388,5 +458,5 @@ def set_period_lock(*, company, end_date: dt.date | None, set_by=None) -> Period
         lock, _ = PeriodLock.objects.select_for_update().get_or_create(company=company)
         lock.end_date = end_date
         lock.set_by = set_by
-        lock.save()
+        lock.save(update_fields=["end_date", "set_by", "updated_at"])
     return lock

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from settle.core.money import ZERO
-from settle.ledger.selectors import BUCKET_LABELS, AgingReport, receivables_aging
+from settle.ledger.selectors import BUCKET_LABELS, AgingRow, receivables_aging_totals
 from settle.payments.models import CardPayment, Processor
 from settle.sales.models import Client, Invoice, InvoiceEmail, ManualPayment
 from settle.sales.selectors import invoices
@@ -21,12 +21,12 @@ class Dashboard:
     owed_to_you: Decimal  # the receivable balance
     overdue: Decimal  # the part of it past due
     received_this_month: Decimal  # manual and recorded card payments dated this month
-    aging: AgingReport
+    aging: AgingRow  # the aging's Total row
     recent_invoices: list[Invoice]
 
     @property
     def aging_buckets(self) -> list[tuple[str, Decimal]]:
-        return list(zip(BUCKET_LABELS, self.aging.totals.buckets, strict=True))
+        return list(zip(BUCKET_LABELS, self.aging.buckets, strict=True))
 
 
 def received_between(*, company, start: dt.date, end: dt.date) -> Decimal:
@@ -42,14 +42,13 @@ def received_between(*, company, start: dt.date, end: dt.date) -> Decimal:
 
 def dashboard(*, company, recent: int = 8) -> Dashboard:
     today = company.today()
-    aging = receivables_aging(company=company, as_of=today)
-    totals = aging.totals
+    totals = receivables_aging_totals(company=company, as_of=today)
     return Dashboard(
         today=today,
         owed_to_you=totals.total,
         overdue=totals.days_1_30 + totals.days_31_60 + totals.days_61_90 + totals.over_90,
         received_this_month=received_between(company=company, start=today.replace(day=1), end=today),
-        aging=aging,
+        aging=totals,
         recent_invoices=list(invoices(company=company)[:recent]),
     )
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from settle.core.errors import PeriodLocked, SettleError
 from settle.ledger.models import AccountRole, JournalEntry, JournalLine
-from settle.ledger.selectors import receivable_balance, receivables_aging
+from settle.ledger.integrity import open_receivable_faults
+from settle.ledger.selectors import receivable_balance, receivables_aging, receivables_aging_totals
 from settle.ledger.services import account_for_role, set_period_lock
 from settle.sales.models import Invoice, InvoiceStatus, ManualPayment
 from settle.sales.services.clients import create_client
@@ -74,6 +75,15 @@ def check_invariants(company):
     # L4 / S5: A/R aging ties to the receivable accounts and to the invoices' balances due.
     balance = receivable_balance(company=company, as_of=FAR)
     assert receivables_aging(company=company, as_of=FAR).totals.total == balance
+    # L4: the aging's Total row from kept open receivables equals the report's, on any day,
+    # with lines dated after it, and the kept rows equal the lines they stand for.
+    for as_of in (BASE, BASE + dt.timedelta(days=20), BASE + dt.timedelta(days=45), BASE + dt.timedelta(days=90), FAR):
+        kept, report = receivables_aging_totals(company=company, as_of=as_of), receivables_aging(company=company, as_of=as_of).totals
+        assert (kept.buckets, kept.credit) == (report.buckets, report.credit), as_of
+    assert open_receivable_faults(company=company) == []
+    # L1: entries are numbered 1, 2, 3… with no gap, refused postings included.
+    numbers = list(JournalEntry.objects.filter(company=company).order_by("number").values_list("number", flat=True))
+    assert numbers == list(range(1, len(numbers) + 1))
     on_receivable = Invoice.objects.filter(company=company, receivable_account__role=AccountRole.RECEIVABLE)
     assert sum((inv.balance_due for inv in on_receivable), Decimal("0")) == balance
     for invoice in Invoice.objects.filter(company=company).select_related("receivable_account", "company"):

@@ -1,5 +1,6 @@
 """What one issue_invoice costs in queries (S2, L2): role accounts read once, the period lock read
-once (under its row lock), the number allocated in one statement, lines written in bulk."""
+once (under its row lock, in the statement that numbers the entry), the number allocated in one
+statement, lines written in bulk, the kept balances and open receivables each in one upsert."""
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +17,11 @@ def test_issue_invoice_reads_once_and_writes_in_bulk(company):  # S2, L2
     sql = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
     assert invoice.number == "INV-0002" and invoice.journal_entry.lines.count() == 3
     assert sum('FROM "ledger_account"' in s for s in sql) == 1  # receivable, sales and sales tax together
-    assert sum('FROM "ledger_periodlock"' in s for s in sql) == 1
+    # The period lock is read once, under its row lock, by the statement that also numbers the entry.
+    assert [s for s in sql if '"ledger_periodlock"' in s] == [s for s in sql if s.startswith('UPDATE "ledger_periodlock"')]
+    assert sum('"ledger_periodlock"' in s for s in sql) == 1 and "RETURNING" in next(s for s in sql if "periodlock" in s)
+    assert not any("MAX(" in s and '"ledger_journalentry"' in s for s in sql)
+    assert sum(s.startswith('INSERT INTO "ledger_openreceivable"') for s in sql) == 1  # L4: kept in the same transaction
     assert [s for s in sql if "companies_company" in s and s.startswith("UPDATE")] == [
         s for s in sql if "next_invoice_number" in s
     ] and sum("RETURNING" in s and "next_invoice_number" in s for s in sql) == 1

@@ -109,3 +109,74 @@ def test_navigation_counts_only_this_companys_open_problems_with_one_membership_
     assert sum('FROM "companies_membership"' in q["sql"] for q in queries.captured_queries) == 1
     client.post("/companies/switch/", {"company_id": second.pk})
     assert '<span class="badge overdue">3</span>' in client.get("/invoices/").content.decode()
+
+
+def test_dashboard_aging_comes_from_kept_open_receivables_and_matches_the_report(member_client, company, make_invoice):  # L4, S8, S9
+    from decimal import Decimal
+
+    from settle.ledger.integrity import find_faults
+    from settle.ledger.models import AccountRole
+    from settle.ledger.selectors import receivables_aging
+    from settle.ledger.services import Line, account_for_role, post_journal_entry
+    from settle.sales.services.credits import issue_credit_note
+    from settle.sales.services.invoices import LineInput, revise_invoice
+    from settle.sales.services.voiding import void_invoice
+
+    today = company.today()
+    make_invoice(company, "Northwind Café", "100.00", days_ago=70)  # 40 days past due
+    make_invoice(company, "Old Mill", "80.00", days_ago=200)  # over 90
+    make_invoice(company, "Harbour Hotel", "250.00", paid="50.00")  # 200 current
+    credited = make_invoice(company, "Quay Stores", "120.00", days_ago=120, paid="120.00")
+    issue_credit_note(invoice=credited, date=today, amount=Decimal("30.00"), reason="Short delivery")  # a credit of 30
+    voided = make_invoice(company, "Gone Ltd", "999.00", days_ago=50)
+    void_invoice(invoice=voided)
+    moved = make_invoice(company, "Late Revision", "60.00", days_ago=45)  # 15 days past due, until revised
+    revise_invoice(invoice=moved, client=moved.client, issue_date=today, terms=moved.terms,
+                   lines=[LineInput("Bread", Decimal("1"), Decimal("60.00"))])
+    receivable = account_for_role(company=company, role=AccountRole.RECEIVABLE)
+    bank = account_for_role(company=company, role=AccountRole.BANK)
+    post_journal_entry(company=company, date=today, lines=[  # an A/R amount without an invoice: Unassigned
+        Line(account=receivable, debit=Decimal("15.00")), Line(account=bank, credit=Decimal("15.00"))])
+    make_invoice(company, "Future Co", "40.00", days_ago=-5)  # dated after today: not yet owed
+
+    html = member_client(Level.VIEWER).get("/").content.decode()
+
+    # Current: 200 + 60 (revised) + 15 (unassigned) − 30 (credit); 31–60: 100; over 90: 80.
+    assert "Current: $245.00; 1–30: $0.00; 31–60: $100.00; 61–90: $0.00; Over 90: $80.00" in html
+    assert stat(html, "owed-to-you") == "$425.00" and stat(html, "overdue") == "$180.00"
+    report = receivables_aging(company=company, as_of=today).totals
+    assert report.buckets == [Decimal("245"), 0, Decimal("100"), 0, Decimal("80")] and report.credit == Decimal("-30")
+    assert find_faults(company=company) == []
+
+
+def test_dashboard_costs_the_same_queries_with_ten_times_the_invoices(member_client, company, make_invoice):  # L4
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    viewer = member_client(Level.VIEWER)
+    make_invoice(company, "Northwind Café", "100.00", days_ago=10)
+    viewer.get("/")
+    with CaptureQueriesContext(connection) as few:
+        assert viewer.get("/").status_code == 200
+    for n in range(30):
+        make_invoice(company, f"Client {n}", f"{n + 1}.00", days_ago=n * 7, paid="1.00" if n % 3 == 0 else "0")
+    with CaptureQueriesContext(connection) as many:
+        html = viewer.get("/").content.decode()
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert "Client 0" in html and "Over 90: $" in html
+
+
+def test_check_ledger_finds_a_kept_open_receivable_that_drifted(company, make_invoice):  # L4, L2
+    from django.db.models import F
+
+    from settle.ledger.integrity import find_faults
+    from settle.ledger.models import OpenReceivable
+
+    invoice = make_invoice(company, "Northwind Café", "100.00", days_ago=70)
+    assert find_faults(company=company) == []
+    OpenReceivable.objects.filter(company=company, due_date=invoice.due_date).update(units=F("units") + 1)
+    faults = find_faults(company=company)
+    assert faults == [
+        f"Kept open receivables of company {company.pk} due {invoice.due_date} are 100.0001, "
+        "but the receivable lines of its invoices due that day sum to 100.0000."
+    ]
