@@ -175,6 +175,12 @@ class CardPayment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The dashboard's "received this month" reads only the month's recorded payments.
+        indexes = [
+            models.Index(
+                fields=["company", "paid_on"], condition=models.Q(status="recorded"), name="card_payment_recorded_on"
+            )
+        ]
         constraints = [
             # R5: once per company, Stripe account and payment intent, whatever the processor.
             models.UniqueConstraint(

@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 
 from settle.core.money import ZERO
+from settle.ledger.models import JournalEntry
 from settle.ledger.selectors import BUCKET_LABELS, AgingRow, receivables_aging_totals
 from settle.payments.models import CardPayment, Processor
 from settle.sales.models import Client, Invoice, InvoiceEmail, ManualPayment
@@ -31,9 +32,11 @@ class Dashboard:
 
 def received_between(*, company, start: dt.date, end: dt.date) -> Decimal:
     """Payments received `start`..`end`: manual ones not reversed plus card payments recorded in the books."""
-    manual = ManualPayment.objects.filter(
-        company=company, date__range=(start, end), journal_entry__reversed_by__isnull=True
-    ).aggregate(total=Sum("amount"))["total"]
+    manual = (
+        ManualPayment.objects.filter(company=company, date__range=(start, end))
+        .exclude(Exists(JournalEntry.objects.filter(reverses_id=OuterRef("journal_entry_id"), reverses_id__isnull=False)))
+        .aggregate(total=Sum("amount"))["total"]
+    )
     card = CardPayment.objects.filter(
         company=company, paid_on__range=(start, end), status=CardPayment.Status.RECORDED
     ).aggregate(total=Sum("amount"))["total"]

@@ -180,3 +180,24 @@ def test_check_ledger_finds_a_kept_open_receivable_that_drifted(company, make_in
         f"Kept open receivables of company {company.pk} due {invoice.due_date} are 100.0001, "
         "but the receivable lines of its invoices due that day sum to 100.0000."
     ]
+
+
+def test_received_this_month_leaves_out_reversed_payments_and_earlier_months(member_client, company, make_invoice):  # L4, S5
+    import datetime as dt
+    from decimal import Decimal
+
+    from settle.ledger.models import AccountRole
+    from settle.ledger.services import account_for_role
+    from settle.sales.services.manual_payments import record_manual_payment, reverse_manual_payment
+
+    kept = make_invoice(company, "Northwind Café", "100.00", paid="40.00")
+    undone = make_invoice(company, "Harbour Hotel", "100.00", paid="25.00")
+    reverse_manual_payment(payment=undone.manual_payments.get())
+    earlier = make_invoice(company, "Old Mill", "100.00", days_ago=70)
+    record_manual_payment(invoice=earlier, date=company.today().replace(day=1) - dt.timedelta(days=1),
+                          amount=Decimal("10.00"), deposit_account=account_for_role(company=company, role=AccountRole.BANK))
+
+    html = member_client(Level.VIEWER).get("/").content.decode()
+
+    assert stat(html, "received-this-month") == "$40.00"
+    assert kept.manual_payments.count() == 1
