@@ -91,7 +91,8 @@ class JournalEntry(models.Model):
     class Meta:
         ordering = ["date", "number"]
         verbose_name_plural = "journal entries"
-        indexes = [models.Index(fields=["company", "date"], name="entry_company_date")]
+        # The journal lists entries newest first, a page at a time.
+        indexes = [models.Index(fields=["company", "date", "number"], name="entry_company_date_number")]
         constraints = [
             models.UniqueConstraint(fields=["company", "number"], name="entry_number_unique_per_company"),
         ]

@@ -30,6 +30,7 @@ from .models import (
     JournalEntry,
     JournalLine,
     OpenReceivable,
+    PeriodLock,
 )
 
 SCALE = 10_000  # JournalLine amounts carry 4 decimal places.
@@ -614,17 +615,29 @@ def receivables_aging_totals(*, company, as_of: dt.date) -> AgingRow:
 
 
 def journal_entries(*, company):
-    """The company's entries, newest first, each with its debit total (`total`)."""
+    """The company's entries, newest first; `entry_totals` gives a page's debit totals."""
     return (
         JournalEntry.objects.filter(company=company)
         .select_related("reverses", "reversed_by")
-        .annotate(total_units=sum_units("lines__debit"))
         .order_by("-date", "-number")
     )
 
 
-def entry_total(entry: JournalEntry) -> Decimal:
-    return from_units(getattr(entry, "total_units", 0))
+def journal_entry_count(*, company) -> int:
+    """How many entries the company has, from one row: entries are numbered 1, 2, 3… without a gap
+    (`PeriodLock.last_entry_number` is the last number given)."""
+    return PeriodLock.objects.filter(company=company).values_list("last_entry_number", flat=True).first() or 0
+
+
+def entry_totals(entries) -> dict[int, Decimal]:
+    """Each entry's debit total, by entry id, in one query over those entries' lines."""
+    rows = (
+        JournalLine.objects.filter(entry_id__in=[entry.pk for entry in entries])
+        .order_by()
+        .values("entry_id")
+        .annotate(total=sum_units("debit"))
+    )
+    return {row["entry_id"]: from_units(row["total"]) for row in rows}
 
 
 def entry_lines(entry: JournalEntry):

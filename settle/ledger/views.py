@@ -2,12 +2,14 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from settle.companies.access import member_required
 from settle.companies.models import Level
 from settle.core.errors import SettleError
+from settle.core.money import ZERO
 
 from . import exports, selectors, services
 from .access import access_account, access_entry
@@ -201,11 +203,28 @@ def general_ledger(request):
 # --- Journal ------------------------------------------------------------------------------
 
 
+class CountedPaginator(Paginator):
+    """A Paginator told its count, so a page does not count every row."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._count
+
+
 @member_required(Level.VIEWER)
 def journal(request):
-    entries = selectors.journal_entries(company=request.membership.company)
-    page = Paginator(entries, JOURNAL_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(entry, selectors.from_units(entry.total_units)) for entry in page]
+    company = request.membership.company
+    paginator = CountedPaginator(
+        selectors.journal_entries(company=company), JOURNAL_PAGE_SIZE, count=selectors.journal_entry_count(company=company)
+    )
+    page = paginator.get_page(request.GET.get("page"))
+    entries = list(page)
+    totals = selectors.entry_totals(entries)
+    rows = [(entry, totals.get(entry.pk, ZERO)) for entry in entries]
     return render(request, "ledger/journal.html", {"page": page, "rows": rows})
 
 

@@ -205,3 +205,27 @@ def test_aging_reads_open_invoices_and_those_settled_after_the_date(company, cha
     assert [(r.name, r.total) for r in receivables_aging(company=company, as_of=d("2026-03-31")).rows] == [
         ("Unassigned", D("15.00"))
     ]
+
+
+def test_journal_pages_cost_the_same_whatever_the_number_of_entries(company, chart, member_client):  # L1, L4
+    from settle.ledger.views import JOURNAL_PAGE_SIZE
+
+    client = member_client(Level.VIEWER)
+    post(company, d("2026-01-01"), (chart.bank, "1.00"), (chart.sales, "-1.00"))
+    client.get("/ledger/journal/")
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/ledger/journal/").status_code == 200
+    for n in range(JOURNAL_PAGE_SIZE + 4):
+        post(company, d("2026-01-02"), (chart.bank, f"{n + 2}.00"), (chart.sales, f"-{n + 2}.00"))
+    with CaptureQueriesContext(connection) as many:
+        first = _text(client.get("/ledger/journal/"))
+    last = _text(client.get("/ledger/journal/?page=2"))
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert not any("GROUP BY" in q["sql"] and "ledger_journalentry" in q["sql"] and "LIMIT" not in q["sql"]
+                   and "IN (" not in q["sql"] for q in many.captured_queries)
+    total = JOURNAL_PAGE_SIZE + 5
+    assert "Page 1 of 2" in first and "Page 2 of 2" in last
+    # Newest first, each with its debit total; the oldest entries on the last page.
+    assert re.search(rf'>{total}</a></td> <td>2 Jan 2026</td>[^\n]*?<td class="num">\${total}\.00</td>', first)
+    assert re.search(r'>1</a></td> <td>1 Jan 2026</td>[^\n]*?<td class="num">\$1\.00</td>', last)
+    assert f">{total}</a>" not in last and ">1</a></td>" not in first

@@ -4,6 +4,7 @@
   naming an invoice, grouped by the invoice's due date); from now on posting keeps it.
 - `PeriodLock.last_entry_number` starts at each company's highest entry number; a company
   without a period-lock row gets one.
+- The journal's index adds the entry number, so a page of the newest entries is read in order.
 """
 
 import django.db.models.deletion
@@ -50,6 +51,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RemoveIndex(model_name="journalentry", name="entry_company_date"),
+        migrations.AddIndex(
+            model_name="journalentry",
+            index=models.Index(fields=["company", "date", "number"], name="entry_company_date_number"),
+        ),
         migrations.AddField(
             model_name="periodlock",
             name="last_entry_number",
