@@ -30,7 +30,7 @@ from ..forms import (
     line_formset,
 )
 from ..models import Client, InvoiceLine, InvoiceStatus
-from ..services.credits import CREDITED_REFUSAL, creditable_amount, has_credit_notes
+from ..services.credits import CREDITED_REFUSAL, creditable_amount, has_credit_moved, has_credit_notes
 from ..services.documents import invoice_document_context, invoice_pdf, invoice_pdf_with_link, pdf_filename
 from ..services.invoice_emails import default_body, default_subject, processor_line, send_invoice_email
 from ..services.reminders import describe_step, schedule_for
@@ -243,8 +243,13 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
             "deposit_account", "journal_entry", "journal_entry__reversed_by", "created_by"
         )
     ]
-    # Neither revised nor voided once paid or credited (S9); one answer for both buttons.
-    changeable = not invoice.is_void and not has_payments(invoice) and not has_credit_notes(invoice)
+    card_payments = payment_selectors.card_payments_of_invoice(invoice=invoice)
+    credit_notes = list(selectors.credit_notes_of_invoice(invoice=invoice))
+    # Neither revised nor voided once paid or credited (S9); one answer for both buttons. The page's own
+    # rows answer what has_payments and has_credit_notes would ask again: a payment not reversed, a card
+    # payment, a credit note; only credit moved through the invoice is asked for.
+    paid = any(not reversed_ for _, reversed_ in payments) or bool(card_payments)
+    changeable = not invoice.is_void and not paid and not credit_notes and not has_credit_moved(invoice)
     email_form = InvoiceEmailForm(
         initial={"to": invoice.client.emails, "subject": default_subject(invoice), "body": default_body(invoice)}
     )
@@ -265,10 +270,10 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
             "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
             "emails": invoice.emails.select_related("sent_by"),
             "editable": changeable,
-            "card_payments": payment_selectors.card_payments_of_invoice(invoice=invoice),
+            "card_payments": card_payments,
             "payment_links": payment_selectors.links_of_invoice(invoice=invoice),
             "voidable": changeable,
-            "credit_notes": selectors.credit_notes_of_invoice(invoice=invoice),
+            "credit_notes": credit_notes,
             "credit_note_form": credit_note_form,
             "creditable": creditable,
             "reminders": [(r, describe_step(r.step)) for r in invoice.reminders.all()],
