@@ -32,6 +32,19 @@ def test_invoice_page_reads_its_lines_and_deposit_accounts_once(company, bookkee
     assert not _reading(queries, "payments_refund") and not _reading(queries, "payments_dispute")
     assert "Cake" in page and "Delivery" in page and "Chequing Account" in page and "Cash on Hand" in page
     assert "Cake — $100.00" in page  # the email form's default body names the lines
+    # Edit and Void are decided from the payments, card payments and credit notes the page lists (S8, S9).
+    assert f'href="/invoices/{invoice.pk}/edit/"' not in page and 'id="void-form"' not in page
+    for table in ("sales_manualpayment", "payments_cardpayment", "sales_creditnote"):
+        assert len(_reading(queries, table)) == 1, table
+
+
+def test_unpaid_invoice_page_offers_edit_and_void_without_asking_twice(company, bookkeeper):  # S8, S9
+    invoice = make_invoice(company, lines=[("Cake", "1", "100.00")])
+    with CaptureQueriesContext(connection) as queries:
+        page = bookkeeper.get(f"/invoices/{invoice.pk}/").content.decode()
+    assert f'href="/invoices/{invoice.pk}/edit/"' in page and 'id="void-form"' in page
+    for table in ("sales_manualpayment", "payments_cardpayment", "sales_creditnote"):
+        assert len(_reading(queries, table)) == 1, table
 
 
 def test_client_page_reads_the_client_once(company, viewer):  # S1
