@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from settle.core.dates import format_date
 from settle.ledger.models import AccountRole
 from settle.sales.models import Client
 from settle.sales.services.manual_payments import record_manual_payment
@@ -77,6 +78,9 @@ def test_lists_show_each_status_badge_and_card_processor(company, viewer):  # S1
     for badge in ('<span class="badge paid">Paid</span>', '<span class="badge partially_paid">Partially paid</span>',
                   '<span class="badge void">Voided</span>', '<span class="badge unpaid">Unpaid</span>'):
         assert invoices.count(badge) == 1, badge
+    # Dates as on every page ("3 Dec 2026"), issue and due.
+    for value in (paid.issue_date, paid.due_date):
+        assert f'data-label="{"Issued" if value == paid.issue_date else "Due"}">{format_date(value)}</td>' in invoices
     clients = viewer.get("/clients/").content.decode()
     assert '<td class="c-processor" data-label="Card processor">Stripe\n</td>' in clients
     assert 'Old &lt;Stripe&gt; <span class="muted">(disconnected)</span>' in clients
