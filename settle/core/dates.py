@@ -17,6 +17,7 @@ import zoneinfo
 
 from babel.core import Locale, UnknownLocaleError, get_global
 from django.utils import dateformat, timezone
+from django.utils.formats import get_format
 
 from settle.formats.en.formats import DATE_FORMAT, DATETIME_FORMAT
 
@@ -52,6 +53,13 @@ def date_order(time_zone: str) -> DateOrder:
         strftime=sep.join(FIELDS[f][0] for f in order),
         placeholder=sep.join(FIELDS[f][1] for f in order),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def format_day(value: dt.date, language: str) -> str:
+    """`value` (a date) as `{{ value }}` shows it in `language` ("3 Dec 2026"); each distinct
+    day is formatted once, for lists that show hundreds of dates from one year."""
+    return dateformat.format(value, get_format("DATE_FORMAT", language))
 
 
 def format_date(value: dt.date | None) -> str:

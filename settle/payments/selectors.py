@@ -43,6 +43,8 @@ def card_payments_of_invoice(*, invoice) -> list[CardPayment]:
         .select_related("processor", "journal_entry", "reversal_entry", "reversed_by")
         .order_by("created_at", "pk")
     )
+    if not payments:
+        return payments
     refunds: dict[int, list[Refund]] = {}
     for refund in (
         Refund.objects.filter(card_payment__in=payments, company_id=invoice.company_id)

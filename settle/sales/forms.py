@@ -9,6 +9,7 @@ import binascii
 from decimal import Decimal
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
 
 from settle.core.dates import ISO, DateOrder, date_order
 from settle.core.errors import SettleError
@@ -89,7 +90,8 @@ class AmountField(forms.CharField):
 def _processor_choices(company, *, auto: bool) -> list[tuple[str, str]]:
     choices = [(AUTO, "Client's default (else the company default)")] if auto else []
     choices.append(("", "None"))
-    choices += [(str(p.pk), p.name) for p in selectors.connected_processors(company=company)]
+    # Only the id and name: the rows carry an encrypted key that need not be decrypted here.
+    choices += [(str(pk), name) for pk, name in selectors.connected_processors(company=company).values_list("pk", "name")]
     return choices
 
 
@@ -338,6 +340,21 @@ class ProcessorForm(forms.Form):
         return processor
 
 
+class _OnceReadChoices(ModelChoiceIterator):
+    """Choices read from the field's queryset once per form: rendering the select (and checking
+    whether its first choice is empty) reuses the rows instead of querying again."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class OnceReadModelChoiceField(forms.ModelChoiceField):
+    iterator = _OnceReadChoices
+
+
 class ManualPaymentForm(forms.Form):
     date = forms.DateField(widget=DateInput)
     amount = AmountField(currency="USD")
@@ -346,7 +363,7 @@ class ManualPaymentForm(forms.Form):
         required=False, max_length=ManualPayment._meta.get_field("reference").max_length, validators=[plain_line],
         help_text="Cheque number, transfer reference…",
     )
-    deposit_account = forms.ModelChoiceField(label="Deposit to", queryset=None, empty_label=None)
+    deposit_account = OnceReadModelChoiceField(label="Deposit to", queryset=None, empty_label=None)
 
     def __init__(self, *args, company, **kwargs):
         super().__init__(*args, **kwargs)

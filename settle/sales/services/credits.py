@@ -116,9 +116,13 @@ def has_credit_notes(invoice: Invoice) -> bool:
 
     Such an invoice is neither revised nor voided: its credit notes were split by its lines,
     and the credit moved through it is booked on its receivable line."""
+    return CreditNote.objects.filter(invoice_id=invoice.pk).exists() or has_credit_moved(invoice)
+
+
+def has_credit_moved(invoice: Invoice) -> bool:
+    """Customer credit applied to, from or refunded from the invoice (S9): `has_credit_notes` less the notes."""
     return (
-        CreditNote.objects.filter(invoice_id=invoice.pk).exists()
-        or CreditApplication.objects.filter(Q(from_invoice_id=invoice.pk) | Q(to_invoice_id=invoice.pk)).exists()
+        CreditApplication.objects.filter(Q(from_invoice_id=invoice.pk) | Q(to_invoice_id=invoice.pk)).exists()
         or CreditRefund.objects.filter(from_invoice_id=invoice.pk).exists()
     )
 

@@ -5,6 +5,7 @@ Viewers read; Bookkeepers and above change (member_required enforces it for ever
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -28,8 +29,8 @@ from ..forms import (
     apply_error,
     line_formset,
 )
-from ..models import Client, InvoiceStatus
-from ..services.credits import CREDITED_REFUSAL, creditable_amount, has_credit_notes
+from ..models import Client, InvoiceLine, InvoiceStatus
+from ..services.credits import CREDITED_REFUSAL, creditable_amount, has_credit_moved, has_credit_notes
 from ..services.documents import invoice_document_context, invoice_pdf, invoice_pdf_with_link, pdf_filename
 from ..services.invoice_emails import default_body, default_subject, processor_line, send_invoice_email
 from ..services.reminders import describe_step, schedule_for
@@ -78,7 +79,8 @@ def invoice_list(request):
     """Invoices, 50 a page: search, status filter and sort, kept while paging (S2)."""
     params = _invoice_params(request)
     client = _client_filter(request)
-    page = page_of(_listed_invoices(request, params, client), request)
+    # The rows show the invoice's own columns and its client: no company or account joined per row.
+    page = page_of(_listed_invoices(request, params, client).select_related(None), request)
     today = request.membership.company.today()
     rows = [(invoice, invoice.status_on(today)) for invoice in page.object_list]
     return render(
@@ -216,6 +218,8 @@ def invoice_edit(request, pk):
 
 def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_note_form=None, status=200):
     company = request.membership.company
+    # The lines are read once: the page lists them and the email form's default body names them.
+    prefetch_related_objects([invoice], Prefetch("lines", queryset=InvoiceLine.objects.select_related("tax_rate")))
     creditable = creditable_amount(invoice)
     if credit_note_form is None:
         credit_note_form = CreditNoteForm(
@@ -239,8 +243,13 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
             "deposit_account", "journal_entry", "journal_entry__reversed_by", "created_by"
         )
     ]
-    # Neither revised nor voided once paid or credited (S9); one answer for both buttons.
-    changeable = not invoice.is_void and not has_payments(invoice) and not has_credit_notes(invoice)
+    card_payments = payment_selectors.card_payments_of_invoice(invoice=invoice)
+    credit_notes = list(selectors.credit_notes_of_invoice(invoice=invoice))
+    # Neither revised nor voided once paid or credited (S9); one answer for both buttons. The page's own
+    # rows answer what has_payments and has_credit_notes would ask again: a payment not reversed, a card
+    # payment, a credit note; only credit moved through the invoice is asked for.
+    paid = any(not reversed_ for _, reversed_ in payments) or bool(card_payments)
+    changeable = not invoice.is_void and not paid and not credit_notes and not has_credit_moved(invoice)
     email_form = InvoiceEmailForm(
         initial={"to": invoice.client.emails, "subject": default_subject(invoice), "body": default_body(invoice)}
     )
@@ -251,7 +260,7 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
         {
             "invoice": invoice,
             "status": invoice.status_on(company.today()),
-            "lines": invoice.lines.select_related("tax_rate"),
+            "lines": invoice.lines.all(),
             "payments": payments,
             "payment_form": payment_form,
             "processor_form": processor_form,
@@ -261,10 +270,10 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
             "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
             "emails": invoice.emails.select_related("sent_by"),
             "editable": changeable,
-            "card_payments": payment_selectors.card_payments_of_invoice(invoice=invoice),
+            "card_payments": card_payments,
             "payment_links": payment_selectors.links_of_invoice(invoice=invoice),
             "voidable": changeable,
-            "credit_notes": selectors.credit_notes_of_invoice(invoice=invoice),
+            "credit_notes": credit_notes,
             "credit_note_form": credit_note_form,
             "creditable": creditable,
             "reminders": [(r, describe_step(r.step)) for r in invoice.reminders.all()],
