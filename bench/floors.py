@@ -168,8 +168,9 @@ def check_statements(w: Workload, start: dt.date, end: dt.date) -> None:
 def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
     """The rows one issue_invoice writes, as raw INSERTs in one transaction: the floor for writes.
 
-    Number, invoice, its lines, the journal entry, its lines, the kept balances and the
-    invoice's link to its entry; no validation, no period lock. Returns the invoice id.
+    Number, invoice, its lines, the journal entry (numbered from the period-lock row's counter),
+    its lines, the kept balances and open receivables and the invoice's link to its entry; no
+    validation, no period-lock check. Returns the invoice id.
     """
     company = w.company
     lines = invoice_lines(rng, w.tax_rate)
@@ -182,6 +183,7 @@ def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
     tax_total = sum((t for _, _, t in priced), ZERO)
     total = subtotal + tax_total
     today = _day(company.today())
+    due_date = _day(company.today() + dt.timedelta(days=30))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "UPDATE companies_company SET next_invoice_number = next_invoice_number + 1 WHERE id = %s "
@@ -193,8 +195,7 @@ def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
             "INSERT INTO sales_invoice (company_id, number, client_id, issue_date, due_date, terms, "
             "receivable_account_id, notes, subtotal, tax_total, total, amount_paid, amount_credited, created_at) "
             "VALUES (%s, %s, %s, %s, %s, 'net_30', %s, '', %s, %s, %s, 0, 0, CURRENT_TIMESTAMP) RETURNING id",
-            [company.pk, number, client.pk, today, _day(company.today() + dt.timedelta(days=30)), w.receivable.pk,
-             subtotal, tax_total, total],
+            [company.pk, number, client.pk, today, due_date, w.receivable.pk, subtotal, tax_total, total],
         )
         invoice_id = cursor.fetchone()[0]
         values, params = [], []
@@ -206,12 +207,22 @@ def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
             "INSERT INTO sales_invoiceline (invoice_id, company_id, position, description, quantity, unit_price, "
             "tax_rate_id, income_account_id, amount, tax_amount) VALUES " + ", ".join(values), params,
         )
-        cursor.execute(
-            "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
-            "SELECT %s, COALESCE(MAX(number), 0) + 1, %s, %s, %s, CURRENT_TIMESTAMP FROM ledger_journalentry "
-            "WHERE company_id = %s RETURNING id",
-            [company.pk, today, f"Invoice {number}", f"invoice:{invoice_id}", company.pk],
-        )
+        bump = "UPDATE ledger_periodlock SET last_entry_number = last_entry_number + 1 WHERE company_id = %s"
+        entry = [today, f"Invoice {number}", f"invoice:{invoice_id}"]
+        if connection.vendor == "postgresql":  # the entry's number and its row in one statement
+            cursor.execute(
+                f"WITH n AS ({bump} RETURNING company_id, last_entry_number) "
+                "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
+                "SELECT company_id, last_entry_number, %s, %s, %s, CURRENT_TIMESTAMP FROM n RETURNING id",
+                [company.pk, *entry],
+            )
+        else:
+            cursor.execute(bump + " RETURNING last_entry_number", [company.pk])
+            cursor.execute(
+                "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, CURRENT_TIMESTAMP) RETURNING id",
+                [company.pk, cursor.fetchone()[0], *entry],
+            )
         entry_id = cursor.fetchone()[0]
         legs = [(w.receivable.pk, total, ZERO, invoice_id), (w.sales.pk, ZERO, subtotal, None)]
         if tax_total:
@@ -228,6 +239,11 @@ def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
             "debit_units = ledger_dailybalance.debit_units + excluded.debit_units, "
             "credit_units = ledger_dailybalance.credit_units + excluded.credit_units",
             [p for account, dr, cr, _ in legs for p in (company.pk, account, today, int(dr * SCALE), int(cr * SCALE))],
+        )
+        cursor.execute(
+            "INSERT INTO ledger_openreceivable (company_id, due_date, units) VALUES (%s, %s, %s) "
+            "ON CONFLICT (company_id, due_date) DO UPDATE SET units = ledger_openreceivable.units + excluded.units",
+            [company.pk, due_date, int(total * SCALE)],
         )
         cursor.execute("UPDATE sales_invoice SET journal_entry_id = %s WHERE id = %s", [entry_id, invoice_id])
     return invoice_id
