@@ -87,6 +87,10 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--skip-pages", action="store_true")
+    p.add_argument("--only", action="append", metavar="TARGET",
+                   help="run only this target besides the hello floor (repeatable): "
+                        "dashboard, invoice_list, invoice_list_unpaid_by_balance_page_5, client_list, "
+                        "client_detail, invoice_detail, pay_page, webhook_duplicate")
     p.add_argument("--scale-out", type=int, default=0, metavar="N", help="card payments per scale-out phase")
     p.add_argument("--keep", action="store_true", help="leave the database in place at the end")
     p.add_argument("--out")
@@ -321,6 +325,11 @@ def load_pages(args, books: dict, settle_port: int, hello_port: int) -> dict:
     webhook_url = f"http://127.0.0.1:{settle_port}/payments/webhooks/{books['processor_id']}/"
     event_id = "evt_load_duplicate_" + secrets.token_hex(6)
     targets["webhook_duplicate"] = (webhook_url, {"Content-Type": "application/json"}, event_id)
+    if args.only:
+        unknown = set(args.only) - set(targets)
+        if unknown:
+            raise SystemExit(f"unknown target(s) {', '.join(sorted(unknown))}; known: {', '.join(targets)}")
+        targets = {name: t for name, t in targets.items() if name == "hello" or name in args.only}
 
     for name, (url, headers, event) in targets.items():  # each answers 200 (and the event is handled once)
         if event:

@@ -69,6 +69,8 @@ def client_for(processor) -> ProcessorClient:
 
 def verify_event(*, kind: str = "stripe", payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
     """Check a webhook's signature with the endpoint secret; raises base.InvalidSignature."""
+    if kind != "stripe":
+        raise base.ProcessorError(f"Settle does not support {kind} processors.")
     from .stripe import verify_event as stripe_verify_event
 
     return stripe_verify_event(payload=payload, signature=signature, secret=secret)

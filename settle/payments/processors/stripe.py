@@ -17,6 +17,7 @@ import json
 import logging
 import re
 from decimal import Decimal
+from urllib.parse import quote
 
 import stripe
 from django.conf import settings
@@ -123,6 +124,12 @@ class StripeProcessorClient:
             raise base.ProcessorError(f"Stripe refused the request: {_scrub(exc.user_message, self._key)}") from None
         return result.to_dict() if hasattr(result, "to_dict") else result
 
+    def _json(self, what: str, method: str, path: str, params: dict | None = None, options: dict | None = None) -> dict:
+        """One call whose JSON answer is used as it comes (the card-payment path's calls): the SDK's
+        errors are mapped by `_call` as for any call, but no SDK object is built and turned back into a dict."""
+        response = self._call(what, self._client.raw_request, method, path, **(params or {}), **(options or {}))
+        return response.data
+
     # -- account and webhooks ----------------------------------------------------------
     def retrieve_account(self) -> base.AccountInfo:
         """The key's Stripe account. A restricted key that may not read the account is
@@ -184,10 +191,8 @@ class StripeProcessorClient:
             params["customer_email"] = request.customer_email
         if request.expires_at is not None:
             params["expires_at"] = int(request.expires_at.timestamp())
-        session = self._call(
-            "create checkout session",
-            self._client.v1.checkout.sessions.create,
-            params,
+        session = self._json(
+            "create checkout session", "post", "/v1/checkout/sessions", params,
             {"idempotency_key": request.idempotency_key},
         )
         return self._session_info(session)
@@ -219,10 +224,8 @@ class StripeProcessorClient:
 
     def payment_result(self, session_id: str) -> base.PaymentResult | None:
         """The paid payment behind a session, or None while it is not complete and paid."""
-        session = self._call(
-            "retrieve paid checkout session",
-            self._client.v1.checkout.sessions.retrieve,
-            session_id,
+        session = self._json(
+            "retrieve paid checkout session", "get", f"/v1/checkout/sessions/{quote(session_id, safe='')}",
             {"expand": ["payment_intent.latest_charge.balance_transaction"]},
         )
         if session.get("status") != "complete" or session.get("payment_status") != "paid":

@@ -61,7 +61,7 @@ from settle.sales.models import Invoice
 from ..models import CheckoutSession, PaymentLink, Processor
 from ..processors import client_for
 from ..processors.base import CheckoutRequest, KeyRejected, ProcessorError, ProcessorUnavailable
-from .links import LinkState, amount_payable, link_state
+from .links import LinkState, amount_payable, link_state, pending_card_payments
 from .problems import report_key_rejected
 from .recording import book_session, booking_of, our_session, retire_session
 from .sessions import Retired, open_sessions
@@ -124,12 +124,13 @@ def _decide(link: PaymentLink, billing_name: str, billing_email: str) -> _Decisi
             "invoice", "invoice__company", "invoice__client", "invoice__card_processor", "invoice__receivable_account"
         ).get(pk=link.pk)
         invoice = link.invoice
-        state = link_state(link, invoice)
+        pending = pending_card_payments(invoice)  # one sum, for the state and the amount
+        state = link_state(link, invoice, pending=pending)
         if state != LinkState.PAYABLE:
             raise CheckoutRefused(state)
         processor = invoice.card_processor
         currency = invoice.company.currency.upper()
-        amount = quantize(amount_payable(invoice), currency)
+        amount = quantize(amount_payable(invoice, pending=pending), currency)
         try:
             minor = to_minor_units(amount, currency)
         except InvalidAmount:  # pragma: no cover - quantize makes this impossible

@@ -53,12 +53,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from settle.core.errors import SettleError
+from settle.core.fields import Secret, decrypt_cached
 
 from ..models import CheckoutSession, Problem, Processor, ProcessorEvent
-from ..processors import client_for
+from ..processors import client_for, verify_event
 from ..processors.base import InvalidSignature, KeyRejected, ProcessorError, ProcessorUnavailable, VerifiedEvent
 from .problems import raise_problem, report_key_rejected
 from .recording import book_session, our_session
@@ -185,17 +186,50 @@ HANDLERS: dict[str, Callable[[Processor, VerifiedEvent], _Prepared | None]] = {
 }
 
 
-def handle_webhook(*, processor_id: int, payload: bytes, signature: str) -> Outcome:
-    """Verify, deduplicate and handle one delivery. See the module docstring for the contract."""
-    processor = Processor.objects.select_related("company", "deposit_account").filter(pk=processor_id).first()
-    if processor is None:
-        raise UnknownProcessor("No such processor.")
-    if not processor.webhook_secret or not signature:
-        raise InvalidSignature("The webhook signature is missing or cannot be checked.")
-    event = client_for(processor).verify_event(payload=payload, signature=signature, secret=processor.webhook_secret)
+def _signing_endpoint(processor_id: int) -> tuple[str, str] | None:
+    """(kind, webhook signing secret) of a processor, or None: one read by primary key.
 
-    if ProcessorEvent.objects.filter(processor=processor, event_id=event.event_id).exists():
+    The secret is decrypted once per process for each ciphertext (`decrypt_cached`), so a
+    rotated secret (a new ciphertext, whichever process wrote it) is used from the next delivery.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT kind, webhook_secret FROM {Processor._meta.db_table} WHERE id = %s", [processor_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    kind, token = row
+    return kind, Secret(decrypt_cached(token)) if token else ""
+
+
+def _already_handled(processor_id: int, event_id: str) -> bool:
+    """Whether the event has a row: one look-up in the (processor, event_id) unique index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {ProcessorEvent._meta.db_table} WHERE processor_id = %s AND event_id = %s",
+            [processor_id, event_id],
+        )
+        return cursor.fetchone() is not None
+
+
+def handle_webhook(*, processor_id: int, payload: bytes, signature: str) -> Outcome:
+    """Verify, deduplicate and handle one delivery. See the module docstring for the contract.
+
+    A duplicate costs two indexed reads (the processor's signing secret, then the event's row)
+    and no ORM model: the processor is loaded in full only for an event not handled before.
+    """
+    endpoint = _signing_endpoint(processor_id)
+    if endpoint is None:
+        raise UnknownProcessor("No such processor.")
+    kind, secret = endpoint
+    if not secret or not signature:
+        raise InvalidSignature("The webhook signature is missing or cannot be checked.")
+    event = verify_event(kind=kind, payload=payload, signature=signature, secret=secret)
+
+    if _already_handled(processor_id, event.event_id):
         return Outcome.DUPLICATE
+    processor = Processor.objects.select_related("company", "deposit_account").filter(pk=processor_id).first()
+    if processor is None:  # deleted meanwhile (its company was)
+        raise UnknownProcessor("No such processor.")
     handler = HANDLERS.get(event.type)
     prepared = None
     if handler is not None:

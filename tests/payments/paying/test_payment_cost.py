@@ -11,6 +11,8 @@ takes the company row lock, a paid-up invoice's receipt does not sum pending pay
 are queued by one INSERT, outgoing webhooks cost nothing for a company without endpoints, and
 the page shows what the booking read."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -78,3 +80,50 @@ def test_r1_webhook_secret_decrypted_once_per_process_and_forgotten_on_key_rotat
     assert client_for(reloaded).retrieve_account().account_id == account
     assert stripe.deliver(reloaded, event).content == b"duplicate"
     assert len(decrypted) == 2
+
+
+def test_r1_duplicate_webhook_answered_by_two_indexed_reads(stripe, sent_link, processor):  # R1
+    """A repeated delivery reads the processor's signing secret by primary key and the event's row by
+    (processor, event id), and nothing else: no session, user, membership or write."""
+    session_id = stripe.open_session(sent_link)
+    assert stripe.pay(session_id).status_code == 200
+    event = stripe.session_event(session_id)
+    assert stripe.deliver(processor, event).content == b"handled"
+
+    with CaptureQueriesContext(connection) as queries:
+        response = stripe.deliver(processor, event)
+    assert response.status_code == 200 and response.content == b"duplicate"
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 2, "\n".join(s[:300] for s in sql)
+    assert "payments_processor" in sql[0] and "webhook_secret" in sql[0] and "JOIN" not in sql[0].upper()
+    assert "payments_processorevent" in sql[1] and "event_id" in sql[1]
+    assert all(s.lstrip().upper().startswith("SELECT") for s in sql)
+    assert CardPayment.objects.count() == 1
+
+
+def test_r1_p3_replaced_signing_secret_used_from_the_next_delivery(stripe, sent_link, processor):  # R1, P3
+    """The decrypted signing secret is kept per process by its ciphertext: a secret replaced by
+    another process (no chance to drop what this one kept) is used from the next delivery, and the
+    old one no longer verifies."""
+    import secrets
+
+    from settle.core import fields
+    from settle.core.fields import Secret
+    from settle.payments.models import Processor
+
+    session_id = stripe.open_session(sent_link)
+    assert stripe.pay(session_id).status_code == 200
+    event = stripe.session_event(session_id)
+    assert stripe.deliver(processor, event).content == b"handled"
+    assert stripe.deliver(processor, event).content == b"duplicate"  # the old secret is now kept in this process
+    old_secret = str.__str__(processor.webhook_secret)
+
+    new_secret = "whsec_" + secrets.token_hex(16)
+    Processor.objects.filter(pk=processor.pk).update(webhook_secret=Secret(new_secret))  # as another process would
+    assert any(v == old_secret for v in fields._DECRYPTED.values())  # nothing told this process
+
+    refused = stripe.deliver(processor, event, signature=stripe.sign(json.dumps(event).encode(), old_secret))
+    assert refused.status_code == 400 and refused.content == b"Invalid signature."
+    accepted = stripe.deliver(processor, event, signature=stripe.sign(json.dumps(event).encode(), new_secret))
+    assert accepted.status_code == 200 and accepted.content == b"duplicate"
+    assert CardPayment.objects.count() == 1
