@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, TextChoices, Value
-from django.db.models.functions import Coalesce, Length
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, TextChoices
+from django.db.models.functions import Length
 
 from settle.core.money import InvalidAmount, parse_amount, quantize
 
@@ -98,7 +98,7 @@ INVOICE_DEFAULT_SORT = "-issued"  # newest first: the (company, issue_date, id) 
 # Each key but "client" has an index (company, <its columns>, id) (Invoice.Meta.indexes), so a page
 # is read from the index, not by sorting every invoice; "client" walks the clients by name.
 
-CLIENT_SORTS = {"name": ("name",), "email": ("emails",), "balance": ("balance",)}
+CLIENT_SORTS = {"name": ("name",), "email": ("emails",), "balance": ("open_units",)}
 CLIENT_DEFAULT_SORT = "name"
 
 
@@ -164,32 +164,21 @@ def invoices(
 
 
 def client_list(*, company, status: str = "", search: str = "", sort: str = CLIENT_DEFAULT_SORT) -> QuerySet[Client]:
-    """The company's clients with `balance` (what their open invoices still ask for).
+    """The company's clients; each one's `open_balance` is what its open invoices still ask for.
 
     `search` matches the name or a contact email (any part, any case); `status` is one of
-    ClientStatus; `sort` a key of CLIENT_SORTS, "-" first for descending.
+    ClientStatus; `sort` a key of CLIENT_SORTS, "-" first for descending. The balance is the
+    kept `Client.open_units`, so sorting or filtering by it reads the page from an index.
     """
-    open_invoices = (
-        Invoice.objects.filter(client=OuterRef("pk"), voided_at__isnull=True)
-        .exclude(status_q(InvoiceStatus.PAID, today=company.today()))
-    )
-    balance = Subquery(
-        open_invoices.order_by().values("client").annotate(due=Sum(F("total") - F("amount_paid") - F("amount_credited"))).values("due")[:1],
-        output_field=DecimalField(max_digits=14, decimal_places=4),
-    )
-    queryset = (
-        Client.objects.filter(company=company)
-        .select_related("default_processor")
-        .annotate(balance=Coalesce(balance, Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=4)))
-    )
+    queryset = Client.objects.filter(company=company).select_related("default_processor")
     if status == ClientStatus.OWING:
-        queryset = queryset.filter(Exists(open_invoices))
+        queryset = queryset.filter(open_units__gt=0)
     elif status == ClientStatus.OVERDUE:
         queryset = queryset.filter(
             Exists(Invoice.objects.filter(client=OuterRef("pk")).filter(status_q(InvoiceStatus.OVERDUE, today=company.today())))
         )
     elif status == ClientStatus.SETTLED:
-        queryset = queryset.filter(~Exists(open_invoices))
+        queryset = queryset.filter(open_units=0)
     search = search.strip()
     if search:
         queryset = queryset.filter(Q(name__icontains=search) | Q(emails__icontains=search))

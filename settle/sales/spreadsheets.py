@@ -97,5 +97,5 @@ def client_rows(clients, *, company) -> Iterable[list[str]]:
             text_cell(client.address),
             text_cell(processor.name if processor is not None and processor.is_connected else ""),
             currency,
-            amount_cell(client.balance, currency),
+            amount_cell(client.open_balance, currency),
         ]

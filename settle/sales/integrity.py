@@ -1,0 +1,55 @@
+"""check_ledger's checks of the kept client balances (S1)."""
+
+from django.db import connection
+from django.db.models import Case, DecimalField, F, Q, When
+
+from .models import Client, Invoice
+
+# The triggers of migration 0009, per database vendor.
+OPEN_UNITS_TRIGGERS = {
+    "postgresql": ["sales_invoice_open_units_insert_delete", "sales_invoice_open_units_update"],
+    "sqlite": ["sales_invoice_open_units_insert", "sales_invoice_open_units_delete", "sales_invoice_open_units_update"],
+}
+
+
+def open_balance_faults(*, company=None) -> list[str]:
+    """Clients whose kept open balance (`Client.open_units`) is not the sum of the positive balances
+    of their invoices not voided, and a missing trigger that keeps it (a table rebuilt by a later
+    migration on SQLite would lose it)."""
+    share = Case(
+        When(Q(voided_at__isnull=True) & Q(balance__gt=0), then=F("balance")),
+        default=0,
+        output_field=DecimalField(max_digits=14, decimal_places=4),
+    )
+    invoices = Invoice.objects.order_by()
+    clients = Client.objects.order_by()
+    if company is not None:
+        invoices = invoices.filter(company=company)
+        clients = clients.filter(company=company)
+    # Summed in Python: SQLite aggregates DECIMAL columns as floats.
+    actual: dict[int, int] = {}
+    for client_id, amount in invoices.annotate(share=share).filter(share__gt=0).values_list("client_id", "share"):
+        actual[client_id] = actual.get(client_id, 0) + int(round(amount * 10_000))
+    faults = []
+    for client_id, company_id, kept in clients.values_list("pk", "company_id", "open_units"):
+        if kept != actual.get(client_id, 0):
+            faults.append(
+                f"Client {client_id} (company {company_id}) keeps an open balance of {kept / 10_000:.4f}, "
+                f"but its open invoices ask for {actual.get(client_id, 0) / 10_000:.4f}."
+            )
+    expected = OPEN_UNITS_TRIGGERS.get(connection.vendor, [])
+    if expected:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgname = ANY(%s)",
+                    [expected],
+                )
+            else:
+                cursor.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN (%s)" % ", ".join(["%s"] * len(expected)),
+                    expected,
+                )
+            present = {name for (name,) in cursor.fetchall()}
+        faults += [f"Database trigger {name} is missing or disabled." for name in expected if name not in present]
+    return faults
