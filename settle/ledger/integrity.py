@@ -294,7 +294,12 @@ def open_receivable_faults(*, company=None) -> list[str]:
 
 def missing_guards() -> list[str]:
     """The database triggers of migration 0003 that are absent or disabled."""
-    expected = GUARDS.get(connection.vendor, [])
+    return [f"Database guard {name} is missing or disabled." for name in missing_triggers(GUARDS)]
+
+
+def missing_triggers(by_vendor: dict[str, list[str]]) -> list[str]:
+    """Of the triggers `by_vendor` names for this database, those absent or disabled."""
+    expected = by_vendor.get(connection.vendor, [])
     if not expected:
         return []
     with connection.cursor() as cursor:
@@ -310,7 +315,7 @@ def missing_guards() -> list[str]:
                 expected,
             )
         present = {name for (name,) in cursor.fetchall()}
-    return [f"Database guard {name} is missing or disabled." for name in expected if name not in present]
+    return [name for name in expected if name not in present]
 
 
-__all__ = ["find_faults", "kept_balance_faults", "missing_guards", "open_receivable_faults"]
+__all__ = ["find_faults", "kept_balance_faults", "missing_guards", "missing_triggers", "open_receivable_faults"]

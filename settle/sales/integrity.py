@@ -1,7 +1,8 @@
 """check_ledger's checks of the kept client balances (S1)."""
 
-from django.db import connection
 from django.db.models import Case, DecimalField, F, Q, When
+
+from settle.ledger.integrity import missing_triggers
 
 from .models import Client, Invoice
 
@@ -37,19 +38,5 @@ def open_balance_faults(*, company=None) -> list[str]:
                 f"Client {client_id} (company {company_id}) keeps an open balance of {kept / 10_000:.4f}, "
                 f"but its open invoices ask for {actual.get(client_id, 0) / 10_000:.4f}."
             )
-    expected = OPEN_UNITS_TRIGGERS.get(connection.vendor, [])
-    if expected:
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgname = ANY(%s)",
-                    [expected],
-                )
-            else:
-                cursor.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN (%s)" % ", ".join(["%s"] * len(expected)),
-                    expected,
-                )
-            present = {name for (name,) in cursor.fetchall()}
-        faults += [f"Database trigger {name} is missing or disabled." for name in expected if name not in present]
+    faults += [f"Database trigger {name} is missing or disabled." for name in missing_triggers(OPEN_UNITS_TRIGGERS)]
     return faults
