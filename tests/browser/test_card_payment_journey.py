@@ -115,7 +115,7 @@ def test_card_payment_journey(live_server, page, settings, _emulator):  # P1, P6
     invoice_url = page.url
 
     # 2–3. Email: the message at the bottom names the processor; Send.
-    page.click("#email-open")
+    page.click("#email-open[aria-haspopup=dialog]")  # once the dialog is wired
     dialog = page.locator("#email-dialog")
     expect(dialog.get_by_test_id("processor-line")).to_contain_text("Stripe")
     dialog.get_by_label("Message").fill("Thank you for your order. You can pay online below.")

@@ -91,7 +91,7 @@ def test_reconnect_and_pay_books_once(live_server, settings, _emulator):  # R5, 
         page.fill("#id_lines-0-unit_price", "100.00")
         page.click("button:has-text('Issue invoice')")
         invoice_url = page.url
-        page.click("#email-open")
+        page.click("#email-open[aria-haspopup=dialog]")  # once the dialog is wired
         page.locator("#email-dialog button:has-text('Send')").click()
         expect(page.locator(".message.success")).to_contain_text("emailed")
         worker.send_due()

@@ -8,6 +8,7 @@
     event.preventDefault();
     dialog.showModal();
   });
+  opener.setAttribute("aria-haspopup", "dialog");
   dialog.querySelectorAll("[data-close-dialog]").forEach(function (button) {
     button.addEventListener("click", function () { dialog.close(); });
   });
