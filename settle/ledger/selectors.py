@@ -16,10 +16,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import BigIntegerField, F, Q, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Round
+from django.core.paginator import Page, Paginator
+from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Lower, Round
+from django.utils.functional import cached_property
 
-from settle.sales.models import Invoice
+from settle.sales.models import Client, Invoice
 
 from .models import (
     DEBIT_NORMAL,
@@ -505,20 +507,9 @@ def _bucket(days_past_due: int, amount: Decimal) -> str:
     return "over_90"
 
 
-def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
-    """Open receivables by client and days past due as of `as_of` (L4).
-
-    Built from the journal lines on the company's receivable-role accounts dated on or
-    before `as_of`, netted per invoice in SQL (JournalLine.invoice → its client and due
-    date); the rest of the receivable balance (lines without an invoice) forms the
-    "Unassigned" row. So the report's total always equals
-    `receivable_balance(company=..., as_of=...)`.
-
-    Only invoices that can have a balance are read: those open today (`amount_paid` and
-    `amount_credited` differ from `total`, the `invoice_open` index) and those with receivable lines dated after
-    `as_of`. Every other invoice nets to zero over all its lines (`check_ledger` checks
-    `amount_paid` against the journal), so the cost follows the open invoices, not history.
-    """
+def _candidates(*, company, as_of: dt.date) -> tuple[Q, bool]:
+    """The invoices that can have a receivable balance as of `as_of`, and whether lines dated
+    after `as_of` add any (none when the report is as of today)."""
     receivable = Q(account__role=AccountRole.RECEIVABLE)
     candidates = Q(
         invoice_id__in=Invoice.objects.filter(company=company)
@@ -526,10 +517,17 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
         .values("pk")
     )
     moved_later = JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
-    if moved_later.exists():  # none when the report is as of today
+    later = moved_later.exists()
+    if later:
         candidates |= Q(invoice_id__in=moved_later.order_by().values("invoice_id"))
+    return candidates, later
+
+
+def _client_rows(candidates: Q, *, as_of: dt.date) -> tuple[dict[int, AgingRow], int]:
+    """Per client, the nets of the `candidates` invoices' receivable lines dated on or before
+    `as_of`, by bucket; and the sum of those nets in ten-thousandths."""
     per_invoice = (
-        JournalLine.objects.filter(receivable, candidates, date__lte=as_of)
+        JournalLine.objects.filter(Q(account__role=AccountRole.RECEIVABLE), candidates, date__lte=as_of)
         .order_by()
         .values("invoice_id", "invoice__client_id", "invoice__client__name", "invoice__due_date")
         .annotate(net=Sum(units("debit") - units("credit")))
@@ -547,6 +545,25 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
         row.add(_bucket((as_of - inv["invoice__due_date"]).days, amount), amount)
         if amount < 0:
             row.credit += amount
+    return by_client, assigned
+
+
+def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
+    """Open receivables by client and days past due as of `as_of` (L4).
+
+    Built from the journal lines on the company's receivable-role accounts dated on or
+    before `as_of`, netted per invoice in SQL (JournalLine.invoice → its client and due
+    date); the rest of the receivable balance (lines without an invoice) forms the
+    "Unassigned" row. So the report's total always equals
+    `receivable_balance(company=..., as_of=...)`.
+
+    Only invoices that can have a balance are read: those open today (`amount_paid` and
+    `amount_credited` differ from `total`, the `invoice_open` index) and those with receivable lines dated after
+    `as_of`. Every other invoice nets to zero over all its lines (`check_ledger` checks
+    `amount_paid` against the journal), so the cost follows the open invoices, not history.
+    """
+    candidates, _ = _candidates(company=company, as_of=as_of)
+    by_client, assigned = _client_rows(candidates, as_of=as_of)
     unassigned = _net_units(
         DailyBalance.objects.filter(company=company, account__role=AccountRole.RECEIVABLE, date__lte=as_of)
     ) - assigned
@@ -561,6 +578,78 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
     return report
 
 
+AGING_PAGE_SIZE = 50
+
+
+class _CountedPaginator(Paginator):
+    """A Paginator told its count (the clients with an open invoice, counted once)."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._count
+
+
+@dataclass
+class AgingPage:
+    """One page of the aging report: up to `AGING_PAGE_SIZE` clients in the report's order, the
+    "Unassigned" row on the last page only, and the whole report's Total row on every page."""
+
+    as_of: dt.date
+    page: Page  # over the clients; `page.start_index()`, `end_index()`, `paginator.count`
+    rows: list[AgingRow]
+    totals: AgingRow
+
+
+def aging_clients(*, company):
+    """The company's clients with an open invoice (not voided, a balance either way), in the
+    report's order: by lowercased name, then id, read from the `client_company_lower_name` index."""
+    open_invoice = Invoice.objects.filter(client=OuterRef("pk"), voided_at__isnull=True).exclude(balance=0)
+    return Client.objects.filter(company=company).filter(Exists(open_invoice)).order_by(Lower("name"), "id")
+
+
+def receivables_aging_page(*, company, as_of: dt.date, page=None, per_page: int = AGING_PAGE_SIZE) -> AgingPage:
+    """Page `page` of `receivables_aging(company=..., as_of=...)` (L4); a `page` that is not a
+    number gives the first page, one past the end the last.
+
+    When no receivable line is dated after `as_of` (always so as of today), the page reads its
+    clients from the client index and the journal lines of those clients' open invoices only, and
+    the Total row and the Unassigned amount from the kept balances
+    (`receivables_aging_totals`): the cost follows the page, not the company's invoices. A past
+    date builds the whole report and slices it.
+    """
+    candidates, later = _candidates(company=company, as_of=as_of)
+    if later:
+        report = receivables_aging(company=company, as_of=as_of)
+        client_rows = [row for row in report.rows if row.client_id is not None]
+        unassigned = [row for row in report.rows if row.client_id is None]
+        shown = Paginator(client_rows, per_page).get_page(page)
+        rows = list(shown)
+        if not shown.has_next():
+            rows += unassigned
+        return AgingPage(as_of=as_of, page=shown, rows=rows, totals=report.totals)
+
+    clients = aging_clients(company=company)
+    shown = _CountedPaginator(clients, per_page, count=clients.count()).get_page(page)
+    ids = [client.pk for client in shown]
+    by_client: dict[int, AgingRow] = {}
+    if ids:
+        open_here = (
+            Invoice.objects.filter(company=company, client_id__in=ids)
+            .exclude(total=F("amount_paid") + F("amount_credited"))
+            .values("pk")
+        )
+        by_client, _ = _client_rows(Q(invoice_id__in=open_here), as_of=as_of)
+    rows = [by_client[pk] for pk in ids if pk in by_client]
+    totals, unassigned = _aging_totals(company=company, as_of=as_of)
+    if unassigned and not shown.has_next():
+        rows.append(AgingRow(name="Unassigned", current=from_units(unassigned)))
+    return AgingPage(as_of=as_of, page=shown, rows=rows, totals=totals)
+
+
 def receivables_aging_totals(*, company, as_of: dt.date) -> AgingRow:
     """The Total row of `receivables_aging(company=..., as_of=...)`, from kept balances (L4).
 
@@ -571,6 +660,11 @@ def receivables_aging_totals(*, company, as_of: dt.date) -> AgingRow:
     dated after `as_of`, can have one; their nets are read from the lines), and the rest of the
     receivable balance (lines without an invoice) is Current, as the Unassigned row is.
     """
+    return _aging_totals(company=company, as_of=as_of)[0]
+
+
+def _aging_totals(*, company, as_of: dt.date) -> tuple[AgingRow, int]:
+    """`receivables_aging_totals`, and the Unassigned row's amount in ten-thousandths."""
     receivable = Q(account__role=AccountRole.RECEIVABLE)
     per_due: dict[dt.date, int] = dict(
         OpenReceivable.objects.filter(company=company).exclude(units=0).values_list("due_date", "units")
@@ -607,7 +701,7 @@ def receivables_aging_totals(*, company, as_of: dt.date) -> AgingRow:
         DailyBalance.objects.filter(company=company, account__role=AccountRole.RECEIVABLE, date__lte=as_of)
     ) - assigned
     totals.add("current", from_units(credit + unassigned))
-    return totals
+    return totals, unassigned
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Lower
 from settle.core.money import plain_number
 
 
@@ -33,7 +33,11 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["company", "open_units", "id"], name="client_company_open_units")]
+        indexes = [
+            models.Index(fields=["company", "open_units", "id"], name="client_company_open_units"),
+            # The A/R aging page reads its clients in the report's order (lowercased name, id).
+            models.Index(models.F("company"), Lower("name"), models.F("id"), name="client_company_lower_name"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(open_units__gte=0), name="client_open_units_not_negative"),
             models.UniqueConstraint(fields=["company", "name"], name="client_name_unique_per_company"),
