@@ -200,11 +200,19 @@ def page_urls(w: Workload) -> dict[str, str]:
         "accounts": "/ledger/",
         "trial_balance": "/ledger/trial-balance/",
         "aging": "/ledger/aging/",
+        "aging_page_2": "/ledger/aging/?page=2",
+        "aging_last_page": f"/ledger/aging/?page={aging_last_page(w)}",
         "journal": "/ledger/journal/",
         "register_receivable": f"/ledger/accounts/{w.receivable.pk}/",
         "profit_and_loss": "/ledger/profit-and-loss/",
         "balance_sheet": "/ledger/balance-sheet/",
     }
+
+
+def aging_last_page(w: Workload) -> int:
+    """The number of the A/R aging page's last page (50 clients a page)."""
+    clients = selectors.aging_clients(company=w.company).count()
+    return max(1, -(-clients // selectors.AGING_PAGE_SIZE))
 
 
 def _get(client: Client, url: str):
