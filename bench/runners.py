@@ -211,7 +211,7 @@ def page_urls(w: Workload) -> dict[str, str]:
 
 def aging_last_page(w: Workload) -> int:
     """The number of the A/R aging page's last page (50 clients a page)."""
-    clients = selectors.aging_clients(company=w.company).count()
+    clients = selectors.aging_client_count(company=w.company)
     return max(1, -(-clients // selectors.AGING_PAGE_SIZE))
 
 

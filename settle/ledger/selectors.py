@@ -606,9 +606,29 @@ class AgingPage:
 
 def aging_clients(*, company):
     """The company's clients with an open invoice (not voided, a balance either way), in the
-    report's order: by lowercased name, then id, read from the `client_company_lower_name` index."""
-    open_invoice = Invoice.objects.filter(client=OuterRef("pk"), voided_at__isnull=True).exclude(balance=0)
-    return Client.objects.filter(company=company).filter(Exists(open_invoice)).order_by(Lower("name"), "id")
+    report's order: by lowercased name, then id, read from the `client_company_lower_name` index.
+
+    A client owes when its kept `open_units` is above zero; one that owes nothing can still be
+    in credit on an invoice (a negative balance), which few invoices are."""
+    return (
+        Client.objects.filter(company=company)
+        .filter(Q(open_units__gt=0) | Exists(_credit_invoices(company=company).filter(client=OuterRef("pk"))))
+        .order_by(Lower("name"), "id")
+    )
+
+
+def _credit_invoices(*, company):
+    return Invoice.objects.filter(company=company, voided_at__isnull=True, balance__lt=0)
+
+
+def aging_client_count(*, company) -> int:
+    """How many clients `aging_clients` lists: those owing, counted from the kept balances' index,
+    and those owing nothing but in credit, from the few invoices with a negative balance."""
+    owing = Client.objects.filter(company=company, open_units__gt=0).count()
+    in_credit = (
+        _credit_invoices(company=company).filter(client__open_units=0).values("client_id").distinct().count()
+    )
+    return owing + in_credit
 
 
 def receivables_aging_page(*, company, as_of: dt.date, page=None, per_page: int = AGING_PAGE_SIZE) -> AgingPage:
@@ -632,15 +652,17 @@ def receivables_aging_page(*, company, as_of: dt.date, page=None, per_page: int 
             rows += unassigned
         return AgingPage(as_of=as_of, page=shown, rows=rows, totals=report.totals)
 
-    clients = aging_clients(company=company)
-    shown = _CountedPaginator(clients, per_page, count=clients.count()).get_page(page)
+    clients = aging_clients(company=company).only("pk")
+    shown = _CountedPaginator(clients, per_page, count=aging_client_count(company=company)).get_page(page)
     ids = [client.pk for client in shown]
     by_client: dict[int, AgingRow] = {}
     if ids:
-        open_here = (
+        # The page's open invoices first, so their lines are read by the invoice index, one
+        # invoice at a time, rather than by walking every line that names an invoice.
+        open_here = list(
             Invoice.objects.filter(company=company, client_id__in=ids)
             .exclude(total=F("amount_paid") + F("amount_credited"))
-            .values("pk")
+            .values_list("pk", flat=True)
         )
         by_client, _ = _client_rows(Q(invoice_id__in=open_here), as_of=as_of)
     rows = [by_client[pk] for pk in ids if pk in by_client]

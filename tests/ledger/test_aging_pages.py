@@ -16,8 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from settle.companies.models import Level
 from settle.ledger import selectors
 from settle.ledger.models import AccountRole
+from settle.sales.services.credits import issue_credit_note
 from settle.sales.services.invoices import InvoiceInput, LineInput, issue_invoices
 from settle.sales.services.manual_payments import ManualPaymentInput, record_manual_payments
+from settle.web.templatetags.money import money
 from tests.factories import make_company
 from tests.sales.builders import account, make_client
 
@@ -55,12 +57,20 @@ def _books(company, n_clients: int, *, start: int = 0):
             for invoice in invoices[::3]
         ],
     )
-    return clients
+    return clients, invoices
 
 
 @pytest.fixture
 def books(company):
-    clients = _books(company, CLIENTS)
+    clients, invoices = _books(company, CLIENTS)
+    # Client 063's one invoice, paid 5 of its total, credited in full: the client owes nothing
+    # and is in credit, yet is in the report.
+    credited = invoices[63]
+    credited.refresh_from_db()
+    assert credited.client == clients[63] and credited.amount_paid == Decimal("5")
+    issue_credit_note(invoice=credited, date=company.today(), amount=credited.total, reason="Returned")
+    clients[63].refresh_from_db()
+    assert clients[63].open_units == 0
     chart = Chart(company)
     # A receivable line without an invoice: the report's Unassigned row.
     post(company, company.today() - dt.timedelta(days=3), (chart.receivable, "12.34"), (chart.sales, "-12.34"))
@@ -107,9 +117,13 @@ def test_l4_aging_pages_show_every_client_once_in_the_reports_order(company, boo
     assert "Clients 101–120 of 120" in pages[2]
     assert 'rel="prev"' not in pages[0] and 'rel="prev"' in pages[1] and 'rel="next"' not in pages[2]
 
-    money = [f"${amount:,.2f}" for amount in [*report.totals.owed_buckets, report.totals.credit, report.totals.total]]
+    in_credit = next(row for row in report.rows if row.name == "Client 063")
+    assert in_credit.credit == in_credit.total == Decimal("-5")
+
+    footer = [money(amount) for amount in [*report.totals.owed_buckets, report.totals.credit, report.totals.total]]
+    assert footer[-2] == "-$5.00"
     for text in pages:
-        assert re.findall(r'<td class="num"[^>]*>([^<]+)</td>', _footer(text)) == money
+        assert re.findall(r'<td class="num"[^>]*>([^<]+)</td>', _footer(text)) == footer
     assert [("<td>Unassigned</td>" in text) for text in pages] == [False, False, True]
     assert "$12.34" in pages[2].split("<td>Unassigned</td>")[1].split("</tr>")[0]
 
@@ -126,7 +140,7 @@ def test_l4_aging_page_of_a_past_date_slices_the_full_report(company, books, mem
     pages = _walk(viewer, f"/ledger/aging/?as_of={as_of}")
     assert sum((_clients(text) for text in pages), []) == clients
     for text in pages:
-        assert re.search(r'id="aging-total">([^<]+)<', text).group(1) == f"${report.totals.total:,.2f}"
+        assert re.search(r'id="aging-total">([^<]+)<', text).group(1) == money(report.totals.total)
     assert not any("<td>Unassigned</td>" in text for text in pages)  # posted after that date
 
 
@@ -143,14 +157,14 @@ def test_n4_aging_page_number_that_is_not_a_page_shows_the_first_or_last(company
 def test_c2_aging_page_shows_only_the_companys_clients(company, books, member_client):
     """C2: another company's clients and balances are neither listed nor counted nor totalled."""
     other = make_company(name="Other Books")
-    theirs = _books(other, 30, start=500)
+    theirs, _ = _books(other, 30, start=500)
     viewer = member_client(Level.VIEWER)
     pages = _walk(viewer, "/ledger/aging/")
     listed = set(sum((_clients(text) for text in pages), []))
     assert len(listed) == CLIENTS and not listed & {client.pk for client in theirs}
     assert "of 120" in pages[0]
     total = selectors.receivables_aging_totals(company=company, as_of=company.today()).total
-    assert re.search(r'id="aging-total">([^<]+)<', pages[0]).group(1) == f"${total:,.2f}"
+    assert re.search(r'id="aging-total">([^<]+)<', pages[0]).group(1) == money(total)
 
 
 def test_l4_aging_csv_lists_every_client(company, books, member_client):
