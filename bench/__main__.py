@@ -214,6 +214,7 @@ def run(args) -> dict:
         timings.update(runners.floor_reads(large, runs=args.runs))
         timings.update(runners.check_ledger(runs=max(3, args.runs // 4)))
         timings.update(runners.pages(large, runs=max(5, args.runs // 2)))
+        timings.update(runners.aging_pages_side_by_side(small, large, runs=max(10, args.runs)))
         timings.update(runners.writes(large, runs=args.runs * 5))
         timings.update(runners.floor_writes(large, runs=args.runs * 5))
         if args.no_card:

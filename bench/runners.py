@@ -239,6 +239,29 @@ def pages(w: Workload, *, runs: int) -> dict:
     return {f"page_{name}": timed(lambda url=url: _get(client, url), runs=runs) for name, url in page_urls(w).items()}
 
 
+def aging_pages_side_by_side(small: Workload, large: Workload, *, runs: int) -> dict:
+    """The A/R aging page's first, second and last pages for the small and the main company, a
+    run of each in turn, so that both sizes see the same machine: on a shared machine, two runs
+    minutes apart differ by more than the page's growth. At --scale 20000 the small company has
+    the default run's shape (2,000 invoices, 100 clients)."""
+    clients = {"small": login(small), "large": login(large)}
+    urls = {
+        name: {"page_1": "/ledger/aging/", "page_2": "/ledger/aging/?page=2",
+               "last_page": f"/ledger/aging/?page={aging_last_page(w)}"}
+        for name, w in (("small", small), ("large", large))
+    }
+    samples: dict[str, list[float]] = {}
+    for page in ("page_1", "page_2", "last_page"):
+        for name in clients:
+            _get(clients[name], urls[name][page])  # warm-up
+        for _ in range(runs):
+            for name in clients:
+                t0 = time.perf_counter()
+                _get(clients[name], urls[name][page])
+                samples.setdefault(f"aging_side_by_side_{name}_{page}", []).append(time.perf_counter() - t0)
+    return {key: stats(values) for key, values in samples.items()}
+
+
 def emulator_calls_floor(base: str, key: str, *, runs: int, warmup: int) -> list[float]:
     """The emulator's own cost of one card payment: the Stripe calls Settle makes for it (create the
     Checkout Session, pay it, read it back expanded to the balance transaction), made directly over
