@@ -39,7 +39,6 @@ def drop_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    # Follows sales 0010_client_name_index once that migration is merged.
-    dependencies = [("sales", "0009_client_open_balance")]
+    dependencies = [("sales", "0010_client_name_index")]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes, elidable=False)]
