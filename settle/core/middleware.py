@@ -4,7 +4,8 @@
   non-character in the path, a query parameter or a form field (400 instead of a
   database error), a cookie carrying one is dropped, and the URL names listed in
   `settings.BODY_LIMITS` / `settings.JSON_BODY_URL_NAMES` get their body size (413) and
-  JSON shape (400) checked before anything reads or parses the body.
+  JSON shape (400) checked before anything reads or parses the body; the parsed body is
+  left on `request.checked_json` (absent when it is not JSON) so it is parsed once.
 - `RateLimitMiddleware`: the rules of `settings.RATE_LIMITS` (see settle/core/ratelimit.py),
   429 with Retry-After and a page in Settle's words.
 - `SecurityHeadersMiddleware`: the processor's checkout origin in the CSP's form-action
@@ -23,7 +24,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
 from . import ratelimit
-from .guards import bad_text, json_body_problem
+from .guards import NOT_JSON, bad_text, checked_json
 
 BAD_INPUT = "The request contained characters Settle cannot accept (such as a NUL byte). Nothing was changed."
 
@@ -68,9 +69,11 @@ class InputGuardMiddleware:
             if length > limit:
                 return _plain(f"The body is larger than {limit // 1024} KB.", 413)
         if url_name in settings.JSON_BODY_URL_NAMES and request.method == "POST":
-            problem = json_body_problem(request.body)
+            problem, parsed = checked_json(request.body)
             if problem:
                 return _plain(problem, 400)
+            if parsed is not NOT_JSON:
+                request.checked_json = parsed  # the view need not parse the body again
             return None
         # The API reads raw JSON bodies and refuses NUL itself; parsing its body as a form here
         # would leave the raw body unreadable to it.
