@@ -186,6 +186,8 @@ def _policy(parts, *, report_only: bool) -> str:
     key = (report_only, repr(parts.config), repr(parts.update), repr(parts.replace))
     policy = _POLICIES.get(key)
     if policy is None:
+        if len(_POLICIES) >= 64:  # policies made per response (none in Settle today) are not kept forever
+            _POLICIES.clear()
         policy = _POLICIES[key] = build_policy(**asdict(parts), report_only=report_only)
     return policy
 
