@@ -32,23 +32,35 @@ def _depth(raw: bytes) -> int:
     return deepest
 
 
-def json_body_problem(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
-    """Why `raw` must not be parsed, or None. Invalid JSON itself is left to the view."""
+NOT_JSON = object()  # what `checked_json` gives for a body that is not JSON
+
+
+def checked_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[str | None, object]:
+    """(why `raw` must not be parsed, or None; the parsed body, or NOT_JSON).
+
+    The body is parsed at most once, so a caller can hand the parsed value on instead of
+    parsing the same bytes again. Invalid JSON itself is left to the view (no problem, NOT_JSON).
+    """
     if _depth(raw) > max_depth:
-        return "The JSON body is nested too deeply."
+        return "The JSON body is nested too deeply.", NOT_JSON
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
-        return None
+        return None, NOT_JSON
     stack = [data]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             if bad_text(item):
-                return "The JSON body holds characters that are not allowed."
+                return "The JSON body holds characters that are not allowed.", NOT_JSON
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return None
+    return None, data
+
+
+def json_body_problem(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why `raw` must not be parsed, or None. Invalid JSON itself is left to the view."""
+    return checked_json(raw, max_depth=max_depth)[0]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.shortcuts import render
 
 log = logging.getLogger("settle.ratelimit")
@@ -135,17 +137,42 @@ class Rule:
         _cache().set(self._details_key(subject), seen, timeout=self.window + 60)
 
 
+_RULES: dict[str, tuple[list[Rule], dict[str, tuple[Rule, ...]]]] = {}
+
+
+@receiver(setting_changed)
+def _forget_rules(*, setting, **kwargs):
+    if setting.startswith("RATE_LIMIT"):
+        _RULES.clear()
+
+
+def _rules_and_index() -> tuple[list[Rule], dict[str, tuple[Rule, ...]]]:
+    """The rules of the settings, built once per process (again when the settings change), and
+    the rules of each URL name, in the settings' order."""
+    built = _RULES.get("")
+    if built is None:
+        enabled = getattr(settings, "RATE_LIMITS_ENABLED", True)
+        all_rules = [Rule(name, spec) for name, spec in settings.RATE_LIMITS.items()] if enabled else []
+        index: dict[str, list[Rule]] = {}
+        for rule in all_rules:
+            for url_name in rule.urls:
+                index.setdefault(url_name, []).append(rule)
+        built = _RULES[""] = (all_rules, {name: tuple(found) for name, found in index.items()})
+    return built
+
+
 def rules() -> list[Rule]:
-    if not getattr(settings, "RATE_LIMITS_ENABLED", True):
-        return []
-    return [Rule(name, spec) for name, spec in settings.RATE_LIMITS.items()]
+    return list(_rules_and_index()[0])
 
 
 def check(request, url_name: str | None, view_kwargs: dict) -> tuple[Verdict | None, list]:
     """Before the view: a Verdict when a rule refuses the request, and what to count after it."""
+    candidates = _rules_and_index()[1].get(url_name, ()) if url_name is not None else ()
+    if not candidates:
+        return None, []
     now = time.time()
     pending = []
-    for rule in rules():
+    for rule in candidates:
         if not rule.applies(request, url_name):
             continue
         subject = rule.subject(request, view_kwargs)

@@ -36,8 +36,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "settle.core.middleware.LeanPathsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "settle.core.middleware.CSPMiddleware",
     "settle.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "settle.core.middleware.InputGuardMiddleware",
@@ -48,6 +49,20 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "settle.companies.middleware.CurrentMembershipMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+# Machine endpoints: a processor's webhooks carry no cookie, user, form or CSRF token (the signature
+# authorizes), so the middleware serving browsers and people is skipped for them; the security
+# headers, the input guards and the rate limits still run (settle/core/middleware.py).
+LEAN_PATH_PREFIXES = ["/payments/webhooks/"]
+LEAN_SKIPPED_MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "settle.companies.middleware.CurrentMembershipMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

@@ -73,6 +73,22 @@ def test_signup_created_nothing_once_limited(client):  # C1 N4
     assert User.objects.count() == limit
 
 
+def test_changed_rules_apply_from_the_next_request(client, settings):  # N4
+    """The rules are built once per process, and again when the settings change: a lower limit,
+    a rule on a new page and switching the limits off each apply from the next request."""
+    assert client.get(f"/pay/{secrets.token_urlsafe(16)}/").status_code == 404  # the rules are built
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "pay-token-guesses": {
+        **settings.RATE_LIMITS["pay-token-guesses"], "limit": 2}}
+    assert client.get(f"/pay/{secrets.token_urlsafe(16)}/").status_code == 404
+    assert_too_many(client.get(f"/pay/{secrets.token_urlsafe(16)}/"))
+    settings.RATE_LIMITS = {"login-page": {"urls": ["login"], "methods": ["GET"], "key": "ip", "limit": 1, "window": 60}}
+    assert client.get("/login/").status_code == 200
+    assert_too_many(client.get("/login/"))
+    assert client.get(f"/pay/{secrets.token_urlsafe(16)}/").status_code == 404  # that rule is gone
+    settings.RATE_LIMITS_ENABLED = False
+    assert client.get("/login/").status_code == 200
+
+
 @pytest.fixture
 def axes_on(settings):
     settings.AXES_ENABLED = True

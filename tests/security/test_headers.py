@@ -70,6 +70,32 @@ def test_machine_endpoint_webhook(client, db):  # R1 N4
     assert_secure_headers(response)
 
 
+def test_webhook_from_a_signed_in_browser_skips_sessions_and_keeps_the_guards(
+    client, member_client, stripe, sent_link, processor
+):  # R1 N4
+    """A processor's webhook is a machine request: even carrying a signed-in session cookie it reads
+    no session, user or membership (one statement answers a duplicate), sets no cookie, and keeps
+    the security headers and the input guards; the pages still see the session."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    member_client(Level.ADMIN)  # the same test client, now carrying a session cookie
+    session_id = stripe.open_session(sent_link)
+    assert stripe.pay(session_id).status_code == 200
+    event = stripe.session_event(session_id)
+    assert stripe.deliver(processor, event).content == b"handled"
+    with CaptureQueriesContext(connection) as queries:
+        response = stripe.deliver(processor, event)
+    assert response.status_code == 200 and response.content == b"duplicate"
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 1 and "session" not in sql[0] and "companies_" not in sql[0], sql
+    assert not response.cookies and "Cookie" not in response.get("Vary", "")
+    assert_secure_headers(response)
+    nested = b'{"id": "evt_x", "data": ' + b"[" * 40 + b"]" * 40 + b"}"
+    assert stripe.deliver(processor, nested).status_code == 400
+    assert client.get("/clients/").status_code == 200  # a page: still signed in
+
+
 def test_hsts_in_production(client, settings):  # N4
     settings.SECURE_HSTS_SECONDS = 31536000
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -67,10 +67,13 @@ def client_for(processor) -> ProcessorClient:
     return client_for_key(processor.secret_key, kind=processor.kind)
 
 
-def verify_event(*, kind: str = "stripe", payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
-    """Check a webhook's signature with the endpoint secret; raises base.InvalidSignature."""
+def verify_event(*, kind: str = "stripe", payload: bytes, signature: str, secret: str, parsed=None) -> base.VerifiedEvent:
+    """Check a webhook's signature with the endpoint secret; raises base.InvalidSignature.
+
+    `parsed`, when given, is `json.loads(payload)` already done by the caller (None: parse here).
+    """
     if kind != "stripe":
         raise base.ProcessorError(f"Settle does not support {kind} processors.")
     from .stripe import verify_event as stripe_verify_event
 
-    return stripe_verify_event(payload=payload, signature=signature, secret=secret)
+    return stripe_verify_event(payload=payload, signature=signature, secret=secret, parsed=parsed)

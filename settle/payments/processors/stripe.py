@@ -507,12 +507,13 @@ class StripeProcessorClient:
         return verify_event(payload=payload, signature=signature, secret=secret)
 
 
-def verify_event(*, payload: bytes, signature: str, secret: str) -> base.VerifiedEvent:
+def verify_event(*, payload: bytes, signature: str, secret: str, parsed=None) -> base.VerifiedEvent:
     """Verify a webhook (signature checking needs only the endpoint secret) and parse its event.
 
     InvalidSignature when the signature does not verify (or the body is not UTF-8, so it
     cannot be checked); MalformedEvent when it verifies but the body is not an event (see
-    `event_from_dict`). Either way nothing has been read or changed.
+    `event_from_dict`). Either way nothing has been read or changed. `parsed`, when given, is
+    `json.loads(payload)` already done by the caller (None: the body is parsed here).
     """
     try:
         stripe.WebhookSignature.verify_header(payload, signature, str.__str__(secret), tolerance=300)
@@ -520,9 +521,11 @@ def verify_event(*, payload: bytes, signature: str, secret: str) -> base.Verifie
         raise base.InvalidSignature("The webhook signature does not verify.") from None
     except ValueError:  # not UTF-8
         raise base.InvalidSignature("The webhook body is not valid text.") from None
+    if parsed is not None:
+        return event_from_dict(parsed)
     try:
         event = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise base.MalformedEvent("The webhook body is not valid JSON.") from None
     return event_from_dict(event)
 

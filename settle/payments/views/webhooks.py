@@ -20,6 +20,7 @@ def stripe_webhook(request, processor_id: int):
             processor_id=processor_id,
             payload=request.body,
             signature=request.headers.get("Stripe-Signature", ""),
+            **({"parsed": request.checked_json} if hasattr(request, "checked_json") else {}),
         )
     except UnknownProcessor:
         return HttpResponse("Unknown processor.", status=404, content_type="text/plain")
