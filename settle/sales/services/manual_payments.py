@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
-from settle.core.bulk import update_by_pk
+from settle.core.bulk import insert_instance, update_by_pk
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
@@ -126,7 +126,7 @@ def record_manual_payment(
         source=f"manual_payment:invoice:{invoice.pk}",
         created_by=created_by,
     )
-    payment = ManualPayment.objects.create(
+    payment = ManualPayment(
         company=company,
         invoice=invoice,
         date=date,
@@ -137,6 +137,7 @@ def record_manual_payment(
         journal_entry=entry,
         created_by=created_by,
     )
+    insert_instance(payment)
     add_payment(invoice=invoice, amount=amount)
     # A card checkout opened for the old balance would now charge too much (K4): retire it.
     from settle.payments.services.recording import retire_open_sessions
