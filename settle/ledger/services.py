@@ -236,41 +236,50 @@ def post_journal_entry(
 
 
 def _write_entry(entry: JournalEntry, lines: list[Line]) -> None:
-    """Number and INSERT `entry` (PeriodLocked before anything is written), then its lines and kept figures.
+    """Number and INSERT `entry`, its lines and kept figures; PeriodLocked, with nothing written, for a locked date.
 
-    Inside a caller's transaction: a refusal leaves it usable; an error after the entry is
-    written marks it for rollback, as any other statement of it would (see `_posting`).
+    As `_posting`: inside a caller's transaction a refusal leaves it usable, and an error while
+    writing marks it for rollback, as any other statement of it would.
     """
     company, date = entry.company, entry.date
     if connection.vendor == "postgresql":
-        _insert_numbered_entry(entry)
-    else:
-        entry.number = _allocate_entry_numbers(company=company, date=date, count=1)
-        insert_instance(entry)
+        with transaction.atomic(savepoint=False):
+            locked_through = _insert_numbered_entry(entry)
+            if locked_through is None:
+                _write_entry_lines(entry, lines)
+        if locked_through is not None:
+            raise _locked(locked_through, date)
+        return
+    entry.number = _allocate_entry_numbers(company=company, date=date, count=1)
     with transaction.atomic(savepoint=False):
-        insert_rows(
-            JournalLine,
-            ("entry", "company", "date", "account", "debit", "credit", "description", "invoice"),
-            [
-                (entry.pk, company.pk, date, line.account.pk, line.debit, line.credit, line.description[:255],
-                 None if line.invoice is None else line.invoice.pk)
-                for line in lines
-            ],
-        )
-        _keep_balances(company=company, date=date, lines=lines)
-        _keep_open_receivables(company=company, lines=lines)
+        insert_instance(entry)
+        _write_entry_lines(entry, lines)
+
+
+def _write_entry_lines(entry: JournalEntry, lines: list[Line]) -> None:
+    company, date = entry.company, entry.date
+    insert_rows(
+        JournalLine,
+        ("entry", "company", "date", "account", "debit", "credit", "description", "invoice"),
+        [
+            (entry.pk, company.pk, date, line.account.pk, line.debit, line.credit, line.description[:255],
+             None if line.invoice is None else line.invoice.pk)
+            for line in lines
+        ],
+    )
+    _keep_balances(company=company, date=date, lines=lines)
+    _keep_open_receivables(company=company, lines=lines)
 
 
 _ENTRY_FIELDS = [field for field in insert_fields(JournalEntry) if field.name != "number"]
 
 
-def _insert_numbered_entry(entry: JournalEntry) -> None:
+def _insert_numbered_entry(entry: JournalEntry) -> dt.date | None:
     """PostgreSQL: `_allocate_entry_numbers` and the entry's INSERT in one statement.
 
     The UPDATE takes the period-lock row lock and allocates the number only when the date is
     after the lock; the INSERT reads the number from it, so a refused date writes no entry
-    and uses no number (PeriodLocked is raised after the statement, as `_allocate_entry_numbers`
-    raises it).
+    and uses no number. Returns None once the entry is written, else the lock's end date.
     """
     company, date = entry.company, entry.date
     quote = connection.ops.quote_name
@@ -293,9 +302,10 @@ def _insert_numbered_entry(entry: JournalEntry) -> None:
         return _insert_numbered_entry(entry)
     end, entry_id, number = row
     if entry_id is None:
-        raise _locked(end, date)
+        return end
     entry.pk, entry.number = entry_id, number
     entry._state.adding, entry._state.db = False, connection.alias
+    return None
 
 
 @dataclass(frozen=True)
