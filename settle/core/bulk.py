@@ -4,7 +4,12 @@
 `update_by_pk` writes the same UPDATE from a dict. `insert_rows` is `bulk_create` for rows that
 need no model instance (no save(), no signals, ids not wanted back). Both run on PostgreSQL
 (one array per column, through `UNNEST`, as Django's own bulk_create does there) and SQLite
-(VALUES lists), and adapt each value as the model field does.
+(VALUES lists), and adapt each value as the model field does. A few rows (up to
+`SMALL_INSERT`, e.g. one invoice's lines) go as one VALUES list on both databases.
+
+`insert_instance` is `Model.save(force_insert=True)` for a new row of a single-table model
+with no `save()` of its own that matters here: one `INSERT … RETURNING`, no signals, no
+save-time bookkeeping. The database's constraints and triggers apply as to any INSERT.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from django.db import connection, models
 
 ROWS_PER_STATEMENT = 500
+SMALL_INSERT = 20  # rows up to which one VALUES list is cheaper than arrays through UNNEST
 
 # Fields whose database value on PostgreSQL is the Python value itself (Django's own
 # get_db_prep_save returns it unchanged): their values are passed as they are.
@@ -75,7 +81,7 @@ def insert_rows(model, field_names: Sequence[str], rows: Iterable[Sequence]) -> 
         chunk = rows[start:start + ROWS_PER_STATEMENT]
         prepared = [_column(field, list(values)) for field, values in zip(fields, zip(*chunk, strict=True), strict=True)]
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
+            if connection.vendor == "postgresql" and len(chunk) > SMALL_INSERT:
                 unnest = ", ".join(f"%s::{_array_type(field)}" for field in fields)
                 cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({unnest})", prepared)
             else:
@@ -84,3 +90,50 @@ def insert_rows(model, field_names: Sequence[str], rows: Iterable[Sequence]) -> 
                     f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))}",
                     [value for row in zip(*prepared, strict=True) for value in row],
                 )
+
+
+def insert_fields(model) -> list:
+    """The fields an INSERT of `model` writes: the concrete ones but the auto id and generated columns."""
+    return [
+        field for field in model._meta.concrete_fields
+        if not field.generated and field is not model._meta.auto_field
+    ]
+
+
+def insert_values(instance, fields) -> list:
+    """`fields`' values of a new `instance`, as the database takes them (`auto_now_add` filled in)."""
+    return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+
+
+def insert_instance(instance) -> None:
+    """INSERT the new `instance` in one statement and set what the database returns (its id, generated columns).
+
+    The row's own checks are the caller's: no `save()`, `full_clean()` or signals run.
+    """
+    model = type(instance)
+    if instance.pk is not None:
+        raise ValueError(f"{model.__name__} is already saved.")
+    fields = insert_fields(model)
+    returning = model._meta.db_returning_fields
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"RETURNING {', '.join(quote(field.column) for field in returning)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, insert_values(instance, fields))
+        row = cursor.fetchone()
+    set_returned(instance, returning, row)
+
+
+def set_returned(instance, fields, row) -> None:
+    """Put a RETURNING row's values on the instance saved by it, as `Model.save()` leaves it."""
+    table = type(instance)._meta.db_table
+    for field, value in zip(fields, row, strict=True):
+        col = field.get_col(table)
+        for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+            value = converter(value, col, connection)
+        setattr(instance, field.attname, value)
+    instance._state.adding = False
+    instance._state.db = connection.alias

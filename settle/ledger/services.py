@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
-from settle.core.bulk import insert_rows
+from settle.core.bulk import insert_fields, insert_instance, insert_rows, insert_values
 from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
@@ -224,34 +224,88 @@ def post_journal_entry(
     company, a date on or before the period lock. Takes the period-lock row lock.
     """
     _validate(company, date, lines)
-    with _posting(company=company, date=date) as number:
-        entry = JournalEntry.objects.create(
-            company=company,
-            number=number,
-            date=date,
-            memo=memo[:255],
-            source=source,
-            created_by=created_by,
-            reverses=reverses,
-        )
-        JournalLine.objects.bulk_create(
-            [
-                JournalLine(
-                    entry=entry,
-                    company=company,
-                    date=date,
-                    account=line.account,
-                    debit=line.debit,
-                    credit=line.credit,
-                    description=line.description[:255],
-                    invoice=line.invoice,
-                )
-                for line in lines
-            ]
-        )
-        _keep_balances(company=company, date=date, lines=lines)
-        _keep_open_receivables(company=company, lines=lines)
+    entry = JournalEntry(
+        company=company, date=date, memo=memo[:255], source=source, created_by=created_by, reverses=reverses
+    )
+    if connection.get_autocommit():
+        with transaction.atomic():
+            _write_entry(entry, lines)
+    else:
+        _write_entry(entry, lines)
     return entry
+
+
+def _write_entry(entry: JournalEntry, lines: list[Line]) -> None:
+    """Number and INSERT `entry`, its lines and kept figures; PeriodLocked, with nothing written, for a locked date.
+
+    As `_posting`: inside a caller's transaction a refusal leaves it usable, and an error while
+    writing marks it for rollback, as any other statement of it would.
+    """
+    company, date = entry.company, entry.date
+    if connection.vendor == "postgresql":
+        with transaction.atomic(savepoint=False):
+            locked_through = _insert_numbered_entry(entry)
+            if locked_through is None:
+                _write_entry_lines(entry, lines)
+        if locked_through is not None:
+            raise _locked(locked_through, date)
+        return
+    entry.number = _allocate_entry_numbers(company=company, date=date, count=1)
+    with transaction.atomic(savepoint=False):
+        insert_instance(entry)
+        _write_entry_lines(entry, lines)
+
+
+def _write_entry_lines(entry: JournalEntry, lines: list[Line]) -> None:
+    company, date = entry.company, entry.date
+    insert_rows(
+        JournalLine,
+        ("entry", "company", "date", "account", "debit", "credit", "description", "invoice"),
+        [
+            (entry.pk, company.pk, date, line.account.pk, line.debit, line.credit, line.description[:255],
+             None if line.invoice is None else line.invoice.pk)
+            for line in lines
+        ],
+    )
+    _keep_balances(company=company, date=date, lines=lines)
+    _keep_open_receivables(company=company, lines=lines)
+
+
+_ENTRY_FIELDS = [field for field in insert_fields(JournalEntry) if field.name != "number"]
+
+
+def _insert_numbered_entry(entry: JournalEntry) -> dt.date | None:
+    """PostgreSQL: `_allocate_entry_numbers` and the entry's INSERT in one statement.
+
+    The UPDATE takes the period-lock row lock and allocates the number only when the date is
+    after the lock; the INSERT reads the number from it, so a refused date writes no entry
+    and uses no number. Returns None once the entry is written, else the lock's end date.
+    """
+    company, date = entry.company, entry.date
+    quote = connection.ops.quote_name
+    lock_table, entry_table = quote(PeriodLock._meta.db_table), quote(JournalEntry._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in _ENTRY_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_ENTRY_FIELDS))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH n AS (UPDATE {lock_table} SET last_entry_number = last_entry_number + "
+            "CASE WHEN end_date IS NULL OR end_date < %s THEN 1 ELSE 0 END "
+            "WHERE company_id = %s RETURNING end_date, last_entry_number), "
+            f"e AS (INSERT INTO {entry_table} ({columns}, number) SELECT {placeholders}, last_entry_number FROM n "
+            "WHERE end_date IS NULL OR end_date < %s RETURNING id, number) "
+            "SELECT n.end_date, e.id, e.number FROM n LEFT JOIN e ON TRUE",
+            [date, company.pk, *insert_values(entry, _ENTRY_FIELDS), date],
+        )
+        row = cursor.fetchone()
+    if row is None:  # a company set up before the row existed: give it one (as `_allocate_entry_numbers`)
+        _allocate_entry_numbers(company=company, date=date, count=0)
+        return _insert_numbered_entry(entry)
+    end, entry_id, number = row
+    if entry_id is None:
+        return end
+    entry.pk, entry.number = entry_id, number
+    entry._state.adding, entry._state.db = False, connection.alias
+    return None
 
 
 @dataclass(frozen=True)

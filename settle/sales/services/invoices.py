@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 
 from settle.companies.models import Company
-from settle.core.bulk import insert_rows, update_by_pk
+from settle.core.bulk import insert_instance, insert_rows, update_by_pk
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, ZERO, format_money, quantize
 from settle.ledger.models import Account, AccountRole, AccountType
@@ -215,23 +215,20 @@ def _resolve_processor(company, *, client, receivable_account, card_processor, c
 
 
 def _write_lines(invoice: Invoice, prepared: _Prepared) -> None:
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                invoice=invoice,
-                company_id=invoice.company_id,
-                position=p.position,
-                description=p.description,
-                quantity=p.quantity,
-                unit_price=p.unit_price,
-                tax_rate=p.tax_rate,
-                income_account=p.income_account,
-                amount=p.amount,
-                tax_amount=p.tax_amount,
-            )
-            for p in prepared.lines
-        ]
-    )
+    insert_rows(InvoiceLine, _LINE_FIELDS, _line_rows(invoice, prepared))
+
+
+_LINE_FIELDS = ("invoice", "company", "position", "description", "quantity", "unit_price", "tax_rate", "income_account",
+                "amount", "tax_amount")
+
+
+def _line_rows(invoice: Invoice, prepared: _Prepared) -> list[tuple]:
+    """The invoice's lines as `_LINE_FIELDS` rows."""
+    return [
+        (invoice.pk, invoice.company_id, line.position, line.description, line.quantity, line.unit_price,
+         None if line.tax_rate is None else line.tax_rate.pk, line.income_account.pk, line.amount, line.tax_amount)
+        for line in prepared.lines
+    ]
 
 
 def _post(invoice: Invoice, prepared: _Prepared, *, created_by):
@@ -339,13 +336,23 @@ def issue_invoice(
     # back the whole issue, number included.
     number = _allocate_number(company)
     invoice = _new_invoice(company, number, prepared, processor, created_by)
-    invoice.save(force_insert=True)
+    insert_instance(invoice)
     _write_lines(invoice, prepared)
     invoice.journal_entry = _post(invoice, prepared, created_by=created_by)
-    invoice.save(update_fields=["journal_entry"])
+    _set_journal_entry(invoice)
     if invoice.amount_paid > 0:  # S3: paid at issue, so paid from the start
         invoice_paid(invoice)
     return invoice
+
+
+def _set_journal_entry(invoice: Invoice) -> None:
+    """Write the invoice's link to its entry (`save(update_fields=["journal_entry"])`, as one plain UPDATE)."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Invoice._meta.db_table)} SET journal_entry_id = %s WHERE id = %s",
+            [invoice.journal_entry_id, invoice.pk],
+        )
 
 
 def _new_invoice(company, number: str, prepared, processor, created_by) -> Invoice:
@@ -414,18 +421,7 @@ def issue_invoices(*, company, invoices: list[InvoiceInput], created_by=None) ->
             for number, p, processor in zip(numbers, prepared, processors, strict=True)
         ]
     )
-    # The same rows as _write_lines, without a model instance per line.
-    insert_rows(
-        InvoiceLine,
-        ("invoice", "company", "position", "description", "quantity", "unit_price", "tax_rate", "income_account",
-         "amount", "tax_amount"),
-        (
-            (invoice.pk, company.pk, line.position, line.description, line.quantity, line.unit_price,
-             None if line.tax_rate is None else line.tax_rate.pk, line.income_account.pk, line.amount, line.tax_amount)
-            for invoice, p in zip(rows, prepared, strict=True)
-            for line in p.lines
-        ),
-    )
+    insert_rows(InvoiceLine, _LINE_FIELDS, (row for invoice, p in zip(rows, prepared, strict=True) for row in _line_rows(invoice, p)))
     entries = post_journal_entries(
         company=company, entries=[_entry(invoice, p, created_by=created_by) for invoice, p in zip(rows, prepared, strict=True)]
     )

@@ -3,18 +3,18 @@
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Subquery, Sum
 
-from settle.core.bulk import update_by_pk
+from settle.core.bulk import insert_instance, update_by_pk
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 from settle.ledger.services import LATEST_DATE, EntryInput, Line, post_journal_entries, post_journal_entry, reverse_journal_entry
 
 from settle.payments.models import CardPayment
-from settle.payments.services.links import pending_card_payments
 
 from ..models import Invoice, ManualPayment, PaymentMethod
 from ..selectors import bank_and_cash_accounts
@@ -85,6 +85,24 @@ def _checked(invoice, *, date, amount, method, reference, deposit_account, waiti
     return reference
 
 
+def _waiting_and_deposit_ok(invoice: Invoice, deposit_account) -> tuple[Decimal, bool]:
+    """`pending_card_payments(invoice)` (R4) and whether `deposit_account` is one of the company's bank or
+    cash accounts, in one query. Asked after the invoice row lock is taken, as each was on its own."""
+    waiting = (
+        CardPayment.objects.filter(
+            invoice_id=OuterRef("pk"), status=CardPayment.Status.TO_RECORD, currency=invoice.company.currency.upper()
+        ).order_by().values("invoice_id").annotate(total=Sum("amount")).values("total")
+    )
+    deposit = bank_and_cash_accounts(company=invoice.company).filter(pk=getattr(deposit_account, "pk", None))
+    total, deposit_ok = (
+        Invoice.objects.filter(pk=invoice.pk)
+        .annotate(waiting=Subquery(waiting), deposit_ok=Exists(deposit))
+        .values_list("waiting", "deposit_ok")
+        .get()
+    )
+    return total or Decimal("0"), deposit_ok
+
+
 @transaction.atomic
 def record_manual_payment(
     *,
@@ -109,10 +127,10 @@ def record_manual_payment(
         .get(pk=invoice.pk)
     )
     company = invoice.company
+    asked = cache(lambda: _waiting_and_deposit_ok(invoice, deposit_account))
     reference = _checked(
         invoice, date=date, amount=amount, method=method, reference=reference, deposit_account=deposit_account,
-        waiting=lambda: pending_card_payments(invoice),
-        deposit_ok=lambda: bank_and_cash_accounts(company=company).filter(pk=deposit_account.pk).exists(),
+        waiting=lambda: asked()[0], deposit_ok=lambda: asked()[1],
     )
     label = f"Payment for invoice {invoice.number}" + (f" ({reference})" if reference else "")
     entry = post_journal_entry(
@@ -126,7 +144,7 @@ def record_manual_payment(
         source=f"manual_payment:invoice:{invoice.pk}",
         created_by=created_by,
     )
-    payment = ManualPayment.objects.create(
+    payment = ManualPayment(
         company=company,
         invoice=invoice,
         date=date,
@@ -137,6 +155,7 @@ def record_manual_payment(
         journal_entry=entry,
         created_by=created_by,
     )
+    insert_instance(payment)
     add_payment(invoice=invoice, amount=amount)
     # A card checkout opened for the old balance would now charge too much (K4): retire it.
     from settle.payments.services.recording import retire_open_sessions
