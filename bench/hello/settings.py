@@ -24,6 +24,15 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 ROOT_URLCONF = "bench.hello.urls"
+# The signed-in page floor (`/page/`) reads the session Settle's load run made: same table, and
+# the same SECRET_KEY (from the same environment), so it decodes.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [os.path.join(os.path.dirname(__file__), "templates")],
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
 WSGI_APPLICATION = "bench.hello.wsgi.application"
 DATABASES = {
     "default": dj_database_url.parse(
