@@ -2,7 +2,7 @@
 
 `bad_text` finds a character no Settle field may hold (NUL, a lone surrogate, a
 non-character): PostgreSQL refuses them, so they would otherwise become a 500.
-`json_body_problem` looks at a JSON body before anything parses it: too deep a
+`checked_json` looks at a JSON body before anything parses it: too deep a
 nesting (a recursion bomb) or a string with such a character is refused.
 """
 
@@ -59,8 +59,3 @@ def checked_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> tuple[str | 
         elif isinstance(item, list):
             stack.extend(item)
     return None, data
-
-
-def json_body_problem(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
-    """Why `raw` must not be parsed, or None. Invalid JSON itself is left to the view."""
-    return checked_json(raw, max_depth=max_depth)[0]

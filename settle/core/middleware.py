@@ -19,6 +19,7 @@
   (they show a payer's name and amounts).
 """
 
+import functools
 import http.client
 import json
 from dataclasses import asdict
@@ -214,15 +215,6 @@ class CSPMiddleware(_DjangoCSPMiddleware):
         return response
 
 
-_CHECKOUT_ORIGINS: dict[str, list[str]] = {}
-
-
-@receiver(setting_changed)
-def _forget_checkout_origins(*, setting, **kwargs):
-    if setting.startswith("STRIPE_"):
-        _CHECKOUT_ORIGINS.clear()
-
-
 class SecurityHeadersMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -246,9 +238,17 @@ def checkout_origins() -> list[str]:
     return [f"{api.scheme}://{api.netloc}"]
 
 
+@functools.cache
+def _known_checkout_origins() -> tuple[str, ...]:
+    return tuple(checkout_origins())
+
+
 def _checkout_origins() -> list[str]:
     """`checkout_origins()`, worked out once per process (and again when the settings change)."""
-    origins = _CHECKOUT_ORIGINS.get("")
-    if origins is None:
-        origins = _CHECKOUT_ORIGINS[""] = checkout_origins()
-    return list(origins)
+    return list(_known_checkout_origins())
+
+
+@receiver(setting_changed)
+def _forget_checkout_origins(*, setting, **kwargs):
+    if setting.startswith("STRIPE_"):
+        _known_checkout_origins.cache_clear()

@@ -16,6 +16,7 @@ Logins are limited by django-axes (settings `AXES_*`); its lockout page comes fr
 """
 
 import hashlib
+import functools
 import logging
 import math
 import time
@@ -137,28 +138,23 @@ class Rule:
         _cache().set(self._details_key(subject), seen, timeout=self.window + 60)
 
 
-_RULES: dict[str, tuple[list[Rule], dict[str, tuple[Rule, ...]]]] = {}
+@functools.cache
+def _rules_and_index() -> tuple[list[Rule], dict[str, tuple[Rule, ...]]]:
+    """The rules of the settings, built once per process (again when the settings change), and
+    the rules of each URL name, in the settings' order."""
+    enabled = getattr(settings, "RATE_LIMITS_ENABLED", True)
+    all_rules = [Rule(name, spec) for name, spec in settings.RATE_LIMITS.items()] if enabled else []
+    index: dict[str, list[Rule]] = {}
+    for rule in all_rules:
+        for url_name in rule.urls:
+            index.setdefault(url_name, []).append(rule)
+    return all_rules, {name: tuple(found) for name, found in index.items()}
 
 
 @receiver(setting_changed)
 def _forget_rules(*, setting, **kwargs):
     if setting.startswith("RATE_LIMIT"):
-        _RULES.clear()
-
-
-def _rules_and_index() -> tuple[list[Rule], dict[str, tuple[Rule, ...]]]:
-    """The rules of the settings, built once per process (again when the settings change), and
-    the rules of each URL name, in the settings' order."""
-    built = _RULES.get("")
-    if built is None:
-        enabled = getattr(settings, "RATE_LIMITS_ENABLED", True)
-        all_rules = [Rule(name, spec) for name, spec in settings.RATE_LIMITS.items()] if enabled else []
-        index: dict[str, list[Rule]] = {}
-        for rule in all_rules:
-            for url_name in rule.urls:
-                index.setdefault(url_name, []).append(rule)
-        built = _RULES[""] = (all_rules, {name: tuple(found) for name, found in index.items()})
-    return built
+        _rules_and_index.cache_clear()
 
 
 def rules() -> list[Rule]:

@@ -581,8 +581,9 @@ def receivables_aging(*, company, as_of: dt.date) -> AgingReport:
 AGING_PAGE_SIZE = 50
 
 
-class _CountedPaginator(Paginator):
-    """A Paginator told its count (the clients with an open invoice, counted once)."""
+class CountedPaginator(Paginator):
+    """A Paginator told its count, so a page does not count every row (the journal's entries,
+    the aging's clients)."""
 
     def __init__(self, object_list, per_page, *, count: int):
         super().__init__(object_list, per_page)
@@ -653,7 +654,7 @@ def receivables_aging_page(*, company, as_of: dt.date, page=None, per_page: int 
         return AgingPage(as_of=as_of, page=shown, rows=rows, totals=report.totals)
 
     clients = aging_clients(company=company).only("pk")
-    shown = _CountedPaginator(clients, per_page, count=aging_client_count(company=company)).get_page(page)
+    shown = CountedPaginator(clients, per_page, count=aging_client_count(company=company)).get_page(page)
     ids = [client.pk for client in shown]
     by_client: dict[int, AgingRow] = {}
     if ids:

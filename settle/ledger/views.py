@@ -1,8 +1,6 @@
 """Accounts & Reports (L1–L4): parse, call one service or selector, render or redirect."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.utils.functional import cached_property
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -205,22 +203,10 @@ def general_ledger(request):
 # --- Journal ------------------------------------------------------------------------------
 
 
-class CountedPaginator(Paginator):
-    """A Paginator told its count, so a page does not count every row."""
-
-    def __init__(self, object_list, per_page, *, count: int):
-        super().__init__(object_list, per_page)
-        self._count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._count
-
-
 @member_required(Level.VIEWER)
 def journal(request):
     company = request.membership.company
-    paginator = CountedPaginator(
+    paginator = selectors.CountedPaginator(
         selectors.journal_entries(company=company), JOURNAL_PAGE_SIZE, count=selectors.journal_entry_count(company=company)
     )
     page = paginator.get_page(request.GET.get("page"))
