@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                                # SQLite, 2,000 invoices
     .venv/bin/python -m bench --db postgres --out bench/results/2025-01-31-postgres.json
     .venv/bin/python -m bench --db postgres --scale 20000 --compare   # ratios to floors and to the last result
+    .venv/bin/python -m bench --db postgres --scale 200000 --small 2000 --runs 5 --no-card   # 2k beside 200k
 
 The database is Django's test database (created fresh, destroyed at the end), with
 settle.settings.test. PostgreSQL: --database-url (default postgres://postgres@127.0.0.1:5432/settle_bench;
@@ -23,12 +24,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/settle_bench"
+MIN_SMALL = 20  # the small company needs a paid invoice and the pages of the main one
+SIDE_BY_SIDE_GOAL = 1.2  # each page within 1.2× of itself from the small company to the large one
+
+
+def small_invoices(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of invoices") from None
+    if n < MIN_SMALL:
+        raise argparse.ArgumentTypeError(f"the small company needs at least {MIN_SMALL} invoices, not {n}")
+    return n
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description="Settle's benchmark suite.")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--scale", type=int, default=2000, help="invoices in the main company (default 2000)")
+    parser.add_argument("--small", type=small_invoices, metavar="N",
+                        help="invoices in the small company, timed page by page beside the main one "
+                             f"(default: scale / 10, at least {MIN_SMALL})")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per read (writes: 5x, pages: /2)")
     parser.add_argument("--database-url", default=DEFAULT_POSTGRES,
                         help="with --db postgres; its test_ twin is created and dropped (default %(default)s)")
@@ -41,7 +57,10 @@ def parse_args(argv=None):
     parser.add_argument("--compare", nargs="?", const="latest", metavar="RESULT.json",
                         help="also print each figure against the last saved result (default: the newest "
                              "bench/results/*.json of the same database and scale)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.small is None:
+        args.small = max(MIN_SMALL, args.scale // 10)
+    return args
 
 
 def previous_result(args) -> tuple[Path, dict] | None:
@@ -66,21 +85,27 @@ def previous_result(args) -> tuple[Path, dict] | None:
 
 def comparison(result: dict, previous: tuple[Path, dict] | None) -> str:
     """Each figure as a ratio to its floor (same run) and to the saved result, so a regression shows."""
-    from .runners import FLOORS
+    from .runners import FLOORS, RENAMED
 
     timings = result["timings"]
     before = previous[1].get("timings", {}) if previous else {}
-    out = ["", f"Compared with {previous[0].name if previous else '(no saved result of this database and scale)'}:",
-           f"{'operation':34} {'median ms':>10} {'× floor':>8} {'was ms':>10} {'× was':>7}"]
+    out = ["", f"Compared with {previous[0].name if previous else '(no saved result of this database and scale)'}:"]
+    small_was = previous[1].get("workload", {}).get("small", {}).get("invoices") if previous else None
+    small_now = result["workload"]["small"]["invoices"]
+    if small_was is not None and small_was != small_now:
+        out.append(f"(its small company had {small_was} invoices, this run's {small_now}: the side_page_*_small "
+                   "figures are of different books)")
+    width = max(34, *(len(name) for name in timings))
+    out.append(f"{'operation':{width}} {'median ms':>10} {'× floor':>8} {'was ms':>10} {'× was':>7}")
     for name, s in timings.items():
         if name.startswith("floor_"):
             continue
         floor = timings.get(FLOORS.get(name, ""), {}).get("median_ms")
-        was = before.get(name, {}).get("median_ms")
+        was = before.get(name, before.get(RENAMED.get(name, ""), {})).get("median_ms")
         ratio_floor = f"{s['median_ms'] / floor:8.2f}" if floor else f"{'':8}"
         ratio_was = f"{s['median_ms'] / was:7.2f}" if was else f"{'':7}"
         flag = "  <-- slower" if was and s["median_ms"] > 1.25 * was else ""
-        out.append(f"{name:34} {s['median_ms']:10.2f} {ratio_floor} {was or '':>10} {ratio_was}{flag}")
+        out.append(f"{name:{width}} {s['median_ms']:10.2f} {ratio_floor} {was or '':>10} {ratio_was}{flag}")
     return "\n".join(out)
 
 
@@ -139,6 +164,18 @@ def growth(small: dict, large: dict) -> dict:
     }
 
 
+def side_by_side(timings: dict) -> dict:
+    """Per page: the small and the large company's median ms, timed in turn, and large ÷ small."""
+    out = {}
+    for key, s in timings.items():
+        if key.startswith("side_page_") and key.endswith("_small"):
+            page = key.removeprefix("side_page_").removesuffix("_small")
+            small_ms, large_ms = s["median_ms"], timings[f"side_page_{page}_large"]["median_ms"]
+            out[page] = {"small_ms": small_ms, "large_ms": large_ms,
+                         "ratio": round(large_ms / small_ms, 3) if small_ms else None}
+    return out
+
+
 def summary(result: dict) -> str:
     env = result["environment"]
     out = [
@@ -152,6 +189,8 @@ def summary(result: dict) -> str:
     from .runners import FLOORS
 
     for name, s in result["timings"].items():
+        if name.startswith("side_page_"):  # in their own table below
+            continue
         ops = "" if s["ops_per_s"] is None else f"{s['ops_per_s']:9.1f}"
         floor = result["timings"].get(FLOORS.get(name, ""), {}).get("median_ms")
         ratio = f"{s['median_ms'] / floor:8.2f}" if floor else ""
@@ -168,6 +207,12 @@ def summary(result: dict) -> str:
             f"  {name:22} {g['queries_small']:4} → {g['queries_large']:<4} queries "
             f"{g['kb_small']:8.1f} → {g['kb_large']:<8.1f} KB{flag}"
         )
+    out += ["", f"Pages side by side: small {small_n} → large {large_n} invoices (median ms, a run of each in turn):",
+            f"  {'page':32} {'small ms':>9} {'large ms':>9} {'ratio':>6}"]
+    for name, p in result["side_by_side"].items():
+        ratio = f"{p['ratio']:6.2f}" if p["ratio"] is not None else f"{'':6}"
+        flag = f"  <-- over {SIDE_BY_SIDE_GOAL}×" if p["ratio"] is not None and p["ratio"] > SIDE_BY_SIDE_GOAL else ""
+        out.append(f"  {name:32} {p['small_ms']:9.2f} {p['large_ms']:9.2f} {ratio}{flag}")
     out.append(f"\ncheck_ledger after the run: {result['ledger_faults_after']} faults. Total {result['elapsed_seconds']} s.")
     return "\n".join(out)
 
@@ -193,13 +238,13 @@ def run(args) -> dict:
     try:
         result = {
             "environment": environment(),
-            "parameters": {"db": args.db, "scale": args.scale, "runs": args.runs, "seed": args.seed,
-                           "batch": args.batch},
+            "parameters": {"db": args.db, "scale": args.scale, "small": args.small, "runs": args.runs,
+                           "seed": args.seed, "batch": args.batch},
             "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         t0 = time.perf_counter()
         small = workload.build(
-            name="Small Bakery", invoices=max(20, args.scale // 10), seed=args.seed + 1, batch=args.batch
+            name="Small Bakery", invoices=args.small, seed=args.seed + 1, batch=args.batch
         )
         large = workload.build(name="Maple Bakery", invoices=args.scale, seed=args.seed, batch=args.batch)
         result["workload"] = {"large": large.counts(), "small": small.counts(),
@@ -214,7 +259,7 @@ def run(args) -> dict:
         timings.update(runners.floor_reads(large, runs=args.runs))
         timings.update(runners.check_ledger(runs=max(3, args.runs // 4)))
         timings.update(runners.pages(large, runs=max(5, args.runs // 2)))
-        timings.update(runners.aging_pages_side_by_side(small, large, runs=max(10, args.runs)))
+        timings.update(runners.pages_side_by_side(small, large, runs=max(10, args.runs // 2)))
         timings.update(runners.writes(large, runs=args.runs * 5))
         timings.update(runners.floor_writes(large, runs=args.runs * 5))
         if args.no_card:
@@ -229,6 +274,7 @@ def run(args) -> dict:
 
                 timings.update(payouts(large, runs=args.runs, items=args.payout_items))
         result["timings"] = timings
+        result["side_by_side"] = side_by_side(timings)
         result["ledger_faults_after"] = len(find_faults())
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)

@@ -239,27 +239,31 @@ def pages(w: Workload, *, runs: int) -> dict:
     return {f"page_{name}": timed(lambda url=url: _get(client, url), runs=runs) for name, url in page_urls(w).items()}
 
 
-def aging_pages_side_by_side(small: Workload, large: Workload, *, runs: int) -> dict:
-    """The A/R aging page's first, second and last pages for the small and the main company, a
-    run of each in turn, so that both sizes see the same machine: on a shared machine, two runs
-    minutes apart differ by more than the page's growth. At --scale 20000 the small company has
-    the default run's shape (2,000 invoices, 100 clients)."""
+def pages_side_by_side(small: Workload, large: Workload, *, runs: int) -> dict:
+    """Each page of `page_urls` for the small and the main company, a run of each in turn (after a
+    warm-up of each), so that both sizes see the same machine: on a shared machine, two runs
+    minutes apart differ by more than a page's growth. The pages that name a client, an invoice or
+    a page number use each company's own. Figures: `side_page_<page>_small` / `_large`."""
     clients = {"small": login(small), "large": login(large)}
-    urls = {
-        name: {"page_1": "/ledger/aging/", "page_2": "/ledger/aging/?page=2",
-               "last_page": f"/ledger/aging/?page={aging_last_page(w)}"}
-        for name, w in (("small", small), ("large", large))
-    }
+    urls = {"small": page_urls(small), "large": page_urls(large)}
     samples: dict[str, list[float]] = {}
-    for page in ("page_1", "page_2", "last_page"):
-        for name in clients:
-            _get(clients[name], urls[name][page])  # warm-up
+    for page in urls["large"]:
+        for size in clients:
+            _get(clients[size], urls[size][page])  # warm-up
         for _ in range(runs):
-            for name in clients:
+            for size in clients:
                 t0 = time.perf_counter()
-                _get(clients[name], urls[name][page])
-                samples.setdefault(f"aging_side_by_side_{name}_{page}", []).append(time.perf_counter() - t0)
+                _get(clients[size], urls[size][page])
+                samples.setdefault(f"side_page_{page}_{size}", []).append(time.perf_counter() - t0)
     return {key: stats(values) for key, values in samples.items()}
+
+
+# Side-by-side figures saved under other names by earlier runs (for --compare against those).
+RENAMED = {
+    f"side_page_{page}_{size}": f"aging_side_by_side_{size}_{old}"
+    for page, old in (("aging", "page_1"), ("aging_page_2", "page_2"), ("aging_last_page", "last_page"))
+    for size in ("small", "large")
+}
 
 
 def emulator_calls_floor(base: str, key: str, *, runs: int, warmup: int) -> list[float]:
