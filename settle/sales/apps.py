@@ -9,7 +9,7 @@ class SalesConfig(AppConfig):
         from settle.ledger.integrity import register_check
         from settle.notifications.worker import PERIODIC_JOBS
 
-        from .integrity import open_balance_faults
+        from .integrity import open_balance_faults, received_faults
         from .services.credits import credit_faults
         from .services.reminders import reminder_job
 
@@ -17,6 +17,8 @@ class SalesConfig(AppConfig):
         register_check(credit_faults)
         # S1: each client's kept open balance.
         register_check(open_balance_faults)
+        # The dashboard's "received this month": each kept day's total.
+        register_check(received_faults)
 
         # S7: each due payment reminder, once per step.
         if not any(name == "payment_reminders" for name, *_ in PERIODIC_JOBS):

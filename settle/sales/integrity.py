@@ -1,10 +1,12 @@
-"""check_ledger's checks of the kept client balances (S1)."""
+"""check_ledger's checks of the kept client balances (S1) and of the kept received totals."""
 
-from django.db.models import Case, DecimalField, F, Q, When
+from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, When
 
 from settle.ledger.integrity import missing_triggers
+from settle.ledger.models import JournalEntry
+from settle.ledger.selectors import SCALE, from_units
 
-from .models import Client, Invoice
+from .models import Client, Invoice, ManualPayment, ReceivedDay
 
 # The triggers of migration 0009, per database vendor.
 OPEN_UNITS_TRIGGERS = {
@@ -39,4 +41,35 @@ def open_balance_faults(*, company=None) -> list[str]:
                 f"but its open invoices ask for {actual.get(client_id, 0) / 10_000:.4f}."
             )
     faults += [f"Database trigger {name} is missing or disabled." for name in missing_triggers(OPEN_UNITS_TRIGGERS)]
+    return faults
+
+
+def received_faults(*, company=None) -> list[str]:
+    """Kept received totals (`ReceivedDay`) that differ from the payments they stand for: per
+    company and day, the manual payments not reversed and the card payments recorded."""
+    from settle.payments.models import CardPayment
+
+    manual = ManualPayment.objects.order_by().exclude(
+        Exists(JournalEntry.objects.filter(reverses_id=OuterRef("journal_entry_id"), reverses_id__isnull=False))
+    )
+    card = CardPayment.objects.order_by().filter(status=CardPayment.Status.RECORDED)
+    kept = ReceivedDay.objects.order_by()
+    if company is not None:
+        manual, card, kept = manual.filter(company=company), card.filter(company=company), kept.filter(company=company)
+    # Summed in Python: SQLite aggregates DECIMAL columns as floats.
+    actual: dict[tuple, int] = {}
+    for rows in (manual.values_list("company_id", "date", "amount"), card.values_list("company_id", "paid_on", "amount")):
+        for company_id, date, amount in rows.iterator(chunk_size=5000):
+            key = (company_id, date)
+            actual[key] = actual.get(key, 0) + int((amount * SCALE).to_integral_value())
+    recorded = {(company_id, date): units for company_id, date, units in kept.values_list("company_id", "date", "units")}
+    faults = []
+    for key in sorted(actual.keys() | recorded.keys()):
+        want, have = actual.get(key, 0), recorded.get(key, 0)
+        if want != have:
+            company_id, date = key
+            faults.append(
+                f"Kept received total of company {company_id} on {date} is {from_units(have)}, "
+                f"but its payments received that day sum to {from_units(want)}."
+            )
     return faults

@@ -289,6 +289,30 @@ class ManualPayment(models.Model):
         ]
 
 
+class ReceivedDay(models.Model):
+    """A kept total: what the company received on one day, in exact ten-thousandths.
+
+    Its manual payments not reversed (by their date) and its card payments recorded in the books
+    (by the day the customer paid), so the dashboard's "received this month" reads one row a day
+    instead of every payment of the month. Written only by the payment services
+    (`balances.keep_received`), in the posting transaction, by an upsert that adds to the row (as
+    `ledger.DailyBalance`); `check_ledger` compares every row with the payments it stands for.
+    """
+
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
+    units = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["company", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "date"], name="received_day_one_per_company_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Received on {self.date}"
+
+
 class InvoiceEmail(models.Model):
     """The sent-email log of an invoice (S6)."""
 

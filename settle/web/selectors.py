@@ -6,13 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Sum
+from django.db.models import Sum
 
-from settle.core.money import ZERO
-from settle.ledger.models import JournalEntry
-from settle.ledger.selectors import BUCKET_LABELS, AgingRow, receivables_aging_totals
-from settle.payments.models import CardPayment, Processor
-from settle.sales.models import Client, Invoice, InvoiceEmail, ManualPayment
+from settle.ledger.selectors import BUCKET_LABELS, AgingRow, from_units, receivables_aging_totals
+from settle.payments.models import Processor
+from settle.sales.models import Client, Invoice, InvoiceEmail, ReceivedDay
 from settle.sales.selectors import invoices
 
 
@@ -31,16 +29,10 @@ class Dashboard:
 
 
 def received_between(*, company, start: dt.date, end: dt.date) -> Decimal:
-    """Payments received `start`..`end`: manual ones not reversed plus card payments recorded in the books."""
-    manual = (
-        ManualPayment.objects.filter(company=company, date__range=(start, end))
-        .exclude(Exists(JournalEntry.objects.filter(reverses_id=OuterRef("journal_entry_id"), reverses_id__isnull=False)))
-        .aggregate(total=Sum("amount"))["total"]
-    )
-    card = CardPayment.objects.filter(
-        company=company, paid_on__range=(start, end), status=CardPayment.Status.RECORDED
-    ).aggregate(total=Sum("amount"))["total"]
-    return (manual or ZERO) + (card or ZERO)
+    """Payments received `start`..`end`: manual ones not reversed plus card payments recorded in the
+    books, from the kept totals (`ReceivedDay`): one row a day, however many payments."""
+    units = ReceivedDay.objects.filter(company=company, date__range=(start, end)).aggregate(units=Sum("units"))["units"]
+    return from_units(units)
 
 
 def dashboard(*, company, recent: int = 8) -> Dashboard:

@@ -18,11 +18,13 @@ from settle.ledger.models import AccountRole, JournalEntry, JournalLine
 from settle.ledger.integrity import open_receivable_faults
 from settle.ledger.selectors import receivable_balance, receivables_aging, receivables_aging_totals
 from settle.ledger.services import account_for_role, set_period_lock
+from settle.sales.integrity import received_faults
 from settle.sales.models import Invoice, InvoiceStatus, ManualPayment
 from settle.sales.services.clients import create_client
 from settle.sales.services.invoices import LineInput, issue_invoice, revise_invoice
 from settle.sales.services.manual_payments import is_reversed, record_manual_payment, reverse_manual_payment
 from settle.sales.services.tax_rates import create_tax_rate
+from settle.web.selectors import received_between
 from tests.factories import make_company
 
 BASE = dt.date(2031, 3, 1)
@@ -81,6 +83,12 @@ def check_invariants(company):
         kept, report = receivables_aging_totals(company=company, as_of=as_of), receivables_aging(company=company, as_of=as_of).totals
         assert (kept.buckets, kept.credit) == (report.buckets, report.credit), as_of
     assert open_receivable_faults(company=company) == []
+    # The dashboard's "received": the kept day totals equal the payments not reversed, over any range.
+    assert received_faults(company=company) == []
+    payments = [p for p in ManualPayment.objects.filter(company=company).select_related("journal_entry") if not is_reversed(p)]
+    for start, end in ((BASE, BASE + dt.timedelta(days=20)), (BASE + dt.timedelta(days=21), FAR), (BASE, FAR)):
+        want = sum((p.amount for p in payments if start <= p.date <= end), Decimal("0"))
+        assert received_between(company=company, start=start, end=end) == want, (start, end)
     # L1: entries are numbered 1, 2, 3… with no gap, refused postings included.
     numbers = list(JournalEntry.objects.filter(company=company).order_by("number").values_list("number", flat=True))
     assert numbers == list(range(1, len(numbers) + 1))

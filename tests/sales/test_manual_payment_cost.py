@@ -2,8 +2,9 @@
 its checks need in one query, then (under that lock) the waiting card payments summed and the deposit
 account checked together in one; the period lock read once, under its row lock, by the statement that numbers the entry (on
 PostgreSQL the same statement writes the entry); the payment one plain INSERT; the journal lines,
-the kept balances and the open receivables one statement each; the amount paid one UPDATE:
-8 statements on PostgreSQL, 9 on SQLite, however many payments the invoice already has."""
+the kept balances, the open receivables and the day's received total one statement each; the
+amount paid one UPDATE: 9 statements on PostgreSQL, 10 on SQLite, however many payments the
+invoice already has."""
 
 from decimal import Decimal
 
@@ -40,6 +41,7 @@ def test_record_manual_payment_statements(company):  # S5, L2
     assert sum(s.startswith('UPDATE "sales_invoice"') for s in sql) == 1
     waiting = [s for s in sql if '"payments_cardpayment"' in s]
     assert len(waiting) == 1 and waiting == [s for s in sql if 'EXISTS' in s and 'FROM "ledger_account"' in s]
-    assert len(sql) == (8 if connection.vendor == "postgresql" else 9), sql
+    assert sum(s.startswith('INSERT INTO "sales_receivedday"') for s in sql) == 1
+    assert len(sql) == (9 if connection.vendor == "postgresql" else 10), sql
     # One transaction: the posting joins the service's own (a savepoint only because the test runs in one).
     assert sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries) == 1

@@ -201,3 +201,62 @@ def test_received_this_month_leaves_out_reversed_payments_and_earlier_months(mem
 
     assert stat(html, "received-this-month") == "$40.00"
     assert kept.manual_payments.count() == 1
+
+
+def test_received_this_month_reads_kept_day_totals_kept_by_single_and_batch_payments(member_client, company, make_invoice):  # L4, S5
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from settle.ledger.integrity import find_faults
+    from settle.ledger.models import AccountRole
+    from settle.ledger.services import account_for_role
+    from settle.sales.models import ReceivedDay
+    from settle.sales.services.manual_payments import (
+        ManualPaymentInput, record_manual_payments, reverse_manual_payment,
+    )
+
+    bank = account_for_role(company=company, role=AccountRole.BANK)
+    today = company.today()
+    first = today.replace(day=1)
+    one = make_invoice(company, "Northwind Café", "100.00", days_ago=40, paid="12.50")
+    two = make_invoice(company, "Harbour Hotel", "200.00", days_ago=40)
+    # An import of three payments: two this month (one on the 1st), one the month before.
+    record_manual_payments(company=company, payments=[
+        ManualPaymentInput(invoice=two, date=first, amount=Decimal("30.00"), deposit_account=bank),
+        ManualPaymentInput(invoice=two, date=today, amount=Decimal("0.25"), deposit_account=bank),
+        ManualPaymentInput(invoice=one, date=first - dt.timedelta(days=1), amount=Decimal("7.00"), deposit_account=bank),
+    ])
+    viewer = member_client(Level.VIEWER)
+    assert stat(viewer.get("/").content.decode(), "received-this-month") == "$42.75"  # 12.50 + 30.00 + 0.25
+    # A reversal takes the payment back off its own day.
+    reverse_manual_payment(payment=two.manual_payments.get(date=first))
+    with CaptureQueriesContext(connection) as queries:
+        html = viewer.get("/").content.decode()
+    assert stat(html, "received-this-month") == "$12.75"
+    # One row a day: the page reads no payment rows at all.
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    assert '"sales_receivedday"' in read
+    assert '"sales_manualpayment"' not in read and '"payments_cardpayment"' not in read
+    rows = dict(ReceivedDay.objects.filter(company=company).values_list("date", "units"))
+    expected = {first - dt.timedelta(days=1): 70_000, first: 0}
+    expected[today] = expected.get(today, 0) + 127_500  # 12.50 and 0.25, in ten-thousandths
+    assert rows == expected
+    assert find_faults(company=company) == []
+
+
+def test_check_ledger_finds_a_kept_received_total_that_drifted(company, make_invoice):  # L4, L2
+    from django.db.models import F
+
+    from settle.ledger.integrity import find_faults
+    from settle.sales.models import ReceivedDay
+
+    make_invoice(company, "Northwind Café", "100.00", paid="40.00")
+    assert find_faults(company=company) == []
+    ReceivedDay.objects.filter(company=company, date=company.today()).update(units=F("units") - 1)
+    assert find_faults(company=company) == [
+        f"Kept received total of company {company.pk} on {company.today()} is 39.9999, "
+        "but its payments received that day sum to 40.0000."
+    ]

@@ -50,12 +50,12 @@ from django.utils import timezone
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import format_money, quantize
-from settle.ledger.models import AccountRole
+from settle.ledger.models import Account, AccountRole
 from settle.ledger.services import (
     Line, account_for_role, lock_end_date, post_journal_entry, reverse_journal_entry,
 )
 from settle.sales.models import Invoice
-from settle.sales.services.balances import add_payment, remove_payment
+from settle.sales.services.balances import add_payment, keep_received, remove_payment
 from settle.notifications.services import queue_emails
 from settle.sales.services.receipts import allocate_receipt_number, receipt_for
 
@@ -356,7 +356,7 @@ def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by, 
     if fee > 0:
         lines.append(
             Line(
-                account=account_for_role(company=company, role=AccountRole.CARD_FEES),
+                account=_card_fees_account(company, invoice),
                 debit=fee,
                 description=f"{processor.name} fee",
             )
@@ -380,6 +380,7 @@ def _post(*, payment: CardPayment, invoice: Invoice, date: dt.date, created_by, 
         created_by=created_by,
     )
     add_payment(invoice=invoice, amount=amount)
+    keep_received(company_id=company.pk, amounts=[(payment.paid_on, payment.amount)])
     payment.status = CardPayment.Status.RECORDED
     payment.journal_entry = entry
     payment.recorded_at = timezone.now()
@@ -497,6 +498,7 @@ def reverse_duplicate_booking(*, card_payment: CardPayment, by=None) -> CardPaym
             created_by=by,
         )
         remove_payment(invoice=invoice, amount=quantize(payment.amount, payment.currency))
+        keep_received(company_id=payment.company_id, amounts=[(payment.paid_on, -payment.amount)])
         payment.status = CardPayment.Status.REVERSED
         payment.reversal_entry = entry
         payment.reversed_at = timezone.now()
@@ -527,15 +529,31 @@ def duplicate_bookings(*, company=None) -> list[str]:
 
 def _lock_invoice(company, invoice_id) -> Invoice | None:
     # One query: the related rows come by inner joins (required keys), and only the invoice row is
-    # locked; with them the Payment Notification Email (P7), for the R2 email.
+    # locked; with them the Payment Notification Email (P7), for the R2 email, and the card fees
+    # account `account_for_role` would pick, for the booking.
     notification_email = PaymentSettings.objects.filter(company=OuterRef("company_id")).order_by("pk")
+    card_fees = Account.objects.filter(
+        company=OuterRef("company_id"), role=AccountRole.CARD_FEES, is_active=True
+    ).order_by("code")
     return (
         Invoice.objects.select_related("client", "receivable_account", "company")
-        .annotate(notification_email=Subquery(notification_email.values("notification_email")[:1]))
+        .annotate(
+            notification_email=Subquery(notification_email.values("notification_email")[:1]),
+            card_fees_account_id=Subquery(card_fees.values("pk")[:1]),
+        )
         .select_for_update(of=("self",))
         .filter(pk=invoice_id, company=company)
         .first()
     )
+
+
+def _card_fees_account(company, invoice: Invoice) -> Account:
+    """The account a card payment's fee is booked to: read with the invoice's lock when it was
+    locked by `_lock_invoice`, else looked up (the same pick, the same error without one)."""
+    account_id = getattr(invoice, "card_fees_account_id", None)
+    if account_id is None:
+        return account_for_role(company=company, role=AccountRole.CARD_FEES)
+    return Account(pk=account_id, company_id=company.pk, role=AccountRole.CARD_FEES, is_active=True)
 
 
 def _fmt(payment: CardPayment) -> str:

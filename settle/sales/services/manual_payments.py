@@ -19,7 +19,7 @@ from settle.payments.models import CardPayment
 from ..models import Invoice, ManualPayment, PaymentMethod
 from ..selectors import bank_and_cash_accounts
 from ..validators import check_plain_text
-from .balances import add_payment, remove_payment
+from .balances import add_payment, keep_received, remove_payment
 
 
 REFERENCE_MAX = ManualPayment._meta.get_field("reference").max_length
@@ -157,6 +157,7 @@ def record_manual_payment(
     )
     insert_instance(payment)
     add_payment(invoice=invoice, amount=amount)
+    keep_received(company_id=company.pk, amounts=[(date, amount)])
     # A card checkout opened for the old balance would now charge too much (K4): retire it.
     from settle.payments.services.recording import retire_open_sessions
 
@@ -192,6 +193,7 @@ def reverse_manual_payment(*, payment: ManualPayment, reversed_by=None) -> Manua
         created_by=reversed_by,
     )
     remove_payment(invoice=invoice, amount=payment.amount)
+    keep_received(company_id=invoice.company_id, amounts=[(payment.date, -payment.amount)])
     return payment
 
 
@@ -262,6 +264,7 @@ def record_manual_payments(*, company, payments: list[ManualPaymentInput], creat
     for row, entry in zip(rows, post_journal_entries(company=company, entries=entries), strict=True):
         row.journal_entry = entry
     created = ManualPayment.objects.bulk_create(rows)
+    keep_received(company_id=company.pk, amounts=[(p.date, p.amount) for p in payments])
     update_by_pk(Invoice, "amount_paid", {invoice.pk: invoice.amount_paid for invoice in invoices.values()})
     transaction.on_commit(lambda: _retire_open_sessions_of(ids))
     return created

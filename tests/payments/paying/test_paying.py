@@ -14,8 +14,9 @@ from settle.notifications.models import OutgoingEmail
 from settle.payments.models import CardPayment, CheckoutSession, ProcessorEvent, Problem
 from settle.payments.services.recording import record_pending_payment
 from settle.payments.services.reconciliation import reconcile_payments
-from settle.sales.models import Invoice
+from settle.sales.models import Invoice, ReceivedDay
 from settle.sales.services.manual_payments import record_manual_payment
+from settle.web.selectors import received_between
 
 from .conftest import NOTIFY, bank, control, make_invoice
 
@@ -278,6 +279,12 @@ def test_same_webhook_50_times_records_once(stripe, sent_link, invoice, processo
     assert OutgoingEmail.objects.filter(key__startswith="payment-notification:").count() == 1
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("120.00")
+    # Received once, on the day the customer paid: the dashboard's kept total.
+    payment = CardPayment.objects.get()
+    assert list(ReceivedDay.objects.filter(company=invoice.company).values_list("date", "units")) == [
+        (payment.paid_on, 1_200_000)
+    ]
+    assert received_between(company=invoice.company, start=payment.paid_on, end=payment.paid_on) == Decimal("120.00")
 
 
 def test_replays_by_the_emulator_are_deduplicated(stripe, emulator, sent_link, invoice, processor):  # R1
