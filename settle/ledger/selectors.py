@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Lower, Round
 from django.utils.functional import cached_property
 
@@ -583,7 +583,13 @@ AGING_PAGE_SIZE = 50
 
 class CountedPaginator(Paginator):
     """A Paginator told its count, so a page does not count every row (the journal's entries,
-    the aging's clients)."""
+    the aging's clients).
+
+    A page nearer the end than the start is read from the end, in the reverse order, then turned
+    back: the last page skips no more rows than the first, so both stay as cheap however many
+    rows there are. The queryset's order must be total (end with a unique column) for the two
+    directions to cut the same pages.
+    """
 
     def __init__(self, object_list, per_page, *, count: int):
         super().__init__(object_list, per_page)
@@ -592,6 +598,19 @@ class CountedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self._count
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        from_end = self.count - top
+        if from_end < bottom and isinstance(self.object_list, QuerySet) and self.object_list.ordered:
+            rows = list(self.object_list.reverse()[from_end : from_end + (top - bottom)])
+            rows.reverse()
+            return self._get_page(rows, number, self)
+        return super().page(number)
 
 
 @dataclass

@@ -193,6 +193,22 @@ def test_l4_aging_page_reads_as_many_queries_at_any_size(company, books, member_
     assert [queries("/ledger/aging/"), queries("/ledger/aging/?page=2")] == before
 
 
+def test_l4_aging_later_pages_are_read_from_the_end(company, books, member_client):
+    """L4: a page nearer the end than the start is read backwards from the end of the name index,
+    so the last page skips no clients, however many come before it, and shows the same clients,
+    in the same order, as the forward order puts there."""
+    viewer = member_client(Level.VIEWER)
+    report = selectors.receivables_aging(company=company, as_of=company.today())
+    ids = [row.client_id for row in report.rows[:-1]]
+    for page, offset, shown in ((3, None, ids[100:]), (2, "OFFSET 20", ids[50:100])):
+        with CaptureQueriesContext(connection) as captured:
+            text = _text(viewer.get(f"/ledger/aging/?page={page}"))
+        reads = [q["sql"] for q in captured if 'FROM "sales_client"' in q["sql"] and "LIMIT" in q["sql"]]
+        assert len(reads) == 1 and 'LOWER("sales_client"."name") DESC' in reads[0], reads
+        assert (offset in reads[0]) if offset else ("OFFSET" not in reads[0]), reads[0]
+        assert _clients(text) == shown
+
+
 def test_l4_aging_page_reads_its_clients_from_the_name_index_on_postgresql(company, books):
     """L4: a later page's clients come from the (company, lower(name), id) index, not a sort of
     every client. On tables this small the planner would rather read and sort them whole, so that
