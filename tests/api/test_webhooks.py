@@ -354,3 +354,33 @@ def test_s3_an_invoice_paid_at_issue_sends_invoice_paid_once(company, endpoint, 
     data = json.loads(receiver.received[0]["body"])["data"]["object"]
     assert data["id"] == invoice.pk and data["status"] == "paid"
     assert data["balance_due"] == {"amount": "0.00", "currency": "USD"}
+
+
+def test_s3_s5_batch_issue_and_batch_payments_send_invoice_paid_as_one_at_a_time_does(company, endpoint, receiver):
+    """The batch services (an import) announce a paid invoice exactly as the one-at-a-time ones:
+    an invoice paid at issue, and one the payments settle; not one they pay in part."""
+    from settle.sales.services.invoices import InvoiceInput, issue_invoices
+    from settle.sales.services.manual_payments import ManualPaymentInput, record_manual_payments
+
+    client = create_client(company=company, name="Imported client")
+    bank = account_for_role(company=company, role=AccountRole.BANK)
+
+    def item(amount, **extra):
+        return InvoiceInput(client=client, issue_date=company.today(), card_processor=None, lines=[
+            LineInput(description="Cake", quantity=Decimal("1"), unit_price=Decimal(amount))
+        ], **extra)
+
+    at_issue, settled, partly = issue_invoices(company=company, invoices=[
+        item("12.00", receivable_account=bank), item("100.00"), item("50.00"),
+    ])
+    record_manual_payments(company=company, payments=[
+        ManualPaymentInput(invoice=settled, date=company.today(), amount=Decimal(amount), deposit_account=bank)
+        for amount in ("60.00", "40.00")
+    ] + [ManualPaymentInput(invoice=partly, date=company.today(), amount=Decimal("10.00"), deposit_account=bank)])
+
+    events = [json.loads(event.payload) for event in WebhookEvent.objects.order_by("pk")]
+    assert [(e["type"], e["data"]["object"]["id"], e["data"]["object"]["status"]) for e in events] == [
+        ("invoice.paid", at_issue.pk, "paid"), ("invoice.paid", settled.pk, "paid"),
+    ]
+    assert events[1]["data"]["object"]["amount_paid"] == {"amount": "100.00", "currency": "USD"}
+    assert webhooks.deliver_due() == 2 and len(receiver.received) == 2

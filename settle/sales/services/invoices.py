@@ -399,6 +399,7 @@ def issue_invoices(*, company, invoices: list[InvoiceInput], created_by=None) ->
     given. Set-based: the role accounts and the period lock are read once, the numbers are
     allocated in one statement, and invoices, lines, entries, journal lines and kept
     balances are each written in bulk, so the cost per invoice does not grow with the batch.
+    An invoice paid at issue is announced as `issue_invoice` announces it (`sales.hooks.invoice_paid`).
     """
     if not invoices:
         return []
@@ -428,6 +429,9 @@ def issue_invoices(*, company, invoices: list[InvoiceInput], created_by=None) ->
     for invoice, entry in zip(rows, entries, strict=True):
         invoice.journal_entry = entry
     update_by_pk(Invoice, "journal_entry", {invoice.pk: invoice.journal_entry_id for invoice in rows})
+    for invoice in rows:
+        if invoice.amount_paid > 0:  # S3: paid at issue, announced as `issue_invoice` announces it
+            invoice_paid(invoice)
     return rows
 
 

@@ -16,6 +16,7 @@ from settle.ledger.services import LATEST_DATE, EntryInput, Line, post_journal_e
 
 from settle.payments.models import CardPayment
 
+from ..hooks import invoice_paid
 from ..models import Invoice, ManualPayment, PaymentMethod
 from ..selectors import bank_and_cash_accounts
 from ..validators import check_plain_text
@@ -217,6 +218,8 @@ def record_manual_payments(*, company, payments: list[ManualPaymentInput], creat
     the ones before it in the list; if any is refused nothing is written. Takes the row locks
     of all their invoices (in id order), then posts the entries, the payments and the
     invoices' amounts paid in bulk: the statements do not grow with the number of payments.
+    An invoice the payments settle is announced as `record_manual_payment` announces it
+    (`sales.hooks.invoice_paid`).
     """
     if not payments:
         return []
@@ -237,6 +240,7 @@ def record_manual_payments(*, company, payments: list[ManualPaymentInput], creat
         ).order_by().values("invoice_id").annotate(total=Sum("amount"))
     }
     deposit_ids = set(bank_and_cash_accounts(company=company).values_list("pk", flat=True))
+    was_open = {invoice.pk for invoice in invoices.values() if invoice.balance_due > 0}
     entries, rows = [], []
     for p in payments:
         invoice = invoices[p.invoice.pk]
@@ -266,6 +270,9 @@ def record_manual_payments(*, company, payments: list[ManualPaymentInput], creat
     created = ManualPayment.objects.bulk_create(rows)
     keep_received(company_id=company.pk, amounts=[(p.date, p.amount) for p in payments])
     update_by_pk(Invoice, "amount_paid", {invoice.pk: invoice.amount_paid for invoice in invoices.values()})
+    for invoice in invoices.values():  # as `add_payment` does for one: the hooks of a paid invoice
+        if invoice.pk in was_open and invoice.balance_due <= 0:
+            invoice_paid(invoice)
     transaction.on_commit(lambda: _retire_open_sessions_of(ids))
     return created
 
