@@ -7,7 +7,7 @@ import dj_database_url
 
 from csp.constants import NONE, SELF
 
-from .env import env, env_list
+from .env import env, env_bool, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env("SETTLE_VAR_DIR", str(BASE_DIR / "var")))
@@ -101,6 +101,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Behind a pooler in transaction mode (PgBouncer's `pool_mode = transaction`) one client's
+# transactions run on different server connections: nothing may outlive a transaction, so no
+# server-side cursors and no prepared statements (the webhook intake's, otherwise prepared once
+# per connection).
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING")
+if DATABASE_TRANSACTION_POOLING:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "companies.User"

@@ -55,6 +55,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from settle.core.errors import SettleError
@@ -196,7 +197,9 @@ _ENDPOINT_SQL = (
     f"WHERE e.processor_id = p.id AND e.event_id = %s) FROM {Processor._meta.db_table} p WHERE p.id = %s"
 )
 # On PostgreSQL the statement is prepared once per database connection: planning it cost more
-# than running it. (Prepared statements live as long as the connection; none is shared.)
+# than running it. (Prepared statements live as long as the connection; none is shared.) Not
+# behind a pooler in transaction mode (`DATABASE_TRANSACTION_POOLING`), where the next
+# transaction may run on a server connection that never saw the PREPARE.
 ENDPOINT_STATEMENT = "settle_webhook_endpoint"
 _PREPARED_ON: "weakref.WeakSet" = weakref.WeakSet()
 
@@ -211,7 +214,7 @@ def _signing_endpoint(processor_id: int, event_id: str | None) -> tuple[str, str
     is used from the next delivery.
     """
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and not settings.DATABASE_TRANSACTION_POOLING:
             raw = cursor.cursor.connection
             if raw not in _PREPARED_ON:
                 cursor.execute(f"PREPARE {ENDPOINT_STATEMENT} (text, bigint) AS "

@@ -111,6 +111,25 @@ def test_r1_duplicate_webhook_answered_by_one_indexed_read(stripe, sent_link, pr
     assert CardPayment.objects.count() == 1
 
 
+def test_r1_duplicate_webhook_behind_a_transaction_pooler_prepares_nothing(stripe, sent_link, processor, settings):  # R1
+    """Behind a pooler in transaction mode (DATABASE_TRANSACTION_POOLING) the next transaction may
+    run on another server connection: the duplicate is answered by the same one plain statement,
+    never by a prepared one."""
+    settings.DATABASE_TRANSACTION_POOLING = True
+    session_id = stripe.open_session(sent_link)
+    assert stripe.pay(session_id).status_code == 200
+    event = stripe.session_event(session_id)
+    assert stripe.deliver(processor, event).content == b"handled"
+
+    with CaptureQueriesContext(connection) as queries:
+        response = stripe.deliver(processor, event)
+    assert response.status_code == 200 and response.content == b"duplicate"
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 1 and sql[0].startswith("SELECT p.kind, p.webhook_secret, EXISTS"), sql
+    assert not any("PREPARE" in s or "EXECUTE" in s for s in sql)
+    assert CardPayment.objects.count() == 1
+
+
 def test_r1_p3_replaced_signing_secret_used_from_the_next_delivery(stripe, sent_link, processor):  # R1, P3
     """The decrypted signing secret is kept per process by its ciphertext: a secret replaced by
     another process (no chance to drop what this one kept) is used from the next delivery, and the
