@@ -8,13 +8,9 @@ check_ledger finds nothing. Runs in a subprocess against its own database, so th
 database is untouched.
 """
 
-import os
-import subprocess
-import sys
-import uuid
-
 import pytest
-from django.db import connection
+
+from tests.upgrade_support import run_in_own_database
 
 SCRIPT = r'''
 import datetime as dt
@@ -55,20 +51,4 @@ print("UPGRADED")
 
 @pytest.mark.django_db(transaction=True)
 def test_received_day_totals_are_built_from_the_payments_already_booked(tmp_path):  # L4, S5, R4
-    name = f"settle_upgrade_{uuid.uuid4().hex[:8]}"
-    if connection.vendor == "postgresql":
-        params = connection.settings_dict
-        url = f"postgres://{params['USER']}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{name}"
-        with connection.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    else:
-        url = f"sqlite:///{tmp_path / (name + '.sqlite3')}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "settle.settings.test"}
-    try:
-        result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
-    finally:
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "UPGRADED" in result.stdout
+    run_in_own_database(SCRIPT, tmp_path)
