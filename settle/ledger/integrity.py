@@ -253,15 +253,12 @@ def kept_balance_faults(*, company=None) -> list[str]:
         (r["company_id"], r["account_id"], r["date"]): (r["debit_units"], r["credit_units"])
         for r in kept.values("company_id", "account_id", "date", "debit_units", "credit_units")
     }
-    for key in sorted(actual.keys() | recorded.keys(), key=lambda k: (k[0], k[1], k[2])):
-        want, have = actual.get(key, (0, 0)), recorded.get(key, (0, 0))
-        if want != have:
-            company_id, account_id, date = key
-            faults.append(
-                f"Kept balance of account {account_id} (company {company_id}) on {date} has debits "
-                f"{from_units(have[0])}, credits {from_units(have[1])}, but its lines sum to debits "
-                f"{from_units(want[0])}, credits {from_units(want[1])}."
-            )
+    for (company_id, account_id, date), want, have in kept_differences(actual, recorded, missing=(0, 0)):
+        faults.append(
+            f"Kept balance of account {account_id} (company {company_id}) on {date} has debits "
+            f"{from_units(have[0])}, credits {from_units(have[1])}, but its lines sum to debits "
+            f"{from_units(want[0])}, credits {from_units(want[1])}."
+        )
     return faults
 
 
@@ -280,16 +277,20 @@ def open_receivable_faults(*, company=None) -> list[str]:
         )
     }
     recorded = {(r["company_id"], r["due_date"]): r["units"] for r in kept.values("company_id", "due_date", "units")}
-    faults = []
+    return [
+        f"Kept open receivables of company {company_id} due {due_date} are {from_units(have)}, "
+        f"but the receivable lines of its invoices due that day sum to {from_units(want)}."
+        for (company_id, due_date), want, have in kept_differences(actual, recorded)
+    ]
+
+
+def kept_differences(actual: dict, recorded: dict, *, missing=0):
+    """(key, actual, kept) for each key whose kept value differs from the one its source gives, in
+    key order; a key missing on either side counts as `missing` (zero)."""
     for key in sorted(actual.keys() | recorded.keys()):
-        want, have = actual.get(key, 0), recorded.get(key, 0)
+        want, have = actual.get(key, missing), recorded.get(key, missing)
         if want != have:
-            company_id, due_date = key
-            faults.append(
-                f"Kept open receivables of company {company_id} due {due_date} are {from_units(have)}, "
-                f"but the receivable lines of its invoices due that day sum to {from_units(want)}."
-            )
-    return faults
+            yield key, want, have
 
 
 def missing_guards() -> list[str]:
@@ -318,4 +319,6 @@ def missing_triggers(by_vendor: dict[str, list[str]]) -> list[str]:
     return [name for name in expected if name not in present]
 
 
-__all__ = ["find_faults", "kept_balance_faults", "missing_guards", "missing_triggers", "open_receivable_faults"]
+__all__ = [
+    "find_faults", "kept_balance_faults", "kept_differences", "missing_guards", "missing_triggers", "open_receivable_faults",
+]

@@ -2,7 +2,7 @@
 
 from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, When
 
-from settle.ledger.integrity import missing_triggers
+from settle.ledger.integrity import kept_differences, missing_triggers
 from settle.ledger.models import JournalEntry
 from settle.ledger.selectors import SCALE, from_units
 
@@ -63,13 +63,8 @@ def received_faults(*, company=None) -> list[str]:
             key = (company_id, date)
             actual[key] = actual.get(key, 0) + int((amount * SCALE).to_integral_value())
     recorded = {(company_id, date): units for company_id, date, units in kept.values_list("company_id", "date", "units")}
-    faults = []
-    for key in sorted(actual.keys() | recorded.keys()):
-        want, have = actual.get(key, 0), recorded.get(key, 0)
-        if want != have:
-            company_id, date = key
-            faults.append(
-                f"Kept received total of company {company_id} on {date} is {from_units(have)}, "
-                f"but its payments received that day sum to {from_units(want)}."
-            )
-    return faults
+    return [
+        f"Kept received total of company {company_id} on {date} is {from_units(have)}, "
+        f"but its payments received that day sum to {from_units(want)}."
+        for (company_id, date), want, have in kept_differences(actual, recorded)
+    ]
