@@ -21,7 +21,7 @@ from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, 
 from django.db.models.functions import Cast, Coalesce, Lower, Round
 from django.utils.functional import cached_property
 
-from settle.sales.models import Client, Invoice
+from settle.sales.models import Client, ClientBalance, Invoice
 
 from .models import (
     DEBIT_NORMAL,
@@ -52,6 +52,11 @@ def sum_units(expression, **kwargs):
 
 def from_units(value) -> Decimal:
     return (Decimal(int(value or 0)) / SCALE).quantize(Decimal("0.0001"))
+
+
+def units_of(amount: Decimal) -> int:
+    """An amount as the exact integer count of ten-thousandths that the kept tables hold."""
+    return int((amount * SCALE).to_integral_value())
 
 
 # ---------------------------------------------------------------------------
@@ -628,11 +633,11 @@ def aging_clients(*, company):
     """The company's clients with an open invoice (not voided, a balance either way), in the
     report's order: by lowercased name, then id, read from the `client_company_lower_name` index.
 
-    A client owes when its kept `open_units` is above zero; one that owes nothing can still be
+    A client owes when its kept balance (`ClientBalance`) is above zero; one that owes nothing can still be
     in credit on an invoice (a negative balance), which few invoices are."""
     return (
         Client.objects.filter(company=company)
-        .filter(Q(open_units__gt=0) | Exists(_credit_invoices(company=company).filter(client=OuterRef("pk"))))
+        .filter(Q(balance__open_units__gt=0) | Exists(_credit_invoices(company=company).filter(client=OuterRef("pk"))))
         .order_by(Lower("name"), "id")
     )
 
@@ -644,9 +649,9 @@ def _credit_invoices(*, company):
 def aging_client_count(*, company) -> int:
     """How many clients `aging_clients` lists: those owing, counted from the kept balances' index,
     and those owing nothing but in credit, from the few invoices with a negative balance."""
-    owing = Client.objects.filter(company=company, open_units__gt=0).count()
+    owing = ClientBalance.objects.filter(company=company, open_units__gt=0).count()
     in_credit = (
-        _credit_invoices(company=company).filter(client__open_units=0).values("client_id").distinct().count()
+        _credit_invoices(company=company).filter(client__balance__open_units=0).values("client_id").distinct().count()
     )
     return owing + in_credit
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
-from settle.core.bulk import insert_fields, insert_instance, insert_rows, insert_values
+from settle.core.bulk import add_to_kept, insert_fields, insert_instance, insert_rows, insert_values
 from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
@@ -30,8 +30,7 @@ from .models import (
     OpenReceivable,
     PeriodLock,
 )
-
-SCALE = 10_000  # kept balances count ten-thousandths, as `selectors.units` does
+from .selectors import units_of
 
 
 @dataclass(frozen=True)
@@ -371,46 +370,14 @@ def _keep_balances(*, company, date: dt.date, lines: list[Line]) -> None:
     _keep_balances_of(company=company, dated_lines=[(date, line) for line in lines])
 
 
-KEPT_BALANCE_ROWS_PER_STATEMENT = 1000
-
-
 def _keep_balances_of(*, company, dated_lines: list[tuple[dt.date, Line]]) -> None:
-    """`_keep_balances` for lines of any dates: one row per account and day.
-
-    One upsert on PostgreSQL (an array per column); 1,000 rows an upsert on SQLite.
-    """
-    per_day: dict[tuple[int, dt.date], list[int]] = {}
+    """`_keep_balances` for lines of any dates: one row per account and day, in one upsert."""
+    per_day: dict[tuple[int, int, dt.date], list[int]] = {}
     for date, line in dated_lines:
-        totals = per_day.setdefault((line.account.pk, date), [0, 0])
-        totals[0] += int(line.debit * SCALE)
-        totals[1] += int(line.credit * SCALE)
-    table = connection.ops.quote_name(DailyBalance._meta.db_table)
-    rows = list(per_day.items())
-    upsert = (
-        "ON CONFLICT (company_id, account_id, date) DO UPDATE SET "
-        f"debit_units = {table}.debit_units + excluded.debit_units, "
-        f"credit_units = {table}.credit_units + excluded.credit_units"
-    )
-    if connection.vendor == "postgresql":  # one array per column: five parameters, however many rows
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) "
-                f"SELECT * FROM UNNEST(%s::bigint[], %s::bigint[], %s::date[], %s::bigint[], %s::bigint[]) {upsert}",
-                [[company.pk] * len(rows), [account_id for (account_id, _), _ in rows],
-                 [date for (_, date), _ in rows], [debit for _, (debit, _) in rows], [credit for _, (_, credit) in rows]],
-            )
-        return
-    for start in range(0, len(rows), KEPT_BALANCE_ROWS_PER_STATEMENT):
-        chunk = rows[start:start + KEPT_BALANCE_ROWS_PER_STATEMENT]
-        params: list = []
-        for (account_id, date), (debit, credit) in chunk:
-            params += [company.pk, account_id, connection.ops.adapt_datefield_value(date), debit, credit]
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (company_id, account_id, date, debit_units, credit_units) VALUES {values} {upsert}",
-                params,
-            )
+        totals = per_day.setdefault((company.pk, line.account.pk, date), [0, 0])
+        totals[0] += units_of(line.debit)
+        totals[1] += units_of(line.credit)
+    add_to_kept(DailyBalance, ("company", "account", "date"), ("debit_units", "credit_units"), per_day)
 
 
 def _keep_open_receivables(*, company, lines: list[Line]) -> None:
@@ -420,31 +387,12 @@ def _keep_open_receivables(*, company, lines: list[Line]) -> None:
     such a line. The due date is the invoice's as posted: a revision that moves it reverses the
     old entry (under the old date) before posting the new one.
     """
-    per_due: dict[dt.date, int] = {}
+    per_due: dict[tuple[int, dt.date], list[int]] = {}
     for line in lines:
         if line.invoice is not None and line.account.role == AccountRole.RECEIVABLE:
-            due = line.invoice.due_date
-            per_due[due] = per_due.get(due, 0) + int(line.debit * SCALE) - int(line.credit * SCALE)
-    if not per_due:
-        return
-    table = connection.ops.quote_name(OpenReceivable._meta.db_table)
-    upsert = f"ON CONFLICT (company_id, due_date) DO UPDATE SET units = {table}.units + excluded.units"
-    rows = sorted(per_due.items())  # a fixed order, so two postings take the row locks alike
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # one array per column, however many rows
-            cursor.execute(
-                f"INSERT INTO {table} (company_id, due_date, units) "
-                f"SELECT %s, * FROM UNNEST(%s::date[], %s::bigint[]) {upsert}",
-                [company.pk, [due for due, _ in rows], [amount for _, amount in rows]],
-            )
-            return
-        for start in range(0, len(rows), KEPT_BALANCE_ROWS_PER_STATEMENT):
-            chunk = rows[start:start + KEPT_BALANCE_ROWS_PER_STATEMENT]
-            cursor.execute(
-                f"INSERT INTO {table} (company_id, due_date, units) "
-                f"VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))} {upsert}",
-                [v for due, amount in chunk for v in (company.pk, connection.ops.adapt_datefield_value(due), amount)],
-            )
+            totals = per_due.setdefault((company.pk, line.invoice.due_date), [0])
+            totals[0] += units_of(line.debit) - units_of(line.credit)
+    add_to_kept(OpenReceivable, ("company", "due_date"), ("units",), per_due)
 
 
 def reverse_journal_entry(*, entry: JournalEntry, date: dt.date, memo: str = "", created_by=None) -> JournalEntry:

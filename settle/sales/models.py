@@ -25,21 +25,14 @@ class Client(models.Model):
     # S7: the company's reminder schedule applies to this client's invoices unless turned off here.
     reminders_enabled = models.BooleanField("Send payment reminders", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # A kept balance: what the client's open invoices still ask for (the sum of the positive
-    # balances of its invoices not voided), in exact ten-thousandths. Kept by the database
-    # (the triggers of migration 0009) on every change of an invoice, so no writer can miss
-    # it; `save()` never writes it back. The client list sorts and filters by it.
-    open_units = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
         indexes = [
-            models.Index(fields=["company", "open_units", "id"], name="client_company_open_units"),
             # The A/R aging page reads its clients in the report's order (lowercased name, id).
             models.Index(models.F("company"), Lower("name"), models.F("id"), name="client_company_lower_name"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(open_units__gte=0), name="client_open_units_not_negative"),
             models.UniqueConstraint(fields=["company", "name"], name="client_name_unique_per_company"),
             models.CheckConstraint(
                 condition=models.Q(no_card_payments=False) | models.Q(default_processor__isnull=True),
@@ -52,21 +45,41 @@ class Client(models.Model):
 
     @property
     def open_balance(self) -> Decimal:
-        """What the client's open invoices still ask for (S1)."""
-        return (Decimal(self.open_units) / 10_000).quantize(Decimal("0.0001"))
-
-    def save(self, *args, **kwargs):
-        # `open_units` belongs to the database's triggers: an update never writes back the value
-        # read earlier, which a payment may have changed since.
-        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = [
-                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "open_units"
-            ]
-        super().save(*args, **kwargs)
+        """What the client's open invoices still ask for (S1), from its kept `ClientBalance`."""
+        return self.balance.open_balance
 
     @property
     def email_list(self) -> list[str]:
         return [e.strip() for e in self.emails.split(",") if e.strip()]
+
+
+class ClientBalance(models.Model):
+    """A kept balance: what one client's open invoices still ask for (S1), the sum of the positive
+    balances of its invoices not voided, in exact ten-thousandths.
+
+    Kept by the database (the triggers of migration 0013), so no writer can miss it: a client's
+    insert adds its row, and every insert, update and delete of an invoice adds the change of
+    its share. It lives beside the client, not on it, so a posting rewrites this narrow row and
+    leaves the client's row, and its name and email search indexes, as they were. The client
+    list sorts and filters by it.
+    """
+
+    client = models.OneToOneField(Client, primary_key=True, on_delete=models.CASCADE, related_name="balance")
+    company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")  # the client's
+    open_units = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "open_units", "client"], name="client_balance_company_units")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(open_units__gte=0), name="client_balance_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Open balance of client {self.client_id}"
+
+    @property
+    def open_balance(self) -> Decimal:
+        return (Decimal(self.open_units) / 10_000).quantize(Decimal("0.0001"))
 
 
 class TaxRate(models.Model):

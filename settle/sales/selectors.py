@@ -98,7 +98,7 @@ INVOICE_DEFAULT_SORT = "-issued"  # newest first: the (company, issue_date, id) 
 # Each key but "client" has an index (company, <its columns>, id) (Invoice.Meta.indexes), so a page
 # is read from the index, not by sorting every invoice; "client" walks the clients by name.
 
-CLIENT_SORTS = {"name": ("name",), "email": ("emails",), "balance": ("open_units",)}
+CLIENT_SORTS = {"name": ("name",), "email": ("emails",), "balance": ("balance__open_units",)}
 CLIENT_DEFAULT_SORT = "name"
 
 
@@ -189,20 +189,24 @@ def client_list(*, company, status: str = "", search: str = "", sort: str = CLIE
 
     `search` matches the name or a contact email (any part, any case); `status` is one of
     ClientStatus; `sort` a key of CLIENT_SORTS, "-" first for descending. The balance is the
-    kept `Client.open_units`, so sorting or filtering by it reads the page from an index.
+    kept `ClientBalance`, so sorting or filtering by it reads the page from its index.
     """
-    queryset = Client.objects.filter(company=company).select_related("default_processor")
+    queryset = Client.objects.filter(company=company).select_related("default_processor", "balance")
     if status == ClientStatus.OWING:
-        queryset = queryset.filter(open_units__gt=0)
+        queryset = queryset.filter(balance__open_units__gt=0)
     elif status == ClientStatus.OVERDUE:
         queryset = queryset.filter(
             Exists(Invoice.objects.filter(client=OuterRef("pk")).filter(status_q(InvoiceStatus.OVERDUE, today=company.today())))
         )
     elif status == ClientStatus.SETTLED:
-        queryset = queryset.filter(open_units=0)
+        queryset = queryset.filter(balance__open_units=0)
     search = search.strip()
     if search:
         queryset = queryset.filter(Q(name__icontains=search) | Q(emails__icontains=search))
+    if sort.removeprefix("-") == "balance":
+        # Naming the balances' company lets the database walk the balances by their
+        # (company, open_units) index and read each one's client, instead of sorting them all.
+        queryset = queryset.filter(balance__company=company)
     return queryset.order_by(*_ordering(CLIENT_SORTS, sort, CLIENT_DEFAULT_SORT))
 
 

@@ -17,14 +17,11 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db import connection
-
-from settle.ledger.selectors import SCALE
+from settle.core.bulk import add_to_kept
+from settle.ledger.selectors import units_of
 
 from ..models import Invoice, ReceivedDay
 from ..hooks import invoice_paid
-
-RECEIVED_ROWS_PER_STATEMENT = 1000
 
 
 def add_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
@@ -53,29 +50,10 @@ def add_credit_note(*, invoice: Invoice, amount: Decimal) -> Invoice:
 
 def keep_received(*, company_id: int, amounts: Iterable[tuple[dt.date, Decimal]]) -> None:
     """Add `amounts` (date, amount; negative for a payment reversed) to the company's kept
-    received totals (`ReceivedDay`), one row per day.
-
-    One upsert that adds in the database, so concurrent payments cannot lose an update; rows in
-    date order, so two writers take the row locks alike. Nothing for no amounts.
+    received totals (`ReceivedDay`), one row per day, in one upsert that adds in the database
+    (`core.bulk.add_to_kept`), so concurrent payments cannot lose an update. Nothing for no amounts.
     """
-    per_day: dict[dt.date, int] = {}
+    per_day: dict[tuple[int, dt.date], list[int]] = {}
     for date, amount in amounts:
-        per_day[date] = per_day.get(date, 0) + int((amount * SCALE).to_integral_value())
-    rows = sorted(per_day.items())
-    if not rows:
-        return
-    table = connection.ops.quote_name(ReceivedDay._meta.db_table)
-    upsert = f"ON CONFLICT (company_id, date) DO UPDATE SET units = {table}.units + excluded.units"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # one array per column, however many days
-            cursor.execute(
-                f"INSERT INTO {table} (company_id, date, units) SELECT %s, * FROM UNNEST(%s::date[], %s::bigint[]) {upsert}",
-                [company_id, [date for date, _ in rows], [units for _, units in rows]],
-            )
-            return
-        for start in range(0, len(rows), RECEIVED_ROWS_PER_STATEMENT):
-            chunk = rows[start:start + RECEIVED_ROWS_PER_STATEMENT]
-            cursor.execute(
-                f"INSERT INTO {table} (company_id, date, units) VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))} {upsert}",
-                [v for date, units in chunk for v in (company_id, connection.ops.adapt_datefield_value(date), units)],
-            )
+        per_day.setdefault((company_id, date), [0])[0] += units_of(amount)
+    add_to_kept(ReceivedDay, ("company", "date"), ("units",), per_day)
