@@ -51,11 +51,9 @@ import enum
 import functools
 import json
 import logging
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from settle.core.errors import SettleError
@@ -196,12 +194,6 @@ _ENDPOINT_SQL = (
     f"SELECT p.kind, p.webhook_secret, EXISTS (SELECT 1 FROM {ProcessorEvent._meta.db_table} e "
     f"WHERE e.processor_id = p.id AND e.event_id = %s) FROM {Processor._meta.db_table} p WHERE p.id = %s"
 )
-# On PostgreSQL the statement is prepared once per database connection: planning it cost more
-# than running it. (Prepared statements live as long as the connection; none is shared.) Not
-# behind a pooler in transaction mode (`DATABASE_TRANSACTION_POOLING`), where the next
-# transaction may run on a server connection that never saw the PREPARE.
-ENDPOINT_STATEMENT = "settle_webhook_endpoint"
-_PREPARED_ON: "weakref.WeakSet" = weakref.WeakSet()
 
 
 def _signing_endpoint(processor_id: int, event_id: str | None) -> tuple[str, str, bool] | None:
@@ -214,15 +206,7 @@ def _signing_endpoint(processor_id: int, event_id: str | None) -> tuple[str, str
     is used from the next delivery.
     """
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and not settings.DATABASE_TRANSACTION_POOLING:
-            raw = cursor.cursor.connection
-            if raw not in _PREPARED_ON:
-                cursor.execute(f"PREPARE {ENDPOINT_STATEMENT} (text, bigint) AS "
-                               + _ENDPOINT_SQL.replace("%s", "$1", 1).replace("%s", "$2", 1))
-                _PREPARED_ON.add(raw)
-            cursor.execute(f"EXECUTE {ENDPOINT_STATEMENT} (%s, %s)", [event_id, processor_id])
-        else:
-            cursor.execute(_ENDPOINT_SQL, [event_id, processor_id])
+        cursor.execute(_ENDPOINT_SQL, [event_id, processor_id])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -67,8 +67,6 @@ def _context(link, token: str, *, pending=None, **extra) -> dict:
         "currency": invoice.company.currency,
         "lines": invoice.lines.select_related("tax_rate").all(),
         "contact_email": invoice.company.email,
-        # K6: a paid invoice's link offers its card payments' receipts again.
-        "receipts": selectors.receipts_of_invoice(invoice=invoice),
     }
     context.setdefault(
         "form",
@@ -81,6 +79,8 @@ def _context(link, token: str, *, pending=None, **extra) -> dict:
 def _render_state(request, link, token: str, *, status: int = 200, **extra):
     pending = pending_card_payments(link.invoice)
     state = link_state(link, pending=pending)
+    if state == LinkState.PAID:  # K6: a paid invoice's link offers its card payments' receipts again
+        extra.setdefault("receipts", selectors.receipts_of_invoice(invoice=link.invoice))
     return render(
         request, STATE_TEMPLATES[state], _context(link, token, pending=pending, state=state, **extra), status=status
     )
