@@ -522,10 +522,20 @@ def _candidates(*, company, as_of: dt.date) -> tuple[Q, bool]:
         .values("pk")
     )
     moved_later = JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
-    later = moved_later.exists()
+    later = _moved_later(company=company, as_of=as_of)
     if later:
         candidates |= Q(invoice_id__in=moved_later.order_by().values("invoice_id"))
     return candidates, later
+
+
+def _moved_later(*, company, as_of: dt.date) -> bool:
+    """Whether any receivable line naming an invoice is dated after `as_of` (none when as of today).
+
+    Asked account by account, so the lines' (company, account, date) index answers it from the
+    date on, even by a plan made without knowing `as_of` (a statement prepared on PostgreSQL):
+    asked of the lines alone, such a plan walked every line of the company to find none."""
+    later_lines = JournalLine.objects.filter(company=company, account=OuterRef("pk"), date__gt=as_of, invoice__isnull=False)
+    return Account.objects.filter(company=company, role=AccountRole.RECEIVABLE).filter(Exists(later_lines)).exists()
 
 
 def _client_rows(candidates: Q, *, as_of: dt.date) -> tuple[dict[int, AgingRow], int]:
@@ -691,7 +701,7 @@ def receivables_aging_page(*, company, as_of: dt.date, page=None, per_page: int 
         )
         by_client, _ = _client_rows(Q(invoice_id__in=open_here), as_of=as_of)
     rows = [by_client[pk] for pk in ids if pk in by_client]
-    totals, unassigned = _aging_totals(company=company, as_of=as_of)
+    totals, unassigned = _aging_totals(company=company, as_of=as_of, later=False)
     if unassigned and not shown.has_next():
         rows.append(AgingRow(name="Unassigned", current=from_units(unassigned)))
     return AgingPage(as_of=as_of, page=shown, rows=rows, totals=totals)
@@ -710,18 +720,22 @@ def receivables_aging_totals(*, company, as_of: dt.date) -> AgingRow:
     return _aging_totals(company=company, as_of=as_of)[0]
 
 
-def _aging_totals(*, company, as_of: dt.date) -> tuple[AgingRow, int]:
-    """`receivables_aging_totals`, and the Unassigned row's amount in ten-thousandths."""
+def _aging_totals(*, company, as_of: dt.date, later: bool | None = None) -> tuple[AgingRow, int]:
+    """`receivables_aging_totals`, and the Unassigned row's amount in ten-thousandths.
+
+    `later`: `_moved_later(company=..., as_of=...)` when the caller has just asked it."""
     receivable = Q(account__role=AccountRole.RECEIVABLE)
     per_due: dict[dt.date, int] = dict(
         OpenReceivable.objects.filter(company=company).exclude(units=0).values_list("due_date", "units")
     )
+    if later is None:
+        later = _moved_later(company=company, as_of=as_of)
     later = list(
         JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
         .order_by()
         .values("invoice_id", "invoice__due_date")
         .annotate(net=Sum(units("debit") - units("credit")))
-    )
+    ) if later else []
     for row in later:
         per_due[row["invoice__due_date"]] = per_due.get(row["invoice__due_date"], 0) - row["net"]
     candidates = Q(invoice_id__in=Invoice.objects.filter(company=company, balance__lt=0).values("pk"))
