@@ -515,17 +515,22 @@ def _bucket(days_past_due: int, amount: Decimal) -> str:
 def _candidates(*, company, as_of: dt.date) -> tuple[Q, bool]:
     """The invoices that can have a receivable balance as of `as_of`, and whether lines dated
     after `as_of` add any (none when the report is as of today)."""
-    receivable = Q(account__role=AccountRole.RECEIVABLE)
     candidates = Q(
         invoice_id__in=Invoice.objects.filter(company=company)
         .exclude(total=F("amount_paid") + F("amount_credited"))
         .values("pk")
     )
-    moved_later = JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
     later = _moved_later(company=company, as_of=as_of)
     if later:
-        candidates |= Q(invoice_id__in=moved_later.order_by().values("invoice_id"))
+        candidates |= Q(invoice_id__in=_lines_after(company=company, as_of=as_of).order_by().values("invoice_id"))
     return candidates, later
+
+
+def _lines_after(*, company, as_of: dt.date):
+    """The receivable lines naming an invoice dated after `as_of`."""
+    return JournalLine.objects.filter(
+        account__role=AccountRole.RECEIVABLE, company=company, date__gt=as_of, invoice__isnull=False
+    )
 
 
 def _moved_later(*, company, as_of: dt.date) -> bool:
@@ -730,17 +735,17 @@ def _aging_totals(*, company, as_of: dt.date, later: bool | None = None) -> tupl
     )
     if later is None:
         later = _moved_later(company=company, as_of=as_of)
-    later = list(
-        JournalLine.objects.filter(receivable, company=company, date__gt=as_of, invoice__isnull=False)
+    later_nets = list(
+        _lines_after(company=company, as_of=as_of)
         .order_by()
         .values("invoice_id", "invoice__due_date")
         .annotate(net=Sum(units("debit") - units("credit")))
     ) if later else []
-    for row in later:
+    for row in later_nets:
         per_due[row["invoice__due_date"]] = per_due.get(row["invoice__due_date"], 0) - row["net"]
     candidates = Q(invoice_id__in=Invoice.objects.filter(company=company, balance__lt=0).values("pk"))
-    if later:
-        candidates |= Q(invoice_id__in=[row["invoice_id"] for row in later])
+    if later_nets:
+        candidates |= Q(invoice_id__in=[row["invoice_id"] for row in later_nets])
     credits = (
         JournalLine.objects.filter(receivable, candidates, date__lte=as_of)
         .order_by()
