@@ -171,7 +171,7 @@ def test_card_payment_journey(live_server, page, settings, _emulator):  # P1, P6
     expect(customer.locator("[data-receipt-amount]")).to_have_text("$120.00")
     expect(customer.locator("#print-now")).to_be_visible()
     # It printed at once, from the receipt's own address: the printed footer carries no pay token.
-    customer.wait_for_function("window.__printedAt !== undefined")
+    customer.wait_for_function("() => window.__printedAt !== undefined")
     printed_at = customer.evaluate("window.__printedAt")
     assert printed_at.startswith(f"{base}/receipts/") and "/pay/" not in printed_at
 

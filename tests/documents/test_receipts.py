@@ -80,7 +80,7 @@ def test_print_receipt_prints_directly_from_a_page_without_the_token(live_server
         context.add_init_script("window.print = function () { window.__printedAt = window.location.href; };")
         page = context.new_page()
         page.goto(f"{live_server.url}/receipts/{receipt.public_id}/?print=1")
-        page.wait_for_function("window.__printedAt !== undefined")
+        page.wait_for_function("() => window.__printedAt !== undefined")
         printed_at = page.evaluate("window.__printedAt")
         assert printed_at.startswith(f"{live_server.url}/receipts/{receipt.public_id}/")
         assert "/pay/" not in printed_at
