@@ -1,5 +1,6 @@
 """Recording and reversing manual payments over HTTP (S5, N4, C2)."""
 
+import html
 from decimal import Decimal
 
 import pytest
@@ -64,7 +65,7 @@ def test_reverse_payment_via_form(company, bookkeeper):  # S5
         ({"amount": "1" * 40}, "too large"),
         ({"amount": "NaN"}, "Enter an amount such as 120.00"),
         ({"date": "yesterday"}, "Enter a valid date"),
-        ({"date": "2001-01-01"}, "before the invoice&#x27;s issue date"),
+        ({"date": "2001-01-01"}, "before the invoice's issue date"),
         ({"method": "bitcoin"}, "Select a valid choice"),
         ({"reference": "<script>alert(1)</script>"}, "HTML markup"),
         ({"reference": "x" * 101}, "at most 100 characters"),
@@ -76,7 +77,7 @@ def test_bad_payment_input(company, bookkeeper, overrides, message):  # S5, N4
     before = counts()
     response = bookkeeper.post(f"/invoices/{invoice.pk}/payments/new/", payment_data(company, **overrides))
     assert response.status_code == 200
-    assert message in response.content.decode()
+    assert message in html.unescape(response.content.decode())  # the message as the reader sees it
     assert counts() == before
     invoice.refresh_from_db()
     assert invoice.amount_paid == 0
@@ -135,3 +136,16 @@ def test_invoice_page_queries_do_not_grow_with_its_payments(company, bookkeeper)
         page = bookkeeper.get(f"/invoices/{invoice.pk}/").content.decode()
     assert len(many) == len(few)
     assert "Cheque 5" in page and page.count('<span class="badge">Reversed</span>') == 1
+
+
+def test_rejected_input_is_shown_back_escaped(company, bookkeeper):  # S5, N4
+    """The form's widgets draw what was typed back into the field, escaped: never as markup."""
+    invoice = make_invoice(company, lines=[("Cake", "1", "100.00")])
+    hostile = '"><script>alert(1)</script>'
+    response = bookkeeper.post(
+        f"/invoices/{invoice.pk}/payments/new/", payment_data(company, reference=hostile, amount="abc")
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert 'name="reference"' in page and f'value="{hostile}"' in html.unescape(page)
