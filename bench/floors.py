@@ -247,3 +247,69 @@ def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
         )
         cursor.execute("UPDATE sales_invoice SET journal_entry_id = %s WHERE id = %s", [entry_id, invoice_id])
     return invoice_id
+
+
+def record_manual_payment_sql(w: Workload, invoice_id: int) -> None:
+    """The rows one record_manual_payment of half the invoice writes, as raw SQL in one transaction.
+
+    The invoice's amount paid (its row update takes the lock), the journal entry (numbered from
+    the period-lock row's counter) and its two lines, the kept balances, the open receivable of
+    its due date, the payment row and the day's money received; no validation, no period-lock
+    check, no look for open checkout sessions.
+    """
+    company = w.company
+    today = _day(company.today())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT total, due_date, number FROM sales_invoice WHERE id = %s", [invoice_id])
+        total, due_date, number = cursor.fetchone()
+        amount = quantize(Decimal(total) / 2, "USD")
+        cursor.execute(
+            "UPDATE sales_invoice SET amount_paid = amount_paid + %s WHERE id = %s", [amount, invoice_id]
+        )
+        bump = "UPDATE ledger_periodlock SET last_entry_number = last_entry_number + 1 WHERE company_id = %s"
+        entry = [today, f"Payment for invoice {number}", f"manual_payment:invoice:{invoice_id}"]
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH n AS ({bump} RETURNING company_id, last_entry_number) "
+                "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
+                "SELECT company_id, last_entry_number, %s, %s, %s, CURRENT_TIMESTAMP FROM n RETURNING id",
+                [company.pk, *entry],
+            )
+        else:
+            cursor.execute(bump + " RETURNING last_entry_number", [company.pk])
+            cursor.execute(
+                "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, CURRENT_TIMESTAMP) RETURNING id",
+                [company.pk, cursor.fetchone()[0], *entry],
+            )
+        entry_id = cursor.fetchone()[0]
+        legs = [(w.bank.pk, amount, ZERO, None), (w.receivable.pk, ZERO, amount, invoice_id)]
+        cursor.execute(
+            "INSERT INTO ledger_journalline (entry_id, company_id, date, account_id, debit, credit, description, "
+            "invoice_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [p for account, dr, cr, inv in legs for p in (entry_id, company.pk, today, account, dr, cr, entry[1], inv)],
+        )
+        cursor.execute(
+            "INSERT INTO ledger_dailybalance (company_id, account_id, date, debit_units, credit_units) VALUES "
+            "(%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s) ON CONFLICT (company_id, account_id, date) DO UPDATE SET "
+            "debit_units = ledger_dailybalance.debit_units + excluded.debit_units, "
+            "credit_units = ledger_dailybalance.credit_units + excluded.credit_units",
+            [p for account, dr, cr, _ in legs for p in (company.pk, account, today, int(dr * SCALE), int(cr * SCALE))],
+        )
+        units = int(amount * SCALE)
+        cursor.execute(
+            "INSERT INTO ledger_openreceivable (company_id, due_date, units) VALUES (%s, %s, %s) "
+            "ON CONFLICT (company_id, due_date) DO UPDATE SET units = ledger_openreceivable.units + excluded.units",
+            [company.pk, due_date, -units],
+        )
+        cursor.execute(
+            "INSERT INTO sales_manualpayment (company_id, invoice_id, date, amount, method, reference, "
+            "deposit_account_id, journal_entry_id, created_by_id, created_at) "
+            "VALUES (%s, %s, %s, %s, 'transfer', '', %s, %s, %s, CURRENT_TIMESTAMP)",
+            [company.pk, invoice_id, today, amount, w.bank.pk, entry_id, w.creator.pk],
+        )
+        cursor.execute(
+            "INSERT INTO sales_receivedday (company_id, date, units) VALUES (%s, %s, %s) "
+            "ON CONFLICT (company_id, date) DO UPDATE SET units = sales_receivedday.units + excluded.units",
+            [company.pk, today, units],
+        )

@@ -110,6 +110,7 @@ FLOORS = {
     "account_register_last_page": "floor_register_last_page_sql",
     "profit_and_loss_and_balance_sheet": "floor_statements_sql",
     "issue_invoice": "floor_issue_invoice_sql",
+    "record_manual_payment": "floor_record_manual_payment_sql",
     "card_total": "floor_card_emulator_calls",
 }
 
@@ -132,9 +133,13 @@ def floor_reads(w: Workload, *, runs: int) -> dict:
 
 
 def floor_writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
-    """Raw INSERTs of the rows issue_invoice writes, one transaction each; the books stay clean."""
+    """Raw SQL of the rows issue_invoice writes, then record_manual_payment of half of each of those
+    invoices, one transaction each; the books stay clean."""
     rng = random.Random(seed)
-    result = {"floor_issue_invoice_sql": timed(lambda: floors.issue_invoice_sql(w, rng), runs=runs)}
+    issued: list[int] = []
+    result = {"floor_issue_invoice_sql": timed(lambda: issued.append(floors.issue_invoice_sql(w, rng)), runs=runs)}
+    unpaid = iter(issued)
+    result["floor_record_manual_payment_sql"] = timed(lambda: floors.record_manual_payment_sql(w, next(unpaid)), runs=runs)
     faults = find_faults(company=w.company)
     if faults:
         raise RuntimeError("The raw-SQL write floor left ledger faults:\n" + "\n".join(faults[:5]))

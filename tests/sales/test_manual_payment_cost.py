@@ -1,6 +1,6 @@
 """What one record_manual_payment costs in statements (S5, L2): the invoice locked and read with what
-its checks need in one query, then (under that lock) the waiting card payments summed and the deposit
-account checked together in one; the period lock read once, under its row lock, by the statement that numbers the entry (on
+its checks need in one query, then (under that lock) the waiting card payments summed, the deposit
+account checked and open card checkouts looked for together in one; the period lock read once, under its row lock, by the statement that numbers the entry (on
 PostgreSQL the same statement writes the entry); the payment one plain INSERT; the journal lines,
 the kept balances, the open receivables and the day's received total one statement each; the
 amount paid one UPDATE: 9 statements on PostgreSQL, 10 on SQLite, however many payments the
@@ -45,3 +45,18 @@ def test_record_manual_payment_statements(company):  # S5, L2
     assert len(sql) == (9 if connection.vendor == "postgresql" else 10), sql
     # One transaction: the posting joins the service's own (a savepoint only because the test runs in one).
     assert sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries) == 1
+
+
+def test_a_payment_of_an_invoice_without_open_checkouts_asks_nothing_after_commit(
+    company, django_capture_on_commit_callbacks
+):  # S5, K4, L2
+    """Open card checkouts are looked for in the query the checks make (a payment of an invoice that
+    has one retires it after commit: tests/payments/paying/test_paying.py)."""
+    invoice = make_invoice(company, lines=[("Cake", "1", "100.00")])
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True) as callbacks:
+        record_manual_payment(invoice=invoice, date=company.today(), amount=Decimal("30.00"),
+                              deposit_account=account(company, AccountRole.BANK))
+    assert callbacks == []
+    checks = [q["sql"] for q in queries.captured_queries if '"payments_cardpayment"' in q["sql"]]
+    assert len(checks) == 1 and '"payments_checkoutsession"' in checks[0]
+    assert not any(q["sql"].startswith('SELECT "payments_checkoutsession"') for q in queries.captured_queries)

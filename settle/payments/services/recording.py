@@ -34,7 +34,8 @@ emails) is written in that one transaction.
 A new payment also marks its CheckoutSession row `complete` (same transaction) and, once
 that transaction has committed, expires the invoice's other open sessions at the processor
 (`retire_open_sessions`, best effort): their amounts were fixed before this payment, so
-paying one of them would charge the customer twice.
+paying one of them would charge the customer twice. Whether there are any is read with the
+invoice's lock, so a payment of an invoice with no other open session asks nothing after commit.
 """
 
 import datetime as dt
@@ -44,7 +45,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from settle.core.dates import format_date
@@ -194,7 +195,7 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
     processor = session.processor
     company = processor.company
     with transaction.atomic():
-        invoice = _lock_invoice(company, session.link.invoice_id)
+        invoice = _lock_invoice(company, session.link.invoice_id, except_session_id=result.session_id)
         if invoice is None:  # pragma: no cover - a session's invoice cannot be deleted (PROTECT by its payments)
             return None
         paid_on = payment_date(company, result.paid_at)
@@ -230,10 +231,11 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
         # non-key column locks FOR NO KEY UPDATE, as issue_invoice's does: it serialises with
         # that, but not with other transactions' foreign-key checks on the company row.
         receipt_number = allocate_receipt_number(company.pk)
-        transaction.on_commit(
-            functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
-            robust=True,
-        )
+        if invoice.other_open_sessions:
+            transaction.on_commit(
+                functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
+                robust=True,
+            )
         _book(payment=payment, invoice=invoice, paid_on=paid_on)
         # K3, K6: the receipt (numbered, with the balance left after the booking); R2 and K6: the
         # owner's notification (when recorded) and the payer's receipt, queued by one INSERT.
@@ -527,10 +529,14 @@ def duplicate_bookings(*, company=None) -> list[str]:
     ]
 
 
-def _lock_invoice(company, invoice_id) -> Invoice | None:
+def _lock_invoice(company, invoice_id, *, except_session_id: str) -> Invoice | None:
     # One query: the related rows come by inner joins (required keys), and only the invoice row is
-    # locked; with them the Payment Notification Email (P7), for the R2 email, and the card fees
-    # account `account_for_role` would pick, for the booking.
+    # locked; with them the Payment Notification Email (P7), for the R2 email, the card fees
+    # account `account_for_role` would pick, for the booking, and whether the invoice has an open
+    # checkout session other than the one being booked (`other_open_sessions`), to retire after commit.
+    other_sessions = CheckoutSession.objects.filter(
+        link__invoice_id=OuterRef("pk"), status=CheckoutSession.Status.OPEN
+    ).exclude(session_id=except_session_id)
     notification_email = PaymentSettings.objects.filter(company=OuterRef("company_id")).order_by("pk")
     card_fees = Account.objects.filter(
         company=OuterRef("company_id"), role=AccountRole.CARD_FEES, is_active=True
@@ -540,6 +546,7 @@ def _lock_invoice(company, invoice_id) -> Invoice | None:
         .annotate(
             notification_email=Subquery(notification_email.values("notification_email")[:1]),
             card_fees_account_id=Subquery(card_fees.values("pk")[:1]),
+            other_open_sessions=Exists(other_sessions),
         )
         .select_for_update(of=("self",))
         .filter(pk=invoice_id, company=company)

@@ -14,7 +14,7 @@ from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 from settle.ledger.services import LATEST_DATE, EntryInput, Line, post_journal_entries, post_journal_entry, reverse_journal_entry
 
-from settle.payments.models import CardPayment
+from settle.payments.models import CardPayment, CheckoutSession
 
 from ..hooks import invoice_paid
 from ..models import Invoice, ManualPayment, PaymentMethod
@@ -86,22 +86,33 @@ def _checked(invoice, *, date, amount, method, reference, deposit_account, waiti
     return reference
 
 
-def _waiting_and_deposit_ok(invoice: Invoice, deposit_account) -> tuple[Decimal, bool]:
-    """`pending_card_payments(invoice)` (R4) and whether `deposit_account` is one of the company's bank or
-    cash accounts, in one query. Asked after the invoice row lock is taken, as each was on its own."""
+@dataclass(frozen=True)
+class _Asked:
+    waiting: Decimal  # `pending_card_payments(invoice)` (R4)
+    deposit_ok: bool  # the deposit account is one of the company's bank or cash accounts
+    has_open_sessions: bool  # a card checkout of the invoice is still believed open (K4)
+
+
+def _ask(invoice: Invoice, deposit_account) -> _Asked:
+    """What `record_manual_payment` asks of the database besides the invoice, in one query, after the
+    invoice row lock is taken. Open checkouts are looked for here rather than after commit, so a
+    payment of an invoice without any costs no query more; a Pay Now decided before the lock whose
+    session is stored only later is missed either way (it closes at its expiry, and if paid is
+    booked with an overpaid problem, R3)."""
     waiting = (
         CardPayment.objects.filter(
             invoice_id=OuterRef("pk"), status=CardPayment.Status.TO_RECORD, currency=invoice.company.currency.upper()
         ).order_by().values("invoice_id").annotate(total=Sum("amount")).values("total")
     )
     deposit = bank_and_cash_accounts(company=invoice.company).filter(pk=getattr(deposit_account, "pk", None))
-    total, deposit_ok = (
+    sessions = CheckoutSession.objects.filter(link__invoice_id=OuterRef("pk"), status=CheckoutSession.Status.OPEN)
+    total, deposit_ok, has_open_sessions = (
         Invoice.objects.filter(pk=invoice.pk)
-        .annotate(waiting=Subquery(waiting), deposit_ok=Exists(deposit))
-        .values_list("waiting", "deposit_ok")
+        .annotate(waiting=Subquery(waiting), deposit_ok=Exists(deposit), has_open_sessions=Exists(sessions))
+        .values_list("waiting", "deposit_ok", "has_open_sessions")
         .get()
     )
-    return total or Decimal("0"), deposit_ok
+    return _Asked(total or Decimal("0"), deposit_ok, has_open_sessions)
 
 
 @transaction.atomic
@@ -128,10 +139,10 @@ def record_manual_payment(
         .get(pk=invoice.pk)
     )
     company = invoice.company
-    asked = cache(lambda: _waiting_and_deposit_ok(invoice, deposit_account))
+    asked = cache(lambda: _ask(invoice, deposit_account))
     reference = _checked(
         invoice, date=date, amount=amount, method=method, reference=reference, deposit_account=deposit_account,
-        waiting=lambda: asked()[0], deposit_ok=lambda: asked()[1],
+        waiting=lambda: asked().waiting, deposit_ok=lambda: asked().deposit_ok,
     )
     label = f"Payment for invoice {invoice.number}" + (f" ({reference})" if reference else "")
     entry = post_journal_entry(
@@ -160,10 +171,11 @@ def record_manual_payment(
     add_payment(invoice=invoice, amount=amount)
     keep_received(company_id=company.pk, amounts=[(date, amount)])
     # A card checkout opened for the old balance would now charge too much (K4): retire it.
-    from settle.payments.services.recording import retire_open_sessions
+    if asked().has_open_sessions:
+        from settle.payments.services.recording import retire_open_sessions
 
-    invoice_id = invoice.pk
-    transaction.on_commit(lambda: retire_open_sessions(invoice_id=invoice_id))
+        invoice_id = invoice.pk
+        transaction.on_commit(lambda: retire_open_sessions(invoice_id=invoice_id))
     return payment
 
 
