@@ -165,6 +165,27 @@ def check_statements(w: Workload, start: dt.date, end: dt.date) -> None:
 # --- writes ---------------------------------------------------------------------------------
 
 
+def _insert_entry(cursor, company_id: int, entry: list) -> int:
+    """A journal entry (date, memo, source) numbered from the period-lock row's counter; its id.
+    On PostgreSQL the number and the row in one statement, as Settle's posting does."""
+    bump = "UPDATE ledger_periodlock SET last_entry_number = last_entry_number + 1 WHERE company_id = %s"
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"WITH n AS ({bump} RETURNING company_id, last_entry_number) "
+            "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
+            "SELECT company_id, last_entry_number, %s, %s, %s, CURRENT_TIMESTAMP FROM n RETURNING id",
+            [company_id, *entry],
+        )
+    else:
+        cursor.execute(bump + " RETURNING last_entry_number", [company_id])
+        cursor.execute(
+            "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, CURRENT_TIMESTAMP) RETURNING id",
+            [company_id, cursor.fetchone()[0], *entry],
+        )
+    return cursor.fetchone()[0]
+
+
 def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
     """The rows one issue_invoice writes, as raw INSERTs in one transaction: the floor for writes.
 
@@ -207,23 +228,7 @@ def issue_invoice_sql(w: Workload, rng: random.Random) -> int:
             "INSERT INTO sales_invoiceline (invoice_id, company_id, position, description, quantity, unit_price, "
             "tax_rate_id, income_account_id, amount, tax_amount) VALUES " + ", ".join(values), params,
         )
-        bump = "UPDATE ledger_periodlock SET last_entry_number = last_entry_number + 1 WHERE company_id = %s"
-        entry = [today, f"Invoice {number}", f"invoice:{invoice_id}"]
-        if connection.vendor == "postgresql":  # the entry's number and its row in one statement
-            cursor.execute(
-                f"WITH n AS ({bump} RETURNING company_id, last_entry_number) "
-                "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
-                "SELECT company_id, last_entry_number, %s, %s, %s, CURRENT_TIMESTAMP FROM n RETURNING id",
-                [company.pk, *entry],
-            )
-        else:
-            cursor.execute(bump + " RETURNING last_entry_number", [company.pk])
-            cursor.execute(
-                "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, CURRENT_TIMESTAMP) RETURNING id",
-                [company.pk, cursor.fetchone()[0], *entry],
-            )
-        entry_id = cursor.fetchone()[0]
+        entry_id = _insert_entry(cursor, company.pk, [today, f"Invoice {number}", f"invoice:{invoice_id}"])
         legs = [(w.receivable.pk, total, ZERO, invoice_id), (w.sales.pk, ZERO, subtotal, None)]
         if tax_total:
             legs.append((w.sales_tax.pk, ZERO, tax_total, None))
@@ -266,28 +271,13 @@ def record_manual_payment_sql(w: Workload, invoice_id: int) -> None:
         cursor.execute(
             "UPDATE sales_invoice SET amount_paid = amount_paid + %s WHERE id = %s", [amount, invoice_id]
         )
-        bump = "UPDATE ledger_periodlock SET last_entry_number = last_entry_number + 1 WHERE company_id = %s"
-        entry = [today, f"Payment for invoice {number}", f"manual_payment:invoice:{invoice_id}"]
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH n AS ({bump} RETURNING company_id, last_entry_number) "
-                "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
-                "SELECT company_id, last_entry_number, %s, %s, %s, CURRENT_TIMESTAMP FROM n RETURNING id",
-                [company.pk, *entry],
-            )
-        else:
-            cursor.execute(bump + " RETURNING last_entry_number", [company.pk])
-            cursor.execute(
-                "INSERT INTO ledger_journalentry (company_id, number, date, memo, source, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, CURRENT_TIMESTAMP) RETURNING id",
-                [company.pk, cursor.fetchone()[0], *entry],
-            )
-        entry_id = cursor.fetchone()[0]
+        label = f"Payment for invoice {number}"
+        entry_id = _insert_entry(cursor, company.pk, [today, label, f"manual_payment:invoice:{invoice_id}"])
         legs = [(w.bank.pk, amount, ZERO, None), (w.receivable.pk, ZERO, amount, invoice_id)]
         cursor.execute(
             "INSERT INTO ledger_journalline (entry_id, company_id, date, account_id, debit, credit, description, "
             "invoice_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [p for account, dr, cr, inv in legs for p in (entry_id, company.pk, today, account, dr, cr, entry[1], inv)],
+            [p for account, dr, cr, inv in legs for p in (entry_id, company.pk, today, account, dr, cr, label, inv)],
         )
         cursor.execute(
             "INSERT INTO ledger_dailybalance (company_id, account_id, date, debit_units, credit_units) VALUES "
