@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from settle.core.errors import PeriodLocked, SettleError
-from settle.ledger.models import AccountRole, JournalEntry
+from settle.ledger.models import Account, AccountRole, AccountType, JournalEntry
 from settle.ledger.selectors import receivable_balance
-from settle.ledger.services import set_period_lock
+from settle.ledger.services import create_account, set_period_lock
 from settle.sales.models import InvoiceStatus
 from settle.sales.services.manual_payments import is_reversed, record_manual_payment, reverse_manual_payment
 from tests.factories import make_company
@@ -76,8 +76,10 @@ def test_payment_dated_before_issue_refused(company):  # S5
 
 def test_deposit_account_must_be_own_bank_or_cash(company):  # S5
     invoice = make_invoice(company)
+    closed = create_account(company=company, code="1090", name="Old bank", type=AccountType.ASSET, role=AccountRole.BANK)
+    Account.objects.filter(pk=closed.pk).update(is_active=False)
     for wrong in (account(company, AccountRole.SALES), account(company, AccountRole.RECEIVABLE),
-                  account(make_company(), AccountRole.BANK)):
+                  account(make_company(), AccountRole.BANK), closed):
         with pytest.raises(SettleError, match="bank or cash"):
             pay(invoice, "1", deposit=wrong)
     assert invoice.manual_payments.count() == 0

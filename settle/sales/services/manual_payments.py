@@ -5,20 +5,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Sum
 
 from settle.core.bulk import insert_instance, update_by_pk
+from settle.core.compiled import CompiledQuery
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 from settle.ledger.services import LATEST_DATE, EntryInput, Line, post_journal_entries, post_journal_entry, reverse_journal_entry
 
-from settle.payments.models import CardPayment, CheckoutSession
+from settle.ledger.models import Account, AccountType
+from settle.payments.models import CardPayment, CheckoutSession, PaymentLink
+from settle.payments.services.links import pending_card_payments
 
 from ..hooks import invoice_paid
 from ..models import Invoice, ManualPayment, PaymentMethod
-from ..selectors import bank_and_cash_accounts
+from ..selectors import DEPOSIT_ROLES, bank_and_cash_accounts
 from ..validators import check_plain_text
 from .balances import add_payment, keep_received, remove_payment
 
@@ -93,26 +96,52 @@ class _Asked:
     has_open_sessions: bool  # a card checkout of the invoice is still believed open (K4)
 
 
+def _table(model) -> str:
+    return f'"{model._meta.db_table}"'
+
+
+_ASK_SQL = (
+    # Whether the invoice has card payments waiting in Payments to record (R4) in this currency
+    f"SELECT EXISTS (SELECT 1 FROM {_table(CardPayment)} c "
+    "WHERE c.invoice_id = %s AND c.status = %s AND c.currency = %s), "
+    # whether the deposit account is one of the company's active bank or cash accounts (S5)
+    f"EXISTS (SELECT 1 FROM {_table(Account)} a WHERE a.id = %s AND a.company_id = %s AND a.type = %s "
+    f"AND a.role IN ({', '.join(['%s'] * len(DEPOSIT_ROLES))}) AND a.is_active), "
+    # and whether a card checkout of the invoice is still believed open (K4)
+    f"EXISTS (SELECT 1 FROM {_table(CheckoutSession)} s JOIN {_table(PaymentLink)} l "
+    "ON l.id = s.link_id WHERE l.invoice_id = %s AND s.status = %s)"
+)
+
+
 def _ask(invoice: Invoice, deposit_account) -> _Asked:
-    """What `record_manual_payment` asks of the database besides the invoice, in one query, after the
-    invoice row lock is taken. Open checkouts are looked for here rather than after commit, so a
-    payment of an invoice without any costs no query more; a Pay Now decided before the lock whose
-    session is stored only later is missed either way (it closes at its expiry, and if paid is
-    booked with an overpaid problem, R3)."""
-    waiting = (
-        CardPayment.objects.filter(
-            invoice_id=OuterRef("pk"), status=CardPayment.Status.TO_RECORD, currency=invoice.company.currency.upper()
-        ).order_by().values("invoice_id").annotate(total=Sum("amount")).values("total")
-    )
-    deposit = bank_and_cash_accounts(company=invoice.company).filter(pk=getattr(deposit_account, "pk", None))
-    sessions = CheckoutSession.objects.filter(link__invoice_id=OuterRef("pk"), status=CheckoutSession.Status.OPEN)
-    total, deposit_ok, has_open_sessions = (
-        Invoice.objects.filter(pk=invoice.pk)
-        .annotate(waiting=Subquery(waiting), deposit_ok=Exists(deposit), has_open_sessions=Exists(sessions))
-        .values_list("waiting", "deposit_ok", "has_open_sessions")
-        .get()
-    )
-    return _Asked(total or Decimal("0"), deposit_ok, has_open_sessions)
+    """What `record_manual_payment` asks of the database besides the invoice, in one statement of
+    constant text (built and planned once), after the invoice row lock is taken; the waiting
+    card payments are summed only when there are some. Open checkouts are looked for here
+    rather than after commit, so a payment of an invoice without any costs no query more; a
+    Pay Now decided before the lock whose session is stored only later is missed either way
+    (it closes at its expiry, and if paid is booked with an overpaid problem, R3)."""
+    deposit_id = getattr(deposit_account, "pk", None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ASK_SQL,
+            [
+                invoice.pk, CardPayment.Status.TO_RECORD, invoice.company.currency.upper(),
+                deposit_id, invoice.company_id, AccountType.ASSET, *DEPOSIT_ROLES,
+                invoice.pk, CheckoutSession.Status.OPEN,
+            ],
+        )
+        any_waiting, deposit_ok, has_open_sessions = cursor.fetchone()
+    waiting = pending_card_payments(invoice) if any_waiting else Decimal("0")
+    return _Asked(waiting, bool(deposit_ok) and deposit_id is not None, bool(has_open_sessions))
+
+
+# The invoice row locked, read with what the checks and the entry need (compiled once).
+_LOCKED = CompiledQuery(
+    lambda invoice_id: Invoice.objects.select_for_update(of=("self",))
+    .select_related("company", "client", "receivable_account")
+    .filter(pk=invoice_id),
+    invoice_id=int,
+)
 
 
 @transaction.atomic
@@ -133,11 +162,7 @@ def record_manual_payment(
     Payments to record, R4), dated before the invoice, or a
     deposit account that is not one of the company's bank or cash accounts.
     """
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("company", "client", "receivable_account")
-        .get(pk=invoice.pk)
-    )
+    invoice = _LOCKED.get(invoice_id=invoice.pk)
     company = invoice.company
     asked = cache(lambda: _ask(invoice, deposit_account))
     reference = _checked(

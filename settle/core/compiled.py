@@ -1,0 +1,131 @@
+"""A queryset compiled to SQL once per process, then run with other values.
+
+Django compiles a queryset to SQL every time it runs: for a row locked and read with its
+related rows (`select_related`, subqueries in `annotate`), building the statement costs
+several times what PostgreSQL spends running it. The hot paths that run one such statement
+per request (a payment's invoice lock) describe it once as a queryset and run it through
+`CompiledQuery`: the first call compiles it (with stand-in values for what varies), every
+call fills the values in, runs the SQL and builds the instances exactly as Django's own
+`ModelIterable` does (the same `from_db`, related populators, converters and annotations).
+The statement's text never changes, so PostgreSQL prepares it once per connection.
+
+    _LOCK = CompiledQuery(lambda invoice_id: Invoice.objects.select_for_update().filter(pk=invoice_id), invoice_id=int)
+    invoice = _LOCK.get(invoice_id=42)  # or .first(...), None when there is no row
+
+Only plain values may vary (ints and strings, each compared by `=` in the queryset): a value
+that changes the statement's shape (None, a list, a lookup that transforms it) must be a
+different `CompiledQuery`. The build is checked at compile time: each stand-in must reach the
+parameters unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connections
+from django.db.models import QuerySet
+from django.db.models.query import get_related_populators
+
+# Stand-ins for the values that vary, chosen so that no other parameter equals one.
+_STAND_INS = {int: lambda i: -7_340_000_001 - i, str: lambda i: f"\x1fsettle-compiled-{i}\x1f"}
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple
+    slots: dict[str, tuple[int, ...]]  # each varying value's positions in params
+    model: type
+    init_list: list[str]
+    start: int
+    end: int
+    populators: list
+    annotations: dict[str, int]
+    converters: list[tuple[int, list, object]]  # (column, converters, expression)
+
+
+class CompiledQuery:
+    """`build(**values)` returns the queryset; `kinds` names each value and its type (int or str)."""
+
+    def __init__(self, build: Callable[..., QuerySet], **kinds: type):
+        unknown = {name: kind for name, kind in kinds.items() if kind not in _STAND_INS}
+        if unknown:
+            raise TypeError(f"Only int and str values may vary, not {unknown}.")
+        self._build = build
+        self._kinds = kinds
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+
+    def _compile(self, alias: str) -> _Compiled:
+        stand_ins = {name: _STAND_INS[kind](i) for i, (name, kind) in enumerate(self._kinds.items())}
+        queryset = self._build(**stand_ins).using(alias)
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        slots = {name: tuple(i for i, p in enumerate(params) if type(p) is type(v) and p == v) for name, v in stand_ins.items()}
+        missing = [name for name, positions in slots.items() if not positions]
+        if missing:
+            raise ValueError(f"The compiled query does not take {', '.join(missing)} as a parameter.")
+        select, klass_info = compiler.select, compiler.klass_info
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        connection = connections[alias]
+        converters = []
+        for position, (expression, _, _) in enumerate(select[: compiler.col_count]):
+            found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+            if found:
+                converters.append((position, found, expression))
+        return _Compiled(
+            sql=sql,
+            params=tuple(params),
+            slots=slots,
+            model=klass_info["model"],
+            init_list=[s[0].target.attname for s in select[start:end]],
+            start=start,
+            end=end,
+            populators=get_related_populators(klass_info, select, alias),
+            annotations=dict(compiler.annotation_col_map or {}),
+            converters=converters,
+        )
+
+    def get(self, *, using: str = "default", **values):
+        """The instance the query returns with these values; the model's DoesNotExist if none."""
+        obj = self.first(using=using, **values)
+        if obj is None:
+            model = self._compiled[(using, connections[using].vendor)].model
+            raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
+        return obj
+
+    def first(self, *, using: str = "default", **values):
+        """The first instance the query returns with these values, or None."""
+        connection = connections[using]
+        key = (using, connection.vendor)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(using)
+        if values.keys() != self._kinds.keys():
+            raise TypeError(f"Give exactly {', '.join(self._kinds)}, not {', '.join(values) or 'nothing'}.")
+        params = list(compiled.params)
+        for name, positions in compiled.slots.items():
+            value = values[name]
+            if type(value) is not self._kinds[name]:
+                raise TypeError(f"{name} must be {self._kinds[name].__name__}, not {type(value).__name__}.")
+            for position in positions:
+                params[position] = value
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if compiled.converters:
+            row = list(row)
+            for position, converters, expression in compiled.converters:
+                value = row[position]
+                for converter in converters:
+                    value = converter(value, expression, connection)
+                row[position] = value
+        obj = compiled.model.from_db(using, compiled.init_list, row[compiled.start:compiled.end])
+        for populator in compiled.populators:
+            populator.populate(row, obj)
+        for name, position in compiled.annotations.items():
+            setattr(obj, name, row[position])
+        return obj
