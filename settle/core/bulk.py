@@ -15,6 +15,7 @@ save-time bookkeeping. The database's constraints and triggers apply as to any I
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from django.db import connection, models
 
@@ -113,6 +114,15 @@ def insert_instance(instance) -> None:
     model = type(instance)
     if instance.pk is not None:
         raise ValueError(f"{model.__name__} is already saved.")
+    fields, returning, sql = _insert_statement(model, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, insert_values(instance, fields))
+        row = cursor.fetchone()
+    set_returned(instance, returning, row)
+
+
+@lru_cache(maxsize=None)
+def _insert_statement(model, vendor: str) -> tuple[list, list, str]:
     fields = insert_fields(model)
     returning = model._meta.db_returning_fields
     quote = connection.ops.quote_name
@@ -121,10 +131,27 @@ def insert_instance(instance) -> None:
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"RETURNING {', '.join(quote(field.column) for field in returning)}"
     )
+    return fields, returning, sql
+
+
+def update_fields(instance, *names: str) -> None:
+    """UPDATE `names` of `instance`'s row to the instance's values, in one statement by primary key.
+
+    `instance.save(update_fields=names)` without `save()`, signals or the statement built anew:
+    for the few fields a service keeps (an invoice's amount paid) under the row's lock.
+    """
+    fields, sql = _update_statement(type(instance), names, connection.vendor)
+    values = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, insert_values(instance, fields))
-        row = cursor.fetchone()
-    set_returned(instance, returning, row)
+        cursor.execute(sql, [*values, instance.pk])
+
+
+@lru_cache(maxsize=None)
+def _update_statement(model, names: tuple[str, ...], vendor: str) -> tuple[list, str]:
+    fields = [model._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    return fields, f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
 
 
 def set_returned(instance, fields, row) -> None:
@@ -152,6 +179,26 @@ def add_to_kept(model, keys: Sequence[str], amounts: Sequence[str], rows: dict[t
     """
     if not rows:
         return
+    fields, insert, upsert = _kept_statement(model, tuple(keys), tuple(amounts), connection.vendor)
+    items = [(*key, *values) for key, values in sorted(rows.items())]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            prepared = [_column(field, list(values)) for field, values in zip(fields, zip(*items, strict=True), strict=True)]
+            cursor.execute(insert, prepared)
+            return
+        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        for start in range(0, len(items), KEPT_ROWS_PER_STATEMENT):
+            chunk = items[start:start + KEPT_ROWS_PER_STATEMENT]
+            cursor.execute(
+                f"{insert} VALUES {', '.join([one] * len(chunk))} {upsert}",
+                [field.get_db_prep_save(value, connection) for row in chunk for field, value in zip(fields, row, strict=True)],
+            )
+
+
+@lru_cache(maxsize=None)
+def _kept_statement(model, keys: tuple[str, ...], amounts: tuple[str, ...], vendor: str) -> tuple[list, str, str]:
+    """`add_to_kept`'s fields and statement: on PostgreSQL the whole of it (arrays through UNNEST), on
+    SQLite its INSERT and its ON CONFLICT clause, for the VALUES lists between them."""
     fields = [model._meta.get_field(name) for name in (*keys, *amounts)]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -161,17 +208,8 @@ def add_to_kept(model, keys: Sequence[str], amounts: Sequence[str], rows: dict[t
         f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET "
         + ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in amount_columns)
     )
-    items = [(*key, *values) for key, values in sorted(rows.items())]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            prepared = [_column(field, list(values)) for field, values in zip(fields, zip(*items, strict=True), strict=True)]
-            unnest = ", ".join(f"%s::{_array_type(field)}" for field in fields)
-            cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM UNNEST({unnest}) {upsert}", prepared)
-            return
-        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        for start in range(0, len(items), KEPT_ROWS_PER_STATEMENT):
-            chunk = items[start:start + KEPT_ROWS_PER_STATEMENT]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} {upsert}",
-                [field.get_db_prep_save(value, connection) for row in chunk for field, value in zip(fields, row, strict=True)],
-            )
+    insert = f"INSERT INTO {table} ({', '.join(columns)})"
+    if vendor == "postgresql":
+        unnest = ", ".join(f"%s::{_array_type(field)}" for field in fields)
+        return fields, f"{insert} SELECT * FROM UNNEST({unnest}) {upsert}", upsert
+    return fields, insert, upsert

@@ -48,6 +48,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
+from settle.core.compiled import CompiledQuery
 from settle.core.dates import format_date
 from settle.core.errors import SettleError
 from settle.core.money import format_money, quantize
@@ -83,12 +84,7 @@ def our_session(*, company_id: int, session_id: str) -> CheckoutSession | None:
     """Settle's row of the session `session_id` in the company, or None: not a session Settle opened there."""
     if not session_id or len(session_id) > 255:
         return None
-    return (
-        CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account", "link")
-        .annotate(booked_id=_booking_id())
-        .filter(company_id=company_id, session_id=session_id)
-        .first()
-    )
+    return _OUR_SESSION.first(company_id=company_id, session_id=session_id)
 
 
 def returned_session(*, token: str, session_id: str) -> CheckoutSession | None:
@@ -103,16 +99,7 @@ def returned_session(*, token: str, session_id: str) -> CheckoutSession | None:
 
     if not token or len(token) > 100 or not session_id or len(session_id) > 255:
         return None
-    return (
-        CheckoutSession.objects.select_related(
-            "processor", "processor__company", "processor__deposit_account",
-            "link", "link__invoice", "link__invoice__company", "link__invoice__client",
-            "link__invoice__card_processor", "link__invoice__receivable_account",
-        )
-        .annotate(booked_id=_booking_id())
-        .filter(link__token_hash=hash_token(token), session_id=session_id, company_id=F("link__company_id"))
-        .first()
-    )
+    return _RETURNED_SESSION.first(token_hash=hash_token(token), session_id=session_id)
 
 
 def _booking_id() -> Subquery:
@@ -122,6 +109,31 @@ def _booking_id() -> Subquery:
             company_id=OuterRef("company_id"), checkout_session=OuterRef("pk"), duplicate_of__isnull=True
         ).values("pk")[:1]
     )
+
+
+# The session rows above, each read by a queryset compiled once (one statement of constant text).
+_OUR_SESSION = CompiledQuery(
+    lambda company_id, session_id: (
+        CheckoutSession.objects.select_related("processor", "processor__company", "processor__deposit_account", "link")
+        .annotate(booked_id=_booking_id())
+        .filter(company_id=company_id, session_id=session_id)
+        .order_by("pk")[:1]
+    ),
+    company_id=int, session_id=str,
+)
+_RETURNED_SESSION = CompiledQuery(
+    lambda token_hash, session_id: (
+        CheckoutSession.objects.select_related(
+            "processor", "processor__company", "processor__deposit_account",
+            "link", "link__invoice", "link__invoice__company", "link__invoice__client",
+            "link__invoice__card_processor", "link__invoice__receivable_account",
+        )
+        .annotate(booked_id=_booking_id())
+        .filter(link__token_hash=token_hash, session_id=session_id, company_id=F("link__company_id"))
+        .order_by("pk")[:1]
+    ),
+    token_hash=str, session_id=str,
+)
 
 
 def booking_of(session: CheckoutSession) -> CardPayment | None:
@@ -534,6 +546,10 @@ def _lock_invoice(company, invoice_id, *, except_session_id: str) -> Invoice | N
     # locked; with them the Payment Notification Email (P7), for the R2 email, the card fees
     # account `account_for_role` would pick, for the booking, and whether the invoice has an open
     # checkout session other than the one being booked (`other_open_sessions`), to retire after commit.
+    return _LOCKED_INVOICE.first(invoice_id=invoice_id, company_id=company.pk, except_session_id=except_session_id)
+
+
+def _locked_invoice(invoice_id, company_id, except_session_id):
     other_sessions = CheckoutSession.objects.filter(
         link__invoice_id=OuterRef("pk"), status=CheckoutSession.Status.OPEN
     ).exclude(session_id=except_session_id)
@@ -549,9 +565,12 @@ def _lock_invoice(company, invoice_id, *, except_session_id: str) -> Invoice | N
             other_open_sessions=Exists(other_sessions),
         )
         .select_for_update(of=("self",))
-        .filter(pk=invoice_id, company=company)
-        .first()
+        .filter(pk=invoice_id, company_id=company_id)
+        .order_by("pk")[:1]
     )
+
+
+_LOCKED_INVOICE = CompiledQuery(_locked_invoice, invoice_id=int, company_id=int, except_session_id=str)
 
 
 def _card_fees_account(company, invoice: Invoice) -> Account:

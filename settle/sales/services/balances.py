@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
-from settle.core.bulk import add_to_kept
+from settle.core.bulk import add_to_kept, update_fields
 from settle.ledger.selectors import units_of
 
 from ..models import Invoice, ReceivedDay
@@ -28,7 +28,7 @@ def add_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
     """Add `amount` to what has been paid on `invoice`. Caller holds the invoice row lock."""
     was_open = invoice.balance_due > 0
     invoice.amount_paid += amount
-    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.amount_paid)
+    update_fields(invoice, "amount_paid")
     if was_open and invoice.balance_due <= 0:
         invoice_paid(invoice)
     return invoice
@@ -37,14 +37,14 @@ def add_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
 def remove_payment(*, invoice: Invoice, amount: Decimal) -> Invoice:
     """Take back `amount` of what has been paid (a payment reversed). Caller holds the invoice row lock."""
     invoice.amount_paid -= amount
-    Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.amount_paid)
+    update_fields(invoice, "amount_paid")
     return invoice
 
 
 def add_credit_note(*, invoice: Invoice, amount: Decimal) -> Invoice:
     """Add a credit note's `amount` to what has been credited on `invoice` (S9). Caller holds the invoice row lock."""
     invoice.amount_credited += amount
-    Invoice.objects.filter(pk=invoice.pk).update(amount_credited=invoice.amount_credited)
+    update_fields(invoice, "amount_credited")
     return invoice
 
 
