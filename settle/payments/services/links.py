@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from settle.companies.models import Company, Subscription
+from settle.core.compiled import CompiledQuery
 from settle.core.dates import format_date
 from settle.ledger.services import lock_end_date
 
@@ -55,14 +56,21 @@ def resolve_link(token: str) -> PaymentLink | None:
     """The link whose token this is, or None. Tokens of absurd length are not even hashed."""
     if not token or len(token) > 100:
         return None
-    return (
+    return _LINK.first(token_hash=hash_token(token))
+
+
+# The link with its invoice and what the pay page shows of it: one statement, compiled once.
+_LINK = CompiledQuery(
+    lambda token_hash: (
         PaymentLink.objects.select_related(
             "invoice", "invoice__company", "invoice__company__subscription", "invoice__client",
             "invoice__card_processor", "invoice__receivable_account",
         )
-        .filter(token_hash=hash_token(token))
-        .first()
-    )
+        .filter(token_hash=token_hash)
+        .order_by("pk")[:1]
+    ),
+    token_hash=str,
+)
 
 
 def offered_processor(invoice) -> Processor | None:
