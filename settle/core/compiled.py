@@ -97,6 +97,14 @@ class CompiledQuery:
 
     def first(self, *, using: str = "default", **values):
         """The first instance the query returns with these values, or None."""
+        found = self._run(using, values, many=False)
+        return found[0] if found else None
+
+    def all(self, *, using: str = "default", **values) -> list:
+        """Every instance the query returns with these values, in its order."""
+        return self._run(using, values, many=True)
+
+    def _run(self, using: str, values: dict, *, many: bool) -> list:
         connection = connections[using]
         key = (using, connection.vendor)
         compiled = self._compiled.get(key)
@@ -113,9 +121,15 @@ class CompiledQuery:
                 params[position] = value
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
+            if many:
+                rows = cursor.fetchall()
+            else:
+                row = cursor.fetchone()
+                rows = [] if row is None else [row]
+        return [self._instance(compiled, row, using, connection) for row in rows]
+
+    @staticmethod
+    def _instance(compiled: _Compiled, row, using: str, connection):
         if compiled.converters:
             row = list(row)
             for position, converters, expression in compiled.converters:

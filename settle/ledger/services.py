@@ -7,6 +7,7 @@ posting cannot interleave.
 """
 
 import datetime as dt
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from settle.core.bulk import add_to_kept, insert_fields, insert_instance, insert_rows, insert_values
+from settle.core.compiled import CompiledQuery
 from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError, UnbalancedEntry
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
@@ -96,7 +98,7 @@ class RoleAccounts:
 
     def __init__(self, *, company, roles):
         self._by_role: dict[str, Account] = {}
-        for account in Account.objects.filter(company=company, role__in=list(roles), is_active=True).order_by("code"):
+        for account in _role_accounts(tuple(sorted(set(roles)))).all(company_id=company.pk):
             self._by_role.setdefault(account.role, account)
 
     def __getitem__(self, role: str) -> Account:
@@ -104,6 +106,15 @@ class RoleAccounts:
             return self._by_role[role]
         except KeyError:
             raise SettleError(f"The chart of accounts has no {AccountRole(role).label.lower()} account.") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _role_accounts(roles: tuple[str, ...]) -> CompiledQuery:
+    """The active accounts of these roles of a company, lowest code first: a query compiled once per set of roles."""
+    return CompiledQuery(
+        lambda company_id: Account.objects.filter(company_id=company_id, role__in=roles, is_active=True).order_by("code"),
+        company_id=int,
+    )
 
 
 def lock_end_date(*, company, for_update: bool = False) -> dt.date | None:

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Sum
 from django.test.utils import CaptureQueriesContext
 
 from settle.core.compiled import CompiledQuery
+from settle.ledger.models import Account
 from settle.sales.models import Invoice, InvoiceLine
 from tests.factories import make_company
 from tests.sales.builders import make_invoice
@@ -98,3 +99,19 @@ def test_locking_query_runs_in_a_transaction(company):  # L2
     with transaction.atomic():
         locked = LOCKED.get(invoice_id=invoice.pk)
     assert locked.pk == invoice.pk and locked.client.pk == invoice.client_id
+
+
+ACCOUNTS = CompiledQuery(
+    lambda company_id: Account.objects.filter(company_id=company_id, is_active=True).exclude(role="").order_by("code"),
+    company_id=int,
+)
+
+
+def test_all_gives_every_row_in_the_query_order(company):  # L2
+    other = make_company()
+    for each in (company, other):
+        ours = ACCOUNTS.all(company_id=each.pk)
+        django = list(Account.objects.filter(company=each, is_active=True).exclude(role="").order_by("code"))
+        assert [a.pk for a in ours] == [a.pk for a in django] and len(ours) > 3
+        assert all(a.__dict__.keys() >= {f.attname for f in Account._meta.concrete_fields} for a in ours)
+    assert ACCOUNTS.all(company_id=10**9) == []
