@@ -261,7 +261,6 @@ def run(args) -> dict:
         timings.update(runners.pages(large, runs=max(5, args.runs // 2)))
         timings.update(runners.pages_side_by_side(small, large, runs=max(10, args.runs // 2)))
         timings.update(runners.writes(large, runs=args.runs * 5))
-        timings.update(runners.floor_writes(large, runs=args.runs * 5))
         if args.no_card:
             result["card_skipped"] = "--no-card"
         else:

@@ -71,11 +71,29 @@ def login(w: Workload) -> Client:
 # --- writes ---------------------------------------------------------------------------------
 
 
+def alternated(fns: dict, *, runs: int, warmup: int = 1) -> dict:
+    """`timed` for several operations taken in turn, one run of each per round: a write and its
+    floor see the same moments of a shared machine, so their ratio does not carry its drift."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: stats(s) for name, s in samples.items()}
+
+
 def writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
-    """issue_invoice (one post_journal_entry each), then record_manual_payment on those invoices."""
-    rng = random.Random(seed)
+    """issue_invoice (one post_journal_entry each), then record_manual_payment on those invoices, each
+    run beside a run of its raw-SQL floor (bench/floors.py): the rows the write leaves, as raw SQL
+    in one transaction; the books stay clean."""
+    rng, floor_rng = random.Random(seed), random.Random(seed)
     today = w.company.today()
     issued: list[Invoice] = []
+    floor_issued: list[int] = []
 
     def issue():
         issued.append(
@@ -85,8 +103,12 @@ def writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
             )
         )
 
-    results = {"issue_invoice": timed(issue, runs=runs)}
-    unpaid = iter(list(issued))
+    results = alternated(
+        {"issue_invoice": issue,
+         "floor_issue_invoice_sql": lambda: floor_issued.append(floors.issue_invoice_sql(w, floor_rng))},
+        runs=runs,
+    )
+    unpaid, floor_unpaid = iter(list(issued)), iter(floor_issued)
 
     def pay():
         invoice = next(unpaid)
@@ -95,7 +117,14 @@ def writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
             method=PaymentMethod.TRANSFER, deposit_account=w.bank, created_by=w.creator,
         )
 
-    results["record_manual_payment"] = timed(pay, runs=runs)
+    results.update(alternated(
+        {"record_manual_payment": pay,
+         "floor_record_manual_payment_sql": lambda: floors.record_manual_payment_sql(w, next(floor_unpaid))},
+        runs=runs,
+    ))
+    faults = find_faults(company=w.company)
+    if faults:
+        raise RuntimeError("The writes or their raw-SQL floors left ledger faults:\n" + "\n".join(faults[:5]))
     return results
 
 
@@ -130,20 +159,6 @@ def floor_reads(w: Workload, *, runs: int) -> dict:
         "floor_register_last_page_sql": timed(lambda: floors.register_last_page_sql(w, today), runs=runs),
         "floor_statements_sql": timed(lambda: floors.statements_sql(w, year_start, today), runs=runs),
     }
-
-
-def floor_writes(w: Workload, *, runs: int, seed: int = 7) -> dict:
-    """Raw SQL of the rows issue_invoice writes, then record_manual_payment of half of each of those
-    invoices, one transaction each; the books stay clean."""
-    rng = random.Random(seed)
-    issued: list[int] = []
-    result = {"floor_issue_invoice_sql": timed(lambda: issued.append(floors.issue_invoice_sql(w, rng)), runs=runs)}
-    unpaid = iter(issued)
-    result["floor_record_manual_payment_sql"] = timed(lambda: floors.record_manual_payment_sql(w, next(unpaid)), runs=runs)
-    faults = find_faults(company=w.company)
-    if faults:
-        raise RuntimeError("The raw-SQL write floor left ledger faults:\n" + "\n".join(faults[:5]))
-    return result
 
 
 def reads(w: Workload, *, runs: int) -> dict:
