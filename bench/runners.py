@@ -48,14 +48,7 @@ def stats(samples: list[float]) -> dict:
 
 
 def timed(fn, *, runs: int, warmup: int = 1) -> dict:
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return stats(samples)
+    return alternated({"": fn}, runs=runs, warmup=warmup)[""]
 
 
 def login(w: Workload) -> Client:

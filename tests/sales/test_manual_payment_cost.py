@@ -1,5 +1,5 @@
 """What one record_manual_payment costs in statements (S5, L2): the invoice locked and read with what
-its checks need in one query, then (under that lock) the waiting card payments looked for, the deposit
+its checks need in one query, then (under that lock) the waiting card payments summed, the deposit
 account checked and open card checkouts looked for together in one; the period lock read once, under its row lock, by the statement that numbers the entry (on
 PostgreSQL the same statement writes the entry); the payment one plain INSERT; the journal lines,
 the kept balances, the open receivables and the day's received total one statement each; the

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
-from django.db import connection, transaction
-from django.db.models import Sum
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery, Sum
 
 from settle.core.bulk import insert_instance, update_by_pk
 from settle.core.compiled import CompiledQuery
@@ -15,13 +15,11 @@ from settle.core.errors import SettleError
 from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 from settle.ledger.services import LATEST_DATE, EntryInput, Line, post_journal_entries, post_journal_entry, reverse_journal_entry
 
-from settle.ledger.models import Account, AccountType
-from settle.payments.models import CardPayment, CheckoutSession, PaymentLink
-from settle.payments.services.links import pending_card_payments
+from settle.payments.models import CardPayment, CheckoutSession
 
 from ..hooks import invoice_paid
 from ..models import Invoice, ManualPayment, PaymentMethod
-from ..selectors import DEPOSIT_ROLES, bank_and_cash_accounts
+from ..selectors import bank_and_cash_accounts
 from ..validators import check_plain_text
 from .balances import add_payment, keep_received, remove_payment
 
@@ -96,43 +94,35 @@ class _Asked:
     has_open_sessions: bool  # a card checkout of the invoice is still believed open (K4)
 
 
-def _table(model) -> str:
-    return f'"{model._meta.db_table}"'
+def _asked(invoice_id, currency, company_id, deposit_id):
+    waiting = (
+        CardPayment.objects.filter(invoice_id=OuterRef("pk"), status=CardPayment.Status.TO_RECORD, currency=currency)
+        .order_by().values("invoice_id").annotate(total=Sum("amount")).values("total")
+    )
+    deposit = bank_and_cash_accounts(company=company_id).filter(pk=deposit_id)
+    sessions = CheckoutSession.objects.filter(link__invoice_id=OuterRef("pk"), status=CheckoutSession.Status.OPEN)
+    return (
+        Invoice.objects.filter(pk=invoice_id)
+        .only("pk")
+        .annotate(waiting=Subquery(waiting), deposit_ok=Exists(deposit), has_open_sessions=Exists(sessions))
+    )
 
 
-_ASK_SQL = (
-    # Whether the invoice has card payments waiting in Payments to record (R4) in this currency
-    f"SELECT EXISTS (SELECT 1 FROM {_table(CardPayment)} c "
-    "WHERE c.invoice_id = %s AND c.status = %s AND c.currency = %s), "
-    # whether the deposit account is one of the company's active bank or cash accounts (S5)
-    f"EXISTS (SELECT 1 FROM {_table(Account)} a WHERE a.id = %s AND a.company_id = %s AND a.type = %s "
-    f"AND a.role IN ({', '.join(['%s'] * len(DEPOSIT_ROLES))}) AND a.is_active), "
-    # and whether a card checkout of the invoice is still believed open (K4)
-    f"EXISTS (SELECT 1 FROM {_table(CheckoutSession)} s JOIN {_table(PaymentLink)} l "
-    "ON l.id = s.link_id WHERE l.invoice_id = %s AND s.status = %s)"
-)
+_ASKED = CompiledQuery(_asked, invoice_id=int, currency=str, company_id=int, deposit_id=int)
 
 
 def _ask(invoice: Invoice, deposit_account) -> _Asked:
-    """What `record_manual_payment` asks of the database besides the invoice, in one statement of
-    constant text (built and planned once), after the invoice row lock is taken; the waiting
-    card payments are summed only when there are some. Open checkouts are looked for here
-    rather than after commit, so a payment of an invoice without any costs no query more; a
-    Pay Now decided before the lock whose session is stored only later is missed either way
-    (it closes at its expiry, and if paid is booked with an overpaid problem, R3)."""
+    """What `record_manual_payment` asks of the database besides the invoice, in one query compiled
+    once, after the invoice row lock is taken. Open checkouts are looked for here rather than
+    after commit, so a payment of an invoice without any costs no query more; a Pay Now decided
+    before the lock whose session is stored only later is missed either way (it closes at its
+    expiry, and if paid is booked with an overpaid problem, R3)."""
     deposit_id = getattr(deposit_account, "pk", None)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _ASK_SQL,
-            [
-                invoice.pk, CardPayment.Status.TO_RECORD, invoice.company.currency.upper(),
-                deposit_id, invoice.company_id, AccountType.ASSET, *DEPOSIT_ROLES,
-                invoice.pk, CheckoutSession.Status.OPEN,
-            ],
-        )
-        any_waiting, deposit_ok, has_open_sessions = cursor.fetchone()
-    waiting = pending_card_payments(invoice) if any_waiting else Decimal("0")
-    return _Asked(waiting, bool(deposit_ok) and deposit_id is not None, bool(has_open_sessions))
+    row = _ASKED.get(
+        invoice_id=invoice.pk, currency=invoice.company.currency.upper(), company_id=invoice.company_id,
+        deposit_id=0 if deposit_id is None else deposit_id,  # no account has id 0
+    )
+    return _Asked(row.waiting or Decimal("0"), row.deposit_ok and deposit_id is not None, row.has_open_sessions)
 
 
 # The invoice row locked, read with what the checks and the entry need (compiled once).
