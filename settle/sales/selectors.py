@@ -8,12 +8,13 @@ from decimal import Decimal
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, TextChoices
 from django.db.models.functions import Length
 
+from settle.core.compiled import CompiledQuery
 from settle.core.money import InvalidAmount, parse_amount, quantize
 
 from settle.ledger.models import Account, AccountRole, AccountType
 from settle.payments.models import PaymentSettings, Processor
 
-from .models import Client, Invoice, InvoiceStatus, TaxRate
+from .models import Client, Invoice, InvoiceLine, InvoiceStatus, TaxRate
 
 RECEIVABLE_ROLES = (AccountRole.RECEIVABLE, AccountRole.BANK, AccountRole.CASH)
 DEPOSIT_ROLES = (AccountRole.BANK, AccountRole.CASH)
@@ -302,3 +303,14 @@ def credit_notes_of_invoice(*, invoice):
     from .models import CreditNote
 
     return CreditNote.objects.filter(invoice=invoice).select_related("journal_entry", "created_by").order_by("number")
+
+
+def invoice_lines(*, invoice) -> list[InvoiceLine]:
+    """The invoice's lines in their order, each with its tax rate (the public pay page's)."""
+    return _LINES.all(invoice_id=invoice.pk)
+
+
+_LINES = CompiledQuery(
+    lambda invoice_id: InvoiceLine.objects.select_related("tax_rate").filter(invoice_id=invoice_id).order_by("position", "pk"),
+    invoice_id=int,
+)

@@ -14,7 +14,8 @@ import secrets
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Upper
 
 from settle.companies.models import Company, Subscription
 from settle.core.compiled import CompiledQuery
@@ -53,24 +54,48 @@ def issue_link(*, invoice, base: str) -> tuple[PaymentLink, str]:
 
 
 def resolve_link(token: str) -> PaymentLink | None:
-    """The link whose token this is, or None. Tokens of absurd length are not even hashed."""
+    """The link whose token this is, or None. Tokens of absurd length are not even hashed.
+
+    The link comes with its invoice, and with the invoice's card payments waiting to be
+    recorded (`link_pending`), read in the same statement.
+    """
     if not token or len(token) > 100:
         return None
     return _LINK.first(token_hash=hash_token(token))
 
 
-# The link with its invoice and what the pay page shows of it: one statement, compiled once.
+def _pending_sum(invoice: str, currency: str):
+    """`pending_card_payments` as a subquery of the invoice named by `invoice` (an outer reference)."""
+    waiting = (
+        CardPayment.objects.filter(invoice=OuterRef(invoice), status=CardPayment.Status.TO_RECORD, currency=Upper(OuterRef(currency)))
+        .order_by()
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(waiting), Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=4))
+
+
+# The link with its invoice, what the pay page shows of it and its waiting card payments (R4):
+# one statement, compiled once.
 _LINK = CompiledQuery(
     lambda token_hash: (
         PaymentLink.objects.select_related(
             "invoice", "invoice__company", "invoice__company__subscription", "invoice__client",
             "invoice__card_processor", "invoice__receivable_account",
         )
+        .annotate(pending_card_total=_pending_sum("invoice", "invoice__company__currency"))
         .filter(token_hash=token_hash)
         .order_by("pk")[:1]
     ),
     token_hash=str,
 )
+
+
+def link_pending(link: PaymentLink) -> Decimal:
+    """`pending_card_payments(link.invoice)`: as `resolve_link` read it with the link, else asked now."""
+    pending = getattr(link, "pending_card_total", None)
+    return pending_card_payments(link.invoice) if pending is None else pending
 
 
 def offered_processor(invoice) -> Processor | None:

@@ -12,12 +12,13 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from settle.companies.access import public
 from settle.core.text import plain_line
+from settle.sales.selectors import invoice_lines
 from settle.sales.services.receipts import receipt_for
 from settle.sales.views.receipts import readable_reference
 
 from .. import selectors
 from ..services.checkout import CheckoutFailed, CheckoutRefused, UnknownSession, finish_checkout, start_checkout
-from ..services.links import LinkState, link_state, pending_card_payments, resolve_link
+from ..services.links import LinkState, link_pending, link_state, resolve_link
 from ..services.recording import returned_session
 
 STATE_TEMPLATES = {
@@ -54,7 +55,7 @@ def _context(link, token: str, *, pending=None, **extra) -> dict:
     invoice = link.invoice
     client = invoice.client
     if pending is None:
-        pending = pending_card_payments(invoice)  # R4: paid by the customer, waiting to be recorded
+        pending = link_pending(link)  # R4: paid by the customer, waiting to be recorded
     context = {
         "link": link,
         "token": token,
@@ -65,7 +66,7 @@ def _context(link, token: str, *, pending=None, **extra) -> dict:
         "balance_due": invoice.balance_due - pending,
         "business": invoice.company,
         "currency": invoice.company.currency,
-        "lines": invoice.lines.select_related("tax_rate").all(),
+        "lines": invoice_lines(invoice=invoice),
         "contact_email": invoice.company.email,
     }
     context.setdefault(
@@ -77,7 +78,7 @@ def _context(link, token: str, *, pending=None, **extra) -> dict:
 
 
 def _render_state(request, link, token: str, *, status: int = 200, **extra):
-    pending = pending_card_payments(link.invoice)
+    pending = link_pending(link)
     state = link_state(link, pending=pending)
     if state == LinkState.PAID:  # K6: a paid invoice's link offers its card payments' receipts again
         extra.setdefault("receipts", selectors.receipts_of_invoice(invoice=link.invoice))
@@ -99,7 +100,7 @@ def pay_page(request, token: str):
 def pay_details(request, token: str):
     """K3: billing details then Pay Now. The dialog on the invoice page posts here too."""
     link = _link_or_404(token)
-    if link_state(link) != LinkState.PAYABLE:
+    if link_state(link, pending=link_pending(link)) != LinkState.PAYABLE:
         return redirect("pay_page", token=token)
     form = BillingForm(request.POST or None) if request.method == "POST" else None
     if form is None or not form.is_valid():

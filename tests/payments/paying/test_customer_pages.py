@@ -8,7 +8,7 @@ import pytest
 from settle.companies.services import set_subscription
 from settle.payments.models import CheckoutSession, PaymentLink, Problem
 from settle.payments.services.connections import disconnect_processor
-from settle.payments.services.links import hash_token, resolve_link
+from settle.payments.services.links import hash_token, link_pending, pending_card_payments, resolve_link
 from settle.sales.services.invoices import set_invoice_processor
 from settle.sales.services.manual_payments import record_manual_payment
 from settle.notifications.models import OutgoingEmail
@@ -172,7 +172,7 @@ def test_payment_waiting_in_payments_to_record_is_not_asked_for_again(client, co
 
 
 def test_partial_payment_waiting_to_be_recorded_leaves_the_rest_to_pay(
-    client, company, stripe, sent_link, invoice, processor
+    client, company, stripe, sent_link, invoice, processor, django_assert_num_queries
 ):  # R4, K4
     import datetime as dt
 
@@ -201,6 +201,17 @@ def test_partial_payment_waiting_to_be_recorded_leaves_the_rest_to_pay(
     assert "data-dialog-amount>$90.00" in html and "Pay Invoice" in html
     session_id = stripe.open_session(sent_link)
     assert CheckoutSession.objects.get(session_id=session_id).amount == Decimal("90.00")
+
+    # The link's read brings the waiting sum with it, in its one statement, equal to the sum asked alone.
+    with django_assert_num_queries(1):
+        link = resolve_link(sent_link.token)
+        pending = link_pending(link)
+    assert pending == Decimal("30.00") == pending_card_payments(invoice)
+    # A waiting payment in another currency is not comparable, so it is not counted (R4).
+    CardPayment.objects.update(currency="EUR")
+    assert link_pending(resolve_link(sent_link.token)) == Decimal("0") == pending_card_payments(invoice)
+    html = client.get(sent_link.path).content.decode()
+    assert "data-amount-paid>$0.00" in html and "data-balance-due>$120.00" in html
 
 
 def test_payment_complete_page_promises_no_receipt_email(stripe, sent_link):  # K3
