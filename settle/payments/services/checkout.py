@@ -21,7 +21,11 @@ a write transaction blocks every other writer, and the processor may be slow):
    processor no longer knows ("No such checkout.session") is marked expired and a new
    one is opened;
 4. store the session row (unique per processor and session id), then expire any older
-   session a concurrent click opened meanwhile (best effort).
+   session a concurrent click opened meanwhile (best effort);
+5. under the invoice's row lock again, check that the new session's amount is still what is
+   owed: a payment committed since step 1 may have looked for open sessions before the row
+   existed. If not, the session is expired (a paid one is booked) and the customer is sent
+   back to the invoice's page (CheckoutRefused), which shows the balance now.
 
 Billing details: Stripe fixes the customer's email when a session is created, so a
 session is reused only for the *same* name and email; changed details open a new session
@@ -311,7 +315,32 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
     except IntegrityError:  # a concurrent identical click stored it first
         row = CheckoutSession.objects.select_related("link").get(company_id=invoice.company_id, session_id=info.session_id)
     _retire_older_than(row)
+    _check_still_owed(row, currency)
     return info.url
+
+
+CHANGED = "The amount due on this invoice changed while your payment page was being opened. Nothing was charged."
+
+
+def _check_still_owed(row: CheckoutSession, currency: str) -> None:
+    """Step 5: the session's amount is still what the customer owes, or it is expired and CheckoutRefused.
+
+    A payment that changed the balance after step 1 (a cheque recorded, another session paid)
+    looked for the invoice's open sessions under the invoice lock, maybe before this row was
+    stored, and so could not retire this one. Taking the same lock now, after the row is stored,
+    settles it: a payment committed before is seen here; one committed after sees the row.
+    """
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("company").get(pk=row.link.invoice_id)
+        owed = quantize(amount_payable(invoice), currency)
+    if owed == row.amount:
+        return
+    try:
+        retire_session(row)  # a session paid this quickly is booked (R3 flags what it overpaid)
+    except ProcessorError as exc:
+        log.warning("Checkout session %s opened for %s while %s is owed could not be expired: %s",
+                    row.session_id, row.amount, owed, exc.message)
+    raise CheckoutRefused(LinkState.PAID if owed <= 0 else LinkState.PAYABLE, CHANGED)
 
 
 def finish_checkout(*, link: PaymentLink, session_id: str, row: CheckoutSession | None = None):

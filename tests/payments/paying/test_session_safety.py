@@ -233,3 +233,43 @@ def test_reusable_session_unknown_at_stripe_is_replaced_by_a_new_one(emulator, s
     assert second != first
     assert CheckoutSession.objects.get(session_id=first).status == CheckoutSession.Status.EXPIRED
     assert at_stripe(emulator, stripe_key, second)["status"] == "open"
+
+
+# --- A payment booked while Pay Now was opening its session -------------------------------------
+
+
+@pytest.mark.parametrize("paid", [Decimal("120.00"), Decimal("50.00")], ids=["in full", "in part"])
+def test_a_session_opened_for_a_balance_paid_meanwhile_is_expired_and_not_handed_out(
+    company, emulator, stripe_key, stripe, sent_link, invoice, monkeypatch, django_capture_on_commit_callbacks, paid
+):  # K3, K4, S5
+    """Pay Now decides the amount under the invoice's lock, then opens the session at the processor
+    without it. A cheque recorded in between commits before the session's row is stored, so its own
+    look for open sessions cannot find it: Pay Now checks the balance again once the row is stored."""
+    from settle.payments.processors.stripe import StripeProcessorClient
+
+    opened = []
+    create = StripeProcessorClient.create_checkout_session
+
+    def create_while_a_cheque_is_recorded(self, request):
+        info = create(self, request)
+        opened.append(info.session_id)
+        with django_capture_on_commit_callbacks(execute=True):  # it commits, and looks for open sessions
+            record_manual_payment(invoice=invoice, date=company.today(), amount=paid, deposit_account=bank(company))
+        return info
+
+    monkeypatch.setattr(StripeProcessorClient, "create_checkout_session", create_while_a_cheque_is_recorded)
+    response = stripe.pay_now(sent_link)
+    # The customer is sent back to the invoice's page, which shows what is owed now, not to a
+    # card form for $120.00.
+    assert response.status_code == 302 and response["Location"] == sent_link.path
+    assert at_stripe(emulator, stripe_key, opened[0])["status"] == "expired"
+    assert CheckoutSession.objects.get(session_id=opened[0]).status == CheckoutSession.Status.EXPIRED
+    assert stripe.pay(opened[0]).status_code != 200
+    monkeypatch.undo()
+    html = unescape(stripe.client.get(sent_link.path).content.decode())
+    if paid == invoice.total:
+        assert "There is no amount due on this invoice" in html
+    else:  # the rest can be paid, in a session of its own
+        assert "data-balance-due>$70.00" in html
+        new = stripe.open_session(sent_link)
+        assert CheckoutSession.objects.get(session_id=new).amount == Decimal("70.00")
