@@ -58,6 +58,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from settle.core.compiled import CompiledQuery
 from settle.core.errors import SettleError
 from settle.core.money import InvalidAmount, quantize, to_minor_units
 from settle.sales.models import Invoice
@@ -65,7 +66,7 @@ from settle.sales.models import Invoice
 from ..models import CheckoutSession, PaymentLink, Processor
 from ..processors import client_for
 from ..processors.base import CheckoutRequest, KeyRejected, ProcessorError, ProcessorUnavailable
-from .links import LinkState, amount_payable, link_state, pending_card_payments
+from .links import LinkState, amount_payable, link_state, pending_card_payments, pending_sum
 from .problems import report_key_rejected
 from .recording import book_session, booking_of, our_session, retire_session
 from .sessions import Retired, open_sessions
@@ -319,6 +320,17 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
     return info.url
 
 
+# The invoice, locked, with its card payments waiting to be recorded (R4): one statement, compiled once.
+_OWED = CompiledQuery(
+    lambda invoice_id: (
+        Invoice.objects.select_related("company")
+        .annotate(pending_card_total=pending_sum("pk", "company__currency"))
+        .select_for_update(of=("self",))
+        .filter(pk=invoice_id)
+    ),
+    invoice_id=int,
+)
+
 CHANGED = "The amount due on this invoice changed while your payment page was being opened. Nothing was charged."
 
 
@@ -331,8 +343,8 @@ def _check_still_owed(row: CheckoutSession, currency: str) -> None:
     settles it: a payment committed before is seen here; one committed after sees the row.
     """
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("company").get(pk=row.link.invoice_id)
-        owed = quantize(amount_payable(invoice), currency)
+        invoice = _OWED.get(invoice_id=row.link.invoice_id)
+        owed = quantize(amount_payable(invoice, pending=invoice.pending_card_total), currency)
     if owed == row.amount:
         return
     try:
