@@ -148,3 +148,60 @@ def test_r1_r5_payment_recorded_while_an_invoice_is_issued_neither_deadlocks(
     assert invoice.balance_due == 0
     assert OutgoingEmail.objects.filter(key=f"payment-receipt:{payment.pk}").count() == 1
     assert find_faults() == []
+
+
+@pytest.mark.postgres
+def test_k4_cheque_locked_before_pay_nows_session_is_stored_still_closes_it(
+    stripe, sent_link, invoice, processor, company, emulator, stripe_key, monkeypatch
+):  # K3, K4, S5
+    """Pay Now decides $120.00 under the invoice's lock and lets go of it; a cheque for the whole
+    balance then takes the lock and looks for open sessions before the new session's row exists,
+    so it has nothing to retire after commit. Pay Now stores its row and looks at the balance
+    again under the same lock: it waits for the cheque to commit, sees nothing owed, expires the
+    session at Stripe and sends the customer back to the invoice's page."""
+    from settle.payments.models import CheckoutSession
+    from settle.payments.processors.stripe import StripeProcessorClient
+    from settle.sales.services import manual_payments
+
+    from .conftest import bank
+    from .test_paying import at_stripe
+
+    decided, asked, go = threading.Event(), threading.Event(), threading.Event()
+    create, ask = StripeProcessorClient.create_checkout_session, manual_payments._ask
+    opened = []
+
+    def create_after_the_cheque_asked(self, request):
+        decided.set()
+        assert asked.wait(10)
+        info = create(self, request)
+        opened.append(info.session_id)
+        return info
+
+    def ask_then_hold_the_lock(invoice_, deposit_account):
+        answer = ask(invoice_, deposit_account)
+        asked.set()
+        assert go.wait(10)
+        return answer
+
+    monkeypatch.setattr(StripeProcessorClient, "create_checkout_session", create_after_the_cheque_asked)
+    monkeypatch.setattr(manual_payments, "_ask", ask_then_hold_the_lock)
+
+    def pay_now():
+        return Client().post(f"{sent_link.path}details/", {"billing_name": "Ada", "billing_email": "ada@acme.example"})
+
+    def cheque():
+        assert decided.wait(10)
+        return manual_payments.record_manual_payment(
+            invoice=invoice, date=company.today(), amount=invoice.total, deposit_account=bank(company)
+        ).amount
+
+    def release_when_pay_now_waits():
+        assert _until_another_connection_waits_for_a_lock()  # Pay Now's second look, behind the cheque's lock
+        go.set()
+
+    response, amount, _ = _race([pay_now, cheque, release_when_pay_now_waits])
+    assert amount == invoice.total
+    assert response.status_code == 302 and response["Location"] == sent_link.path
+    assert at_stripe(emulator, stripe_key, opened[0])["status"] == "expired"
+    assert CheckoutSession.objects.get(session_id=opened[0]).status == CheckoutSession.Status.EXPIRED
+    assert stripe.pay(opened[0]).status_code != 200
