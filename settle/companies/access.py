@@ -17,6 +17,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 
+from settle.core.compiled import CompiledQuery
+
 from .models import LEVEL_RANK, Level, Membership
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -38,14 +40,7 @@ def current_membership(request) -> Membership | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    from settle.payments.selectors import open_problem_count_subquery
-
-    memberships = list(
-        Membership.objects.select_related("company", "company__subscription")
-        .filter(user=user)
-        .annotate(open_problem_count=open_problem_count_subquery())
-        .order_by("company__name", "company_id")
-    )
+    memberships = _MEMBERSHIPS.all(user_id=user.pk)
     request.my_memberships = memberships
     company_id = request.session.get(SESSION_KEY)
     membership = next((m for m in memberships if m.company_id == company_id), None) if company_id else None
@@ -53,6 +48,21 @@ def current_membership(request) -> Membership | None:
         membership = min(memberships, key=lambda m: (m.created_at, m.pk))
         request.session[SESSION_KEY] = membership.company_id
     return membership
+
+
+def _memberships(user_id):
+    from settle.payments.selectors import open_problem_count_subquery
+
+    return (
+        Membership.objects.select_related("company", "company__subscription")
+        .filter(user_id=user_id)
+        .annotate(open_problem_count=open_problem_count_subquery())
+        .order_by("company__name", "company_id")
+    )
+
+
+# Every signed-in page asks it: compiled once (settle/core/compiled.py).
+_MEMBERSHIPS = CompiledQuery(_memberships, user_id=int)
 
 
 def required_level(method: str, level: str) -> str:
