@@ -66,7 +66,7 @@ from settle.sales.models import Invoice
 from ..models import CheckoutSession, PaymentLink, Processor
 from ..processors import client_for
 from ..processors.base import CheckoutRequest, KeyRejected, ProcessorError, ProcessorUnavailable
-from .links import LinkState, amount_payable, link_state, pending_card_payments, pending_sum
+from .links import LinkState, amount_payable, link_state, pending_card_payments
 from .problems import report_key_rejected
 from .recording import book_session, booking_of, our_session, retire_session
 from .sessions import Retired, open_sessions
@@ -320,14 +320,9 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
     return info.url
 
 
-# The invoice, locked, with its card payments waiting to be recorded (R4): one statement, compiled once.
-_OWED = CompiledQuery(
-    lambda invoice_id: (
-        Invoice.objects.select_related("company")
-        .annotate(pending_card_total=pending_sum("pk", "company__currency"))
-        .select_for_update(of=("self",))
-        .filter(pk=invoice_id)
-    ),
+# The invoice, locked, with its company: compiled once.
+_LOCKED = CompiledQuery(
+    lambda invoice_id: Invoice.objects.select_related("company").select_for_update(of=("self",)).filter(pk=invoice_id),
     invoice_id=int,
 )
 
@@ -343,8 +338,10 @@ def _check_still_owed(row: CheckoutSession, currency: str) -> None:
     settles it: a payment committed before is seen here; one committed after sees the row.
     """
     with transaction.atomic():
-        invoice = _OWED.get(invoice_id=row.link.invoice_id)
-        owed = quantize(amount_payable(invoice, pending=invoice.pending_card_total), currency)
+        invoice = _LOCKED.get(invoice_id=row.link.invoice_id)
+        # Read after the lock is held, in a statement of its own: a subquery of the locking
+        # statement would see the snapshot taken before it waited (PostgreSQL, READ COMMITTED).
+        owed = quantize(amount_payable(invoice), currency)
     if owed == row.amount:
         return
     try:

@@ -64,7 +64,7 @@ def resolve_link(token: str) -> PaymentLink | None:
     return _LINK.first(token_hash=hash_token(token))
 
 
-def pending_sum(invoice: str, currency: str):
+def _pending_sum(invoice: str, currency: str):
     """`pending_card_payments` as a subquery of the invoice named by `invoice` (an outer reference)."""
     waiting = (
         CardPayment.objects.filter(invoice=OuterRef(invoice), status=CardPayment.Status.TO_RECORD, currency=Upper(OuterRef(currency)))
@@ -84,7 +84,7 @@ _LINK = CompiledQuery(
             "invoice", "invoice__company", "invoice__company__subscription", "invoice__client",
             "invoice__card_processor", "invoice__receivable_account",
         )
-        .annotate(pending_card_total=pending_sum("invoice", "invoice__company__currency"))
+        .annotate(pending_card_total=_pending_sum("invoice", "invoice__company__currency"))
         .filter(token_hash=token_hash)
         .order_by("pk")[:1]
     ),
