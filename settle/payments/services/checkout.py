@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from settle.core.compiled import CompiledQuery
@@ -63,10 +63,10 @@ from settle.core.errors import SettleError
 from settle.core.money import InvalidAmount, quantize, to_minor_units
 from settle.sales.models import Invoice
 
-from ..models import CheckoutSession, PaymentLink, Processor
+from ..models import CardPayment, CheckoutSession, PaymentLink, Processor
 from ..processors import client_for
 from ..processors.base import CheckoutRequest, KeyRejected, ProcessorError, ProcessorUnavailable
-from .links import LinkState, amount_payable, link_state, pending_card_payments
+from .links import LinkState, amount_payable, link_state
 from .problems import report_key_rejected
 from .recording import book_session, booking_of, our_session, retire_session
 from .sessions import Retired, open_sessions
@@ -122,36 +122,70 @@ class _Decision:
 
 
 def _decide(link: PaymentLink, billing_name: str, billing_email: str) -> _Decision:
-    """Step 1, under the invoice's row lock. Raises CheckoutRefused when the link cannot be paid now."""
+    """Step 1, under the invoice's row lock. Raises CheckoutRefused when the link cannot be paid now.
+
+    Three statements: the lock, which reads the link with its invoice and what the state needs;
+    then, once the lock is held (a subquery of the locking statement would see the snapshot taken
+    before it waited), the waiting card payments and the link's sessions so far; then the
+    invoice's open sessions, among which the reusable one is picked.
+    """
     with transaction.atomic():
-        Invoice.objects.select_for_update().filter(pk=link.invoice_id).first()
-        link = PaymentLink.objects.select_related(
-            "invoice", "invoice__company", "invoice__client", "invoice__card_processor", "invoice__receivable_account"
-        ).get(pk=link.pk)
+        link = _LOCKED_LINK.get(link_id=link.pk)
         invoice = link.invoice
-        pending = pending_card_payments(invoice)  # one sum, for the state and the amount
+        currency = invoice.company.currency.upper()
+        asked = _ASKED.get(invoice_id=invoice.pk, link_id=link.pk, currency=currency)
+        pending = asked.waiting or Decimal("0")
         state = link_state(link, invoice, pending=pending)
         if state != LinkState.PAYABLE:
             raise CheckoutRefused(state)
         processor = invoice.card_processor
-        currency = invoice.company.currency.upper()
         amount = quantize(amount_payable(invoice, pending=pending), currency)
         try:
             minor = to_minor_units(amount, currency)
         except InvalidAmount:  # pragma: no cover - quantize makes this impossible
             raise CheckoutFailed("This invoice's balance cannot be charged by card.") from None
-        reusable = (
-            CheckoutSession.objects.filter(
-                link=link, processor=processor, amount=amount, currency=currency, status=CheckoutSession.Status.OPEN,
-                billing_name=billing_name, billing_email=billing_email,
-            )
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now() + REUSE_MARGIN))
-            .order_by("-created_at", "-pk")
-            .first()
+        rows = open_sessions(invoice_id=invoice.pk)
+        fresh_after = timezone.now() + REUSE_MARGIN
+        reusable = max(
+            (
+                row for row in rows
+                if row.link_id == link.pk and row.processor_id == processor.pk and row.amount == amount
+                and row.currency == currency and row.billing_name == billing_name
+                and row.billing_email == billing_email and (row.expires_at is None or row.expires_at > fresh_after)
+            ),
+            key=lambda row: (row.created_at, row.pk),
+            default=None,
         )
-        stale = open_sessions(invoice_id=invoice.pk, exclude_pks=[reusable.pk] if reusable else [])
-        attempt = CheckoutSession.objects.filter(link=link).count() + 1
+        stale = [row for row in rows if row is not reusable]
+        attempt = (asked.opened or 0) + 1
     return _Decision(link, invoice, processor, currency, amount, minor, reusable, stale, attempt)
+
+
+# The link with its invoice locked (only the invoice row: FOR UPDATE OF) and what its state needs.
+_LOCKED_LINK = CompiledQuery(
+    lambda link_id: (
+        PaymentLink.objects.select_related(
+            "invoice", "invoice__company", "invoice__company__subscription", "invoice__client",
+            "invoice__card_processor", "invoice__receivable_account",
+        )
+        .select_for_update(of=("invoice",))
+        .filter(pk=link_id)
+    ),
+    link_id=int,
+)
+
+
+def _asked(invoice_id, link_id, currency):
+    waiting = (
+        CardPayment.objects.filter(invoice=OuterRef("pk"), status=CardPayment.Status.TO_RECORD, currency=currency)
+        .order_by().values("invoice").annotate(total=Sum("amount")).values("total")
+    )
+    opened = CheckoutSession.objects.filter(link_id=link_id).order_by().values("link").annotate(n=Count("pk")).values("n")
+    return Invoice.objects.filter(pk=invoice_id).only("pk").annotate(waiting=Subquery(waiting), opened=Subquery(opened))
+
+
+# `pending_card_payments` (R4) and how many sessions the link has had (the idempotency key's attempt).
+_ASKED = CompiledQuery(_asked, invoice_id=int, link_id=int, currency=str)
 
 
 def _retire_stale(decision: _Decision) -> bool:
@@ -296,24 +330,22 @@ def start_checkout(*, link: PaymentLink, billing_name: str, billing_email: str, 
 
     # 4. Keep the session so the return page and reuse can find it.
     try:
-        with transaction.atomic():
-            row, _ = CheckoutSession.objects.get_or_create(
+        with transaction.atomic():  # savepoint: the unique constraint tells a row stored before
+            row = CheckoutSession.objects.create(
                 company_id=invoice.company_id,
                 session_id=info.session_id,
-                defaults={
-                    "processor": processor,
-                    "stripe_account": processor.account_id,
-                    "link": link,
-                    "url": info.url or "",
-                    "amount": amount,
-                    "currency": currency,
-                    "billing_name": billing_name,
-                    "billing_email": billing_email,
-                    "status": info.status if info.status in CheckoutSession.Status.values else "open",
-                    "expires_at": info.expires_at or request.expires_at,
-                },
+                processor=processor,
+                stripe_account=processor.account_id,
+                link=link,
+                url=info.url or "",
+                amount=amount,
+                currency=currency,
+                billing_name=billing_name,
+                billing_email=billing_email,
+                status=info.status if info.status in CheckoutSession.Status.values else "open",
+                expires_at=info.expires_at or request.expires_at,
             )
-    except IntegrityError:  # a concurrent identical click stored it first
+    except IntegrityError:  # a retried or concurrent identical click (same idempotency key) stored it first
         row = CheckoutSession.objects.select_related("link").get(company_id=invoice.company_id, session_id=info.session_id)
     _retire_older_than(row)
     _check_still_owed(row, currency)
