@@ -21,6 +21,8 @@ def chromium_context(*, timeout_ms: int = 10_000, **options):
     java_script_enabled=False); every page opened from it waits up to `timeout_ms`."""
     from playwright.sync_api import sync_playwright
 
+    from django.db import connections
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -29,6 +31,12 @@ def chromium_context(*, timeout_ms: int = 10_000, **options):
             yield context
         finally:
             browser.close()
+            # A database connection the test opened while Playwright ran (the ORM calls between
+            # browser steps) otherwise outlived the test session on PostgreSQL, and the test
+            # database could not be dropped. One inside a test's transaction is left to it.
+            for connection in connections.all(initialized_only=True):
+                if not connection.in_atomic_block:
+                    connection.close()
 
 
 def sign_in(page, base_url: str, email: str, password: str) -> None:
