@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from settle.core.compiled import CompiledQuery
@@ -63,10 +63,10 @@ from settle.core.errors import SettleError
 from settle.core.money import InvalidAmount, quantize, to_minor_units
 from settle.sales.models import Invoice
 
-from ..models import CardPayment, CheckoutSession, PaymentLink, Processor
+from ..models import CheckoutSession, PaymentLink, Processor
 from ..processors import client_for
 from ..processors.base import CheckoutRequest, KeyRejected, ProcessorError, ProcessorUnavailable
-from .links import LinkState, amount_payable, link_state
+from .links import LinkState, amount_payable, link_state, pending_sum
 from .problems import report_key_rejected
 from .recording import book_session, booking_of, our_session, retire_session
 from .sessions import Retired, open_sessions
@@ -176,12 +176,12 @@ _LOCKED_LINK = CompiledQuery(
 
 
 def _asked(invoice_id, link_id, currency):
-    waiting = (
-        CardPayment.objects.filter(invoice=OuterRef("pk"), status=CardPayment.Status.TO_RECORD, currency=currency)
-        .order_by().values("invoice").annotate(total=Sum("amount")).values("total")
-    )
     opened = CheckoutSession.objects.filter(link_id=link_id).order_by().values("link").annotate(n=Count("pk")).values("n")
-    return Invoice.objects.filter(pk=invoice_id).only("pk").annotate(waiting=Subquery(waiting), opened=Subquery(opened))
+    return (
+        Invoice.objects.filter(pk=invoice_id)
+        .only("pk")
+        .annotate(waiting=pending_sum(OuterRef("pk"), currency), opened=Subquery(opened))
+    )
 
 
 # `pending_card_payments` (R4) and how many sessions the link has had (the idempotency key's attempt).

@@ -64,18 +64,6 @@ def resolve_link(token: str) -> PaymentLink | None:
     return _LINK.first(token_hash=hash_token(token))
 
 
-def _pending_sum(invoice: str, currency: str):
-    """`pending_card_payments` as a subquery of the invoice named by `invoice` (an outer reference)."""
-    waiting = (
-        CardPayment.objects.filter(invoice=OuterRef(invoice), status=CardPayment.Status.TO_RECORD, currency=Upper(OuterRef(currency)))
-        .order_by()
-        .values("invoice")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return Coalesce(Subquery(waiting), Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=4))
-
-
 # The link with its invoice, what the pay page shows of it and its waiting card payments (R4):
 # one statement, compiled once.
 _LINK = CompiledQuery(
@@ -84,7 +72,10 @@ _LINK = CompiledQuery(
             "invoice", "invoice__company", "invoice__company__subscription", "invoice__client",
             "invoice__card_processor", "invoice__receivable_account",
         )
-        .annotate(pending_card_total=_pending_sum("invoice", "invoice__company__currency"))
+        .annotate(pending_card_total=Coalesce(
+            pending_sum(OuterRef("invoice"), Upper(OuterRef("invoice__company__currency"))),
+            Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=4),
+        ))
         .filter(token_hash=token_hash)
         .order_by("pk")[:1]
     ),
@@ -125,12 +116,19 @@ def pending_card_payments(invoice) -> Decimal:
     but the customer has paid them: asking for them again would charge twice. Only
     payments in the company's currency count (a foreign-currency one is not comparable).
     """
-    total = (
-        CardPayment.objects.filter(
-            invoice=invoice, status=CardPayment.Status.TO_RECORD, currency=invoice.company.currency.upper()
-        ).aggregate(total=Sum("amount"))["total"]
-    )
+    total = _waiting(invoice, invoice.company.currency.upper()).aggregate(total=Sum("amount"))["total"]
     return total or Decimal("0")
+
+
+def pending_sum(invoice, currency) -> Subquery:
+    """`pending_card_payments` as a subquery (NULL when there are none), for a query that reads it
+    with other things: `invoice` an outer reference to the invoice, `currency` its company's
+    currency in upper case, as a value or an expression."""
+    return Subquery(_waiting(invoice, currency).order_by().values("invoice").annotate(total=Sum("amount")).values("total"))
+
+
+def _waiting(invoice, currency):
+    return CardPayment.objects.filter(invoice=invoice, status=CardPayment.Status.TO_RECORD, currency=currency)
 
 
 def amount_payable(invoice, *, pending: Decimal | None = None) -> Decimal:

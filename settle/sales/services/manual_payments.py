@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import cache
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery, Sum
+from django.db.models import Exists, OuterRef, Sum
 
 from settle.core.bulk import insert_instance, update_by_pk
 from settle.core.compiled import CompiledQuery
@@ -16,6 +16,7 @@ from settle.core.money import MAX_AMOUNT, exponent, format_money, quantize
 from settle.ledger.services import LATEST_DATE, EntryInput, Line, post_journal_entries, post_journal_entry, reverse_journal_entry
 
 from settle.payments.models import CardPayment, CheckoutSession
+from settle.payments.services.links import pending_sum
 
 from ..hooks import invoice_paid
 from ..models import Invoice, ManualPayment, PaymentMethod
@@ -95,16 +96,12 @@ class _Asked:
 
 
 def _asked(invoice_id, currency, company_id, deposit_id):
-    waiting = (
-        CardPayment.objects.filter(invoice_id=OuterRef("pk"), status=CardPayment.Status.TO_RECORD, currency=currency)
-        .order_by().values("invoice_id").annotate(total=Sum("amount")).values("total")
-    )
     deposit = bank_and_cash_accounts(company=company_id).filter(pk=deposit_id)
     sessions = CheckoutSession.objects.filter(link__invoice_id=OuterRef("pk"), status=CheckoutSession.Status.OPEN)
     return (
         Invoice.objects.filter(pk=invoice_id)
         .only("pk")
-        .annotate(waiting=Subquery(waiting), deposit_ok=Exists(deposit), has_open_sessions=Exists(sessions))
+        .annotate(waiting=pending_sum(OuterRef("pk"), currency), deposit_ok=Exists(deposit), has_open_sessions=Exists(sessions))
     )
 
 
@@ -114,9 +111,9 @@ _ASKED = CompiledQuery(_asked, invoice_id=int, currency=str, company_id=int, dep
 def _ask(invoice: Invoice, deposit_account) -> _Asked:
     """What `record_manual_payment` asks of the database besides the invoice, in one query compiled
     once, after the invoice row lock is taken. Open checkouts are looked for here rather than
-    after commit, so a payment of an invoice without any costs no query more; a Pay Now decided
-    before the lock whose session is stored only later is missed either way (it closes at its
-    expiry, and if paid is booked with an overpaid problem, R3)."""
+    after commit, so a payment of an invoice without any costs no query more; a Pay Now session
+    whose row is stored only after this look is closed by Pay Now itself, which checks the
+    balance again under the same lock once its row is stored (`checkout._check_still_owed`)."""
     deposit_id = getattr(deposit_account, "pk", None)
     row = _ASKED.get(
         invoice_id=invoice.pk, currency=invoice.company.currency.upper(), company_id=invoice.company_id,
