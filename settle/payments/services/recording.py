@@ -34,8 +34,10 @@ emails) is written in that one transaction.
 A new payment also marks its CheckoutSession row `complete` (same transaction) and, once
 that transaction has committed, expires the invoice's other open sessions at the processor
 (`retire_open_sessions`, best effort): their amounts were fixed before this payment, so
-paying one of them would charge the customer twice. Whether there are any is read with the
-invoice's lock, so a payment of an invoice with no other open session asks nothing after commit.
+paying one of them would charge the customer twice. Whether there are any is read under the
+invoice's lock by the statement that marks the session complete (not by the locking statement,
+whose snapshot predates its wait: `_complete_session`), so a payment of an invoice with no other
+open session asks nothing after commit.
 """
 
 import datetime as dt
@@ -44,8 +46,8 @@ import logging
 import zoneinfo
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from settle.core.compiled import CompiledQuery
@@ -61,7 +63,7 @@ from settle.sales.services.balances import add_payment, keep_received, remove_pa
 from settle.notifications.services import queue_emails
 from settle.sales.services.receipts import allocate_receipt_number, receipt_for
 
-from ..models import CardPayment, CheckoutSession, PaymentSettings, Problem
+from ..models import CardPayment, CheckoutSession, PaymentLink, PaymentSettings, Problem
 from ..processors import client_for
 from ..processors.base import PaymentResult, ProcessorClient, ProcessorError
 from .emails import notify_payment, payment_notification, receipt_email
@@ -207,7 +209,7 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
     processor = session.processor
     company = processor.company
     with transaction.atomic():
-        invoice = _lock_invoice(company, session.link.invoice_id, except_session_id=result.session_id)
+        invoice = _lock_invoice(company, session.link.invoice_id)
         if invoice is None:  # pragma: no cover - a session's invoice cannot be deleted (PROTECT by its payments)
             return None
         paid_on = payment_date(company, result.paid_at)
@@ -237,13 +239,13 @@ def record_card_payment(*, session: CheckoutSession, result: PaymentResult) -> C
                 company=company, stripe_account=session.stripe_account, payment_intent_id=result.payment_intent_id,
                 duplicate_of__isnull=True,
             )
-        CheckoutSession.objects.filter(pk=session.pk).update(status=CheckoutSession.Status.COMPLETE)
+        others_open = _complete_session(session, invoice_id=invoice.pk)
         # The receipt's number, by the UPDATE of the company's counter that takes the company row
         # lock before the ledger's period-lock row (locking contract, step 2). An UPDATE of a
         # non-key column locks FOR NO KEY UPDATE, as issue_invoice's does: it serialises with
         # that, but not with other transactions' foreign-key checks on the company row.
         receipt_number = allocate_receipt_number(company.pk)
-        if invoice.other_open_sessions:
+        if others_open:
             transaction.on_commit(
                 functools.partial(retire_open_sessions, invoice_id=invoice.pk, except_session_id=result.session_id),
                 robust=True,
@@ -541,18 +543,43 @@ def duplicate_bookings(*, company=None) -> list[str]:
     ]
 
 
-def _lock_invoice(company, invoice_id, *, except_session_id: str) -> Invoice | None:
+def _lock_invoice(company, invoice_id) -> Invoice | None:
     # One query: the related rows come by inner joins (required keys), and only the invoice row is
-    # locked; with them the Payment Notification Email (P7), for the R2 email, the card fees
-    # account `account_for_role` would pick, for the booking, and whether the invoice has an open
-    # checkout session other than the one being booked (`other_open_sessions`), to retire after commit.
-    return _LOCKED_INVOICE.first(invoice_id=invoice_id, company_id=company.pk, except_session_id=except_session_id)
+    # locked; with them the Payment Notification Email (P7), for the R2 email, and the card fees
+    # account `account_for_role` would pick, for the booking. Nothing read here may depend on what
+    # another lock holder commits: see `_complete_session`.
+    return _LOCKED_INVOICE.first(invoice_id=invoice_id, company_id=company.pk)
 
 
-def _locked_invoice(invoice_id, company_id, except_session_id):
-    other_sessions = CheckoutSession.objects.filter(
-        link__invoice_id=OuterRef("pk"), status=CheckoutSession.Status.OPEN
-    ).exclude(session_id=except_session_id)
+def _complete_session(session: CheckoutSession, *, invoice_id: int) -> bool:
+    """Mark the booked session complete and say whether its invoice has another open session
+    (to expire after commit), in one `UPDATE … RETURNING`. Caller holds the invoice's lock.
+
+    The open sessions are read by a statement of their own, after the lock was granted: at READ
+    COMMITTED it sees every session row committed until then. Read in the locking statement, they
+    came from the snapshot taken before that statement waited for the lock, and a session stored
+    meanwhile (another tab's Pay Now) was missed and stayed payable for an invoice already paid.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_complete_session_sql(connection.vendor), [
+            CheckoutSession.Status.COMPLETE, session.pk, invoice_id, CheckoutSession.Status.OPEN, session.session_id,
+        ])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+@functools.cache
+def _complete_session_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    sessions, links = quote(CheckoutSession._meta.db_table), quote(PaymentLink._meta.db_table)
+    return (
+        f"UPDATE {sessions} SET status = %s WHERE id = %s RETURNING EXISTS ("
+        f"SELECT 1 FROM {sessions} other INNER JOIN {links} link ON link.id = other.link_id "
+        "WHERE link.invoice_id = %s AND other.status = %s AND other.session_id <> %s)"
+    )
+
+
+def _locked_invoice(invoice_id, company_id):
     notification_email = PaymentSettings.objects.filter(company=OuterRef("company_id")).order_by("pk")
     card_fees = Account.objects.filter(
         company=OuterRef("company_id"), role=AccountRole.CARD_FEES, is_active=True
@@ -562,7 +589,6 @@ def _locked_invoice(invoice_id, company_id, except_session_id):
         .annotate(
             notification_email=Subquery(notification_email.values("notification_email")[:1]),
             card_fees_account_id=Subquery(card_fees.values("pk")[:1]),
-            other_open_sessions=Exists(other_sessions),
         )
         .select_for_update(of=("self",))
         .filter(pk=invoice_id, company_id=company_id)
@@ -570,7 +596,7 @@ def _locked_invoice(invoice_id, company_id, except_session_id):
     )
 
 
-_LOCKED_INVOICE = CompiledQuery(_locked_invoice, invoice_id=int, company_id=int, except_session_id=str)
+_LOCKED_INVOICE = CompiledQuery(_locked_invoice, invoice_id=int, company_id=int)
 
 
 def _card_fees_account(company, invoice: Invoice) -> Account:

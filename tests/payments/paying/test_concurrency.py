@@ -205,3 +205,61 @@ def test_k4_cheque_locked_before_pay_nows_session_is_stored_still_closes_it(
     assert at_stripe(emulator, stripe_key, opened[0])["status"] == "expired"
     assert CheckoutSession.objects.get(session_id=opened[0]).status == CheckoutSession.Status.EXPIRED
     assert stripe.pay(opened[0]).status_code != 200
+
+
+@pytest.mark.postgres
+def test_k4_session_stored_while_the_return_waits_for_the_invoice_is_retired_after_the_booking(
+    stripe, sent_link, invoice, processor, emulator, stripe_key
+):  # R1, K4
+    """The customer's return waits for the invoice's lock, held by another writer; meanwhile a
+    second session of the invoice (another tab's Pay Now, for the full balance) is stored. Once
+    the return holds the lock and books the payment, it must see that session and expire it
+    after commit: otherwise it stays payable for an invoice already paid. Read in the locking
+    statement itself, PostgreSQL (READ COMMITTED) answered from the snapshot taken before that
+    statement waited, and the new session was missed."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from settle.payments.models import CheckoutSession
+    from settle.payments.processors import base, client_for
+    from settle.sales.models import Invoice
+
+    from .test_paying import at_stripe
+
+    paid = stripe.open_session(sent_link)
+    assert stripe.pay(paid).status_code == 200
+    late = client_for(processor).create_checkout_session(base.CheckoutRequest(
+        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
+        customer_name="Boss", reference=str(invoice.pk),
+        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
+                  "link_id": str(sent_link.link.pk), "settle_payment": "1"},
+        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="other-tab",
+    ))
+    holding, stored = threading.Event(), threading.Event()
+
+    def another_writer_holds_the_invoice():
+        with transaction.atomic():
+            Invoice.objects.select_for_update().get(pk=invoice.pk)
+            holding.set()
+            assert stored.wait(20)
+
+    def customer_returns():
+        assert holding.wait(10)
+        return Client().get(f"{sent_link.path}complete/", {"session_id": paid}).status_code
+
+    def other_tab_stores_its_session():
+        assert _until_another_connection_waits_for_a_lock()  # the return, behind the writer's lock
+        CheckoutSession.objects.create(
+            company=processor.company, stripe_account=processor.account_id, link=sent_link.link, processor=processor,
+            session_id=late.session_id, url=late.url, amount=Decimal("120.00"), currency="USD",
+        )
+        stored.set()
+
+    _, status, _ = _race([another_writer_holds_the_invoice, customer_returns, other_tab_stores_its_session])
+    assert status == 200
+    payment = CardPayment.objects.get()
+    assert payment.session_id == paid and payment.status == CardPayment.Status.RECORDED
+    assert at_stripe(emulator, stripe_key, late.session_id)["status"] == "expired"
+    assert CheckoutSession.objects.get(session_id=late.session_id).status == CheckoutSession.Status.EXPIRED
+    assert stripe.pay(late.session_id).status_code != 200
