@@ -12,7 +12,8 @@ The statement's text never changes, so PostgreSQL prepares it once per connectio
     _LOCK = CompiledQuery(lambda invoice_id: Invoice.objects.select_for_update().filter(pk=invoice_id), invoice_id=int)
     invoice = _LOCK.get(invoice_id=42)  # or .first(...), None when there is no row
 
-Only plain values may vary (ints and strings, each compared by `=` in the queryset): a value
+Only plain values may vary (ints and strings, each compared by `=` in the queryset; one no column
+can hold, an int past 64 bits or a string with NUL, finds no row instead of an error): a value
 that changes the statement's shape (None, a list, a lookup that transforms it) must be a
 different `CompiledQuery`. The build is checked at compile time: each stand-in must reach the
 parameters unchanged.
@@ -117,6 +118,8 @@ class CompiledQuery:
             value = values[name]
             if type(value) is not self._kinds[name]:
                 raise TypeError(f"{name} must be {self._kinds[name].__name__}, not {type(value).__name__}.")
+            if not _storable(value):
+                return []  # equal to no stored value; the database would refuse it (an error, not "no row")
             for position in positions:
                 params[position] = value
         with connection.cursor() as cursor:
@@ -143,3 +146,11 @@ class CompiledQuery:
         for name, position in compiled.annotations.items():
             setattr(obj, name, row[position])
         return obj
+
+
+def _storable(value) -> bool:
+    """Whether a column can hold `value`: a 64-bit integer, a string without NUL (which PostgreSQL's text
+    refuses). A value from a URL or a form may be neither (`/invoices/99999999999999999999/`)."""
+    if type(value) is int:
+        return -(2**63) <= value < 2**63
+    return "\x00" not in value

@@ -115,3 +115,15 @@ def test_all_gives_every_row_in_the_query_order(company):  # L2
         assert [a.pk for a in ours] == [a.pk for a in django] and len(ours) > 3
         assert all(a.__dict__.keys() >= {f.attname for f in Account._meta.concrete_fields} for a in ours)
     assert ACCOUNTS.all(company_id=10**9) == []
+
+
+@pytest.mark.parametrize("invoice_id, client_name", [(2**63, "x"), (-(2**63) - 1, "x"), (10**30, "x"), (1, "a\x00b")])
+def test_a_value_no_column_can_hold_finds_no_row(company, invoice_id, client_name):  # L2
+    """From a URL or a form (`/invoices/99999999999999999999/`, `?session_id=%00`): no row, as Django's
+    own run answers, and no statement the database would refuse (an error page)."""
+    invoice = make_invoice(company)
+    assert COMPILED.first(invoice_id=invoice_id, client_name=client_name) is None
+    assert COMPILED.all(invoice_id=invoice_id, client_name=client_name) == []
+    with pytest.raises(Invoice.DoesNotExist):
+        COMPILED.get(invoice_id=invoice_id, client_name=client_name)
+    assert COMPILED.first(invoice_id=invoice.pk, client_name="x").pk == invoice.pk  # and the next run is as before
