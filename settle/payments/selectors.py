@@ -3,7 +3,9 @@
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .models import CardPayment, Dispute, DisputeMovement, Payout, Problem, Refund
+from settle.core.compiled import CompiledQuery
+
+from .models import CardPayment, Dispute, DisputeMovement, PaymentLink, Payout, Problem, Refund
 
 
 def card_payment_of_invoice(*, invoice, payment_id) -> CardPayment | None:
@@ -38,11 +40,7 @@ def card_payments_of_invoice(*, invoice) -> list[CardPayment]:
 
     from settle.core.money import quantize, to_minor_units
 
-    payments = list(
-        CardPayment.objects.filter(invoice=invoice, company_id=invoice.company_id)
-        .select_related("processor", "journal_entry", "reversal_entry", "reversed_by")
-        .order_by("created_at", "pk")
-    )
+    payments = _CARD_PAYMENTS.all(invoice_id=invoice.pk, company_id=invoice.company_id)
     if not payments:
         return payments
     refunds: dict[int, list[Refund]] = {}
@@ -178,7 +176,21 @@ def links_of_invoice(*, invoice) -> list[tuple]:
     from .services.links import link_state
 
     rows = []
-    for link in invoice.payment_links.order_by("-created_at", "-pk"):
+    for link in _LINKS.all(invoice_id=invoice.pk, company_id=invoice.company_id):
         state = link_state(link, invoice)
         rows.append((link, state, LINK_STATE_LABELS[state]))
     return rows
+
+
+# The invoice page's reads, each compiled once (they run on every view of an invoice).
+_CARD_PAYMENTS = CompiledQuery(
+    lambda invoice_id, company_id: CardPayment.objects.filter(invoice_id=invoice_id, company_id=company_id)
+    .select_related("processor", "journal_entry", "reversal_entry", "reversed_by")
+    .order_by("created_at", "pk"),
+    invoice_id=int, company_id=int,
+)
+_LINKS = CompiledQuery(
+    lambda invoice_id, company_id: PaymentLink.objects.filter(invoice_id=invoice_id, company_id=company_id)
+    .order_by("-created_at", "-pk"),
+    invoice_id=int, company_id=int,
+)

@@ -1,6 +1,9 @@
 """Fetch-and-authorize helpers for sales records: another company's id answers 404 (C2)."""
 
+from django.http import Http404
+
 from settle.companies.access import access_object
+from settle.core.compiled import CompiledQuery
 
 from .models import Client, Invoice, ManualPayment, TaxRate
 
@@ -10,13 +13,26 @@ def access_client(*, membership, client_id, for_update: bool = False) -> Client:
 
 
 def access_invoice(*, membership, invoice_id, for_update: bool = False) -> Invoice:
-    queryset = Invoice.objects.select_related(
-        "company", "client", "receivable_account", "card_processor", "journal_entry"
-    )
     if for_update:
         # FOR UPDATE cannot lock the nullable side of an outer join on PostgreSQL.
-        queryset = Invoice.objects.all()
-    return access_object(queryset, membership=membership, pk=invoice_id, for_update=for_update)
+        return access_object(Invoice.objects.all(), membership=membership, pk=invoice_id, for_update=True)
+    if type(invoice_id) is not int:  # what a URL's <int:pk> gives; anything else by the general path
+        return access_object(_with_related(Invoice.objects), membership=membership, pk=invoice_id)
+    invoice = _INVOICE.first(invoice_id=invoice_id, company_id=membership.company_id)
+    if invoice is None:
+        raise Http404("Not found.")
+    return invoice
+
+
+def _with_related(invoices):
+    return invoices.select_related("company", "client", "receivable_account", "card_processor", "journal_entry")
+
+
+# The invoice pages' read, compiled once (every invoice page and action starts with it).
+_INVOICE = CompiledQuery(
+    lambda invoice_id, company_id: _with_related(Invoice.objects).filter(pk=invoice_id, company_id=company_id),
+    invoice_id=int, company_id=int,
+)
 
 
 def access_tax_rate(*, membership, tax_rate_id) -> TaxRate:

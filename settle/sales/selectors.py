@@ -14,7 +14,7 @@ from settle.core.money import InvalidAmount, parse_amount, quantize
 from settle.ledger.models import Account, AccountRole, AccountType
 from settle.payments.models import PaymentSettings, Processor
 
-from .models import Client, Invoice, InvoiceLine, InvoiceStatus, TaxRate
+from .models import Client, Invoice, InvoiceEmail, InvoiceLine, InvoiceReminder, InvoiceStatus, ManualPayment, TaxRate
 
 RECEIVABLE_ROLES = (AccountRole.RECEIVABLE, AccountRole.BANK, AccountRole.CASH)
 DEPOSIT_ROLES = (AccountRole.BANK, AccountRole.CASH)
@@ -299,10 +299,49 @@ def client_credit(*, client) -> ClientCredit:
                         refunds=refunds)
 
 
-def credit_notes_of_invoice(*, invoice):
+def credit_notes_of_invoice(*, invoice) -> list:
+    """The invoice's credit notes by number, each with its entry and who made it."""
+    return _CREDIT_NOTES.all(invoice_id=invoice.pk, company_id=invoice.company_id)
+
+
+def manual_payments_of_invoice(*, invoice) -> list[ManualPayment]:
+    """The invoice page's manual payments, oldest first, each with its deposit account, who recorded
+    it, its entry and the entry's reversal, if any (`manual_payments.is_reversed`)."""
+    return _MANUAL_PAYMENTS.all(invoice_id=invoice.pk, company_id=invoice.company_id)
+
+
+def emails_of_invoice(*, invoice) -> list[InvoiceEmail]:
+    """The invoice's emails as sent (S4), newest first, each with who sent it."""
+    return _EMAILS.all(invoice_id=invoice.pk, company_id=invoice.company_id)
+
+
+def reminders_of_invoice(*, invoice) -> list[InvoiceReminder]:
+    """The payment reminders sent for the invoice (S7), newest first."""
+    return _REMINDERS.all(invoice_id=invoice.pk)
+
+
+# The invoice page's reads, each compiled once (they run on every view of an invoice).
+def _credit_notes(invoice_id, company_id):
     from .models import CreditNote
 
-    return CreditNote.objects.filter(invoice=invoice).select_related("journal_entry", "created_by").order_by("number")
+    return (
+        CreditNote.objects.filter(invoice_id=invoice_id, company_id=company_id)
+        .select_related("journal_entry", "created_by").order_by("number")
+    )
+
+
+_CREDIT_NOTES = CompiledQuery(_credit_notes, invoice_id=int, company_id=int)
+_MANUAL_PAYMENTS = CompiledQuery(
+    lambda invoice_id, company_id: ManualPayment.objects.filter(invoice_id=invoice_id, company_id=company_id)
+    .select_related("deposit_account", "journal_entry", "journal_entry__reversed_by", "created_by"),
+    invoice_id=int, company_id=int,
+)
+_EMAILS = CompiledQuery(
+    lambda invoice_id, company_id: InvoiceEmail.objects.filter(invoice_id=invoice_id, company_id=company_id)
+    .select_related("sent_by"),
+    invoice_id=int, company_id=int,
+)
+_REMINDERS = CompiledQuery(lambda invoice_id: InvoiceReminder.objects.filter(invoice_id=invoice_id), invoice_id=int)
 
 
 def invoice_lines(*, invoice) -> list[InvoiceLine]:

@@ -73,10 +73,12 @@ def default_subject(invoice: Invoice) -> str:
     return f"Invoice {invoice.number} from {invoice.company.name}"
 
 
-def default_body(invoice: Invoice) -> str:
+def default_body(invoice: Invoice, *, lines=None) -> str:
+    """The email's default text; `lines`: the invoice's lines when the caller has read them already."""
     currency = invoice.company.currency
     lines = "\n".join(
-        f"  {line.description} — {format_money(line.amount, currency)}" for line in invoice.lines.all()
+        f"  {line.description} — {format_money(line.amount, currency)}"
+        for line in (invoice.lines.all() if lines is None else lines)
     )
     if invoice.balance_due > 0:
         due = f"The amount due is {format_money(invoice.balance_due, currency)}, due by {format_date(invoice.due_date)}."

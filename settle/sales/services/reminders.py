@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
+from settle.core.compiled import CompiledQuery
 from settle.core.dates import format_date
 from settle.core.errors import PeriodLocked, SettleError
 from settle.core.money import format_money
@@ -73,9 +74,12 @@ def parse_steps(raw: str) -> list[int]:
 
 def schedule_for(*, company) -> ReminderSchedule:
     """The company's schedule (unsaved default when never set: reminders off)."""
-    return ReminderSchedule.objects.filter(company=company).first() or ReminderSchedule(
+    return _SCHEDULE.first(company_id=company.pk) or ReminderSchedule(
         company=company, enabled=False, steps=default_reminder_steps()
     )
+
+
+_SCHEDULE = CompiledQuery(lambda company_id: ReminderSchedule.objects.filter(company_id=company_id), company_id=int)
 
 
 @transaction.atomic

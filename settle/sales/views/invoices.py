@@ -5,7 +5,6 @@ Viewers read; Bookkeepers and above change (member_required enforces it for ever
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -29,7 +28,7 @@ from ..forms import (
     apply_error,
     line_formset,
 )
-from ..models import Client, InvoiceLine, InvoiceStatus
+from ..models import Client, InvoiceStatus
 from ..services.credits import CREDITED_REFUSAL, creditable_amount, has_credit_moved, has_credit_notes
 from ..services.documents import invoice_document_context, invoice_pdf, invoice_pdf_with_link, pdf_filename
 from ..services.invoice_emails import default_body, default_subject, processor_line, send_invoice_email
@@ -219,7 +218,7 @@ def invoice_edit(request, pk):
 def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_note_form=None, status=200):
     company = request.membership.company
     # The lines are read once: the page lists them and the email form's default body names them.
-    prefetch_related_objects([invoice], Prefetch("lines", queryset=InvoiceLine.objects.select_related("tax_rate")))
+    lines = selectors.invoice_lines(invoice=invoice)
     creditable = creditable_amount(invoice)
     if credit_note_form is None:
         credit_note_form = CreditNoteForm(
@@ -237,21 +236,16 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
         )
     if processor_form is None:
         processor_form = ProcessorForm(company=company, initial={"card_processor": str(invoice.card_processor_id or "")})
-    payments = [
-        (p, is_reversed(p))
-        for p in invoice.manual_payments.select_related(
-            "deposit_account", "journal_entry", "journal_entry__reversed_by", "created_by"
-        )
-    ]
+    payments = [(p, is_reversed(p)) for p in selectors.manual_payments_of_invoice(invoice=invoice)]
     card_payments = payment_selectors.card_payments_of_invoice(invoice=invoice)
-    credit_notes = list(selectors.credit_notes_of_invoice(invoice=invoice))
+    credit_notes = selectors.credit_notes_of_invoice(invoice=invoice)
     # Neither revised nor voided once paid or credited (S9); one answer for both buttons. The page's own
     # rows answer what has_payments and has_credit_notes would ask again: a payment not reversed, a card
     # payment, a credit note; only credit moved through the invoice is asked for.
     paid = any(not reversed_ for _, reversed_ in payments) or bool(card_payments)
     changeable = not invoice.is_void and not paid and not credit_notes and not has_credit_moved(invoice)
     email_form = InvoiceEmailForm(
-        initial={"to": invoice.client.emails, "subject": default_subject(invoice), "body": default_body(invoice)}
+        initial={"to": invoice.client.emails, "subject": default_subject(invoice), "body": default_body(invoice, lines=lines)}
     )
     schedule = schedule_for(company=company)
     return render(
@@ -260,7 +254,7 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
         {
             "invoice": invoice,
             "status": invoice.status_on(company.today()),
-            "lines": invoice.lines.all(),
+            "lines": lines,
             "payments": payments,
             "payment_form": payment_form,
             "processor_form": processor_form,
@@ -268,7 +262,7 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
             "processor_line": processor_line(invoice),
             "link_refusal": send_refusal(invoice),
             "paid_at_issue_reason": PAID_AT_ISSUE_REASON,
-            "emails": invoice.emails.select_related("sent_by"),
+            "emails": selectors.emails_of_invoice(invoice=invoice),
             "editable": changeable,
             "card_payments": card_payments,
             "payment_links": payment_selectors.links_of_invoice(invoice=invoice),
@@ -276,7 +270,7 @@ def _detail(request, invoice, *, payment_form=None, processor_form=None, credit_
             "credit_notes": credit_notes,
             "credit_note_form": credit_note_form,
             "creditable": creditable,
-            "reminders": [(r, describe_step(r.step)) for r in invoice.reminders.all()],
+            "reminders": [(r, describe_step(r.step)) for r in selectors.reminders_of_invoice(invoice=invoice)],
             "reminders_on": schedule.enabled and bool(schedule.steps) and invoice.client.reminders_enabled,
             # Download PDF issues a payment link, so it is a POST when the invoice can carry one.
             "pdf_with_link": carries_link(invoice) and not invoice.is_void and not send_refusal(invoice),
