@@ -6,12 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 
+from settle.core.compiled import CompiledQuery
 from settle.ledger.selectors import BUCKET_LABELS, AgingRow, from_units, receivables_aging_totals
 from settle.payments.models import Processor
 from settle.sales.models import Client, Invoice, InvoiceEmail, ReceivedDay
-from settle.sales.selectors import invoices
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def received_between(*, company, start: dt.date, end: dt.date) -> Decimal:
     return from_units(units)
 
 
-def dashboard(*, company, recent: int = 8) -> Dashboard:
+def dashboard(*, company) -> Dashboard:
     today = company.today()
     totals = receivables_aging_totals(company=company, as_of=today)
     return Dashboard(
@@ -44,8 +44,16 @@ def dashboard(*, company, recent: int = 8) -> Dashboard:
         overdue=totals.days_1_30 + totals.days_31_60 + totals.days_61_90 + totals.over_90,
         received_this_month=received_between(company=company, start=today.replace(day=1), end=today),
         aging=totals,
-        recent_invoices=list(invoices(company=company)[:recent]),
+        recent_invoices=_RECENT_INVOICES.all(company_id=company.pk),
     )
+
+
+# The newest invoices first, as the invoice list sorts them, with their clients (compiled once).
+_RECENT_INVOICES = CompiledQuery(
+    lambda company_id: Invoice.objects.filter(company_id=company_id)
+    .select_related("company", "receivable_account", "client").order_by("-issue_date", "-pk")[:8],
+    company_id=int,
+)
 
 
 @dataclass(frozen=True)
@@ -74,17 +82,25 @@ def onboarding(*, company) -> Onboarding:
     """The first things a new company does: connect a card processor, add a client, email an invoice."""
     from settle.companies.models import Level
 
+    done = _ONBOARDING.get(company_id=company.pk)  # the three answers in one statement
     return Onboarding(
         steps=[
-            Step(
-                "processor", "Add a credit card processor",
-                Processor.objects.filter(company=company, disconnected_at__isnull=True).exists(),
-                "addons", Level.ADMIN,
-            ),
-            Step("client", "Add a client", Client.objects.filter(company=company).exists(), "sales:client_new", Level.BOOKKEEPER),
-            Step(
-                "invoice", "Send your first invoice",
-                InvoiceEmail.objects.filter(invoice__company=company).exists(), "sales:invoice_new", Level.BOOKKEEPER,
-            ),
+            Step("processor", "Add a credit card processor", done.has_processor, "addons", Level.ADMIN),
+            Step("client", "Add a client", done.has_client, "sales:client_new", Level.BOOKKEEPER),
+            Step("invoice", "Send your first invoice", done.has_sent_invoice, "sales:invoice_new", Level.BOOKKEEPER),
         ]
     )
+
+
+def _onboarding(company_id):
+    from settle.companies.models import Company
+
+    company = OuterRef("pk")
+    return Company.objects.filter(pk=company_id).only("pk").annotate(
+        has_processor=Exists(Processor.objects.filter(company=company, disconnected_at__isnull=True)),
+        has_client=Exists(Client.objects.filter(company=company)),
+        has_sent_invoice=Exists(InvoiceEmail.objects.filter(company=company)),
+    )
+
+
+_ONBOARDING = CompiledQuery(_onboarding, company_id=int)
