@@ -9,7 +9,14 @@ from .models import Client, Invoice, ManualPayment, TaxRate
 
 
 def access_client(*, membership, client_id, for_update: bool = False) -> Client:
-    return access_object(Client.objects.select_related("default_processor"), membership=membership, pk=client_id, for_update=for_update)
+    if for_update or type(client_id) is not int:  # an id from a form or the API's body: the general path
+        return access_object(
+            Client.objects.select_related("default_processor"), membership=membership, pk=client_id, for_update=for_update
+        )
+    client = _CLIENT.first(client_id=client_id, company_id=membership.company_id)
+    if client is None:
+        raise Http404("Not found.")
+    return client
 
 
 def access_invoice(*, membership, invoice_id, for_update: bool = False) -> Invoice:
@@ -28,7 +35,7 @@ def _with_related(invoices):
     return invoices.select_related("company", "client", "receivable_account", "card_processor", "journal_entry")
 
 
-# The invoice pages' read, compiled once (every invoice page and action starts with it).
+# The client and invoice pages' reads, compiled once (every invoice page and action starts with it).
 _INVOICE = CompiledQuery(
     lambda invoice_id, company_id: _with_related(Invoice.objects).filter(pk=invoice_id, company_id=company_id),
     invoice_id=int, company_id=int,
@@ -45,3 +52,7 @@ def access_manual_payment(*, membership, invoice, payment_id) -> ManualPayment:
         membership=membership,
         pk=payment_id,
     )
+_CLIENT = CompiledQuery(
+    lambda client_id, company_id: Client.objects.select_related("default_processor").filter(pk=client_id, company_id=company_id),
+    client_id=int, company_id=int,
+)

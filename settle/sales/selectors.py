@@ -252,13 +252,59 @@ class ClientCredit:
         return sum((s.credit for s in self.sources), Decimal("0"))
 
 
-def credit_invoices(*, client) -> QuerySet[Invoice]:
+def credit_invoices(*, client) -> list[Invoice]:
     """The client's invoices whose balance is below zero (paid and credited beyond the total)."""
+    return _CREDIT_INVOICES.all(client_id=client.pk, company_id=client.company_id)
+
+
+CLIENT_PAGE_INVOICES = 20  # the newest; the rest are in the invoice list, filtered by the client
+
+
+def newest_invoices_of_client(*, client) -> list[Invoice]:
+    """The client page's invoices: the client's newest CLIENT_PAGE_INVOICES, and one more when there
+    are more, as the invoice list sorts them (newest first), with only their own columns."""
+    return _NEWEST_OF_CLIENT.all(client_id=client.pk, company_id=client.company_id)
+
+
+_NEWEST_OF_CLIENT = CompiledQuery(
+    lambda client_id, company_id: Invoice.objects.filter(company_id=company_id, client_id=client_id)
+    .order_by(*_ordering(INVOICE_SORTS, INVOICE_DEFAULT_SORT, INVOICE_DEFAULT_SORT))[: CLIENT_PAGE_INVOICES + 1],
+    client_id=int, company_id=int,
+)
+_CREDIT_INVOICES = CompiledQuery(
+    lambda client_id, company_id: Invoice.objects.filter(
+        client_id=client_id, company_id=company_id, voided_at__isnull=True, balance__lt=0
+    ).select_related("company", "client", "receivable_account").order_by("issue_date", "pk"),
+    client_id=int, company_id=int,
+)
+_OPEN_INVOICES_OF_CLIENT = CompiledQuery(
+    lambda client_id, company_id: Invoice.objects.filter(
+        client_id=client_id, company_id=company_id, voided_at__isnull=True, balance__gt=0
+    ).order_by("due_date", "pk"),
+    client_id=int, company_id=int,
+)
+
+
+def _credit_applications(client_id, company_id):
+    from .models import CreditApplication
+
     return (
-        Invoice.objects.filter(client=client, company_id=client.company_id, voided_at__isnull=True, balance__lt=0)
-        .select_related("company", "client", "receivable_account")
-        .order_by("issue_date", "pk")
+        CreditApplication.objects.filter(client_id=client_id, company_id=company_id)
+        .select_related("from_invoice", "to_invoice", "journal_entry").order_by("-date", "-pk")
     )
+
+
+def _credit_refunds(client_id, company_id):
+    from .models import CreditRefund
+
+    return (
+        CreditRefund.objects.filter(client_id=client_id, company_id=company_id)
+        .select_related("from_invoice", "paid_from", "journal_entry").order_by("-date", "-pk")
+    )
+
+
+_CREDIT_APPLICATIONS = CompiledQuery(_credit_applications, client_id=int, company_id=int)
+_CREDIT_REFUNDS = CompiledQuery(_credit_refunds, client_id=int, company_id=int)
 
 
 def client_credit(*, client) -> ClientCredit:
@@ -266,7 +312,7 @@ def client_credit(*, client) -> ClientCredit:
     earlier credit (applied to invoices, refunded by hand); the open invoices it can pay."""
     from settle.payments.selectors import card_payments_of_invoice
 
-    from .models import CreditApplication, CreditNote, CreditRefund
+    from .models import CreditNote
 
     sources = []
     for invoice in credit_invoices(client=client):
@@ -282,19 +328,10 @@ def client_credit(*, client) -> ClientCredit:
                 card_payments=[p for p in card_payments_of_invoice(invoice=invoice) if p.refundable > 0],
             )
         )
-    open_invoices = list(
-        Invoice.objects.filter(client=client, company_id=client.company_id, voided_at__isnull=True, balance__gt=0)
-        .order_by("due_date", "pk")
-    )
-    applications = list(
-        CreditApplication.objects.filter(client=client)
-        .select_related("from_invoice", "to_invoice", "journal_entry")
-        .order_by("-date", "-pk")
-    )
-    refunds = list(
-        CreditRefund.objects.filter(client=client).select_related("from_invoice", "paid_from", "journal_entry")
-        .order_by("-date", "-pk")
-    )
+    ids = {"client_id": client.pk, "company_id": client.company_id}
+    open_invoices = _OPEN_INVOICES_OF_CLIENT.all(**ids)
+    applications = _CREDIT_APPLICATIONS.all(**ids)
+    refunds = _CREDIT_REFUNDS.all(**ids)
     return ClientCredit(client=client, sources=sources, open_invoices=open_invoices, applications=applications,
                         refunds=refunds)
 

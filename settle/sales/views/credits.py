@@ -18,15 +18,10 @@ from ..models import CreditNote
 from ..services.credits import apply_credit, issue_credit_note, refund_credit_by_hand, refund_credit_to_card
 
 
-CLIENT_PAGE_INVOICES = 20  # the newest; the rest are in the invoice list, filtered by the client
-
-
 def client_page(request, client, *, apply_form=None, refund_form=None, card_error="", status=200):
     """The client page (S1) with its newest invoices, the client's credit (S9) and its forms."""
     company = request.membership.company
-    # The table shows the invoices' own columns: their client (this one), company and account are not read again.
-    newest = selectors.invoices(company=company, client=client).select_related(None).prefetch_related(None)
-    invoices = list(newest[: CLIENT_PAGE_INVOICES + 1])
+    invoices = selectors.newest_invoices_of_client(client=client)
     credit = selectors.client_credit(client=client)
     today = company.today()
     first = credit.sources[0] if credit.sources else None
@@ -43,8 +38,8 @@ def client_page(request, client, *, apply_form=None, refund_form=None, card_erro
         "sales/client_detail.html",
         {
             "client": client,
-            "invoices": invoices[:CLIENT_PAGE_INVOICES],
-            "more_invoices": len(invoices) > CLIENT_PAGE_INVOICES,
+            "invoices": invoices[: selectors.CLIENT_PAGE_INVOICES],
+            "more_invoices": len(invoices) > selectors.CLIENT_PAGE_INVOICES,
             "credit": credit,
             "apply_form": apply_form,
             "refund_form": refund_form,
