@@ -85,6 +85,30 @@ def test_login_with_email_any_case_and_logout_by_post(client, company, creator):
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
+def test_session_expired_or_unknown_signs_out_and_a_live_one_stays_signed_in(client, company, creator):  # C1
+    """A session past its expiry date is no session, and a cookie naming no session, or one no
+    column can hold, asks to sign in (never an error page)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    response = client.post(reverse("login"), {"username": creator.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 200
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() + timedelta(seconds=30))
+    assert client.get(reverse("dashboard")).status_code == 200  # still live
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    for cookie in ("x" * 32, "nosuchsessionkeyatall0123456789ab", "abc%00def", "\x00" * 40):
+        client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+        response = client.get(reverse("dashboard"))
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), cookie
+
+
 def test_login_with_wrong_password_says_so(client, creator):  # N4
     response = client.post(reverse("login"), {"username": creator.email, "password": "wrong"})
     assert response.status_code == 200
