@@ -82,3 +82,22 @@ def test_every_link_on_the_main_pages_resolves_at_every_level(client, emulator):
             check_page(client, page, seen, broken)
         assert len(seen) > 15, level  # the pages do link to each other
     assert not broken, "\n".join(broken)
+
+
+@pytest.mark.parametrize("url_name", ["sales:invoice_detail", "sales:client_detail", "ledger:entry", "ledger:register"])
+@pytest.mark.parametrize("script_prefix", ["/", "/books/"])
+def test_a_rows_link_is_the_url_its_name_reverses_to(url_name, script_prefix):  # S2, L4
+    """The lists' rows link by `url_with_id` (the name reversed once, not per row): the same URL as
+    `{% url %}` gives, under any script prefix (Settle served below a path)."""
+    from django.urls import reverse, set_script_prefix
+
+    from settle.web.templatetags.navigation import url_with_id
+
+    try:
+        set_script_prefix(script_prefix)
+        for pk in (1, 42, 9_007_199_254_740_993):
+            assert url_with_id(pk, url_name) == reverse(url_name, args=[pk])
+            assert url_with_id(str(pk), url_name) == reverse(url_name, args=[pk])
+        assert url_with_id(7, url_name).startswith(script_prefix)
+    finally:
+        set_script_prefix("/")
