@@ -21,6 +21,7 @@ from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, 
 from django.db.models.functions import Cast, Coalesce, Lower, Round
 from django.utils.functional import cached_property
 
+from settle.core.compiled import CompiledQuery
 from settle.sales.models import Client, ClientBalance, Invoice
 
 from .models import (
@@ -539,8 +540,46 @@ def _moved_later(*, company, as_of: dt.date) -> bool:
     Asked account by account, so the lines' (company, account, date) index answers it from the
     date on, even by a plan made without knowing `as_of` (a statement prepared on PostgreSQL):
     asked of the lines alone, such a plan walked every line of the company to find none."""
-    later_lines = JournalLine.objects.filter(company=company, account=OuterRef("pk"), date__gt=as_of, invoice__isnull=False)
-    return Account.objects.filter(company=company, role=AccountRole.RECEIVABLE).filter(Exists(later_lines)).exists()
+    return bool(_MOVED_LATER.rows(company_id=company.pk, as_of=as_of))
+
+
+def _credit_nets(company_id: int, as_of: dt.date, moved_later: list[int] | None = None):
+    """The receivable nets, by invoice, of the invoices that may be a credit as of `as_of`: those whose
+    balance is below zero, and `moved_later` (lines dated after `as_of` taken out); only the credits."""
+    candidates = Q(invoice_id__in=Invoice.objects.filter(company_id=company_id, balance__lt=0).values("pk"))
+    if moved_later:
+        candidates |= Q(invoice_id__in=moved_later)
+    return (
+        JournalLine.objects.filter(Q(account__role=AccountRole.RECEIVABLE), candidates, date__lte=as_of)
+        .order_by()
+        .values("invoice_id", "invoice__due_date")
+        .annotate(net=Sum(units("debit") - units("credit")))
+        .filter(net__lt=0)
+    )
+
+
+# The aging totals' statements, compiled once (the dashboard reads them on every view).
+_PER_DUE_DATE = CompiledQuery(
+    lambda company_id: OpenReceivable.objects.filter(company_id=company_id).exclude(units=0).values_list("due_date", "units"),
+    company_id=int,
+)
+_MOVED_LATER = CompiledQuery(
+    lambda company_id, as_of: Account.objects.filter(company_id=company_id, role=AccountRole.RECEIVABLE)
+    .filter(Exists(JournalLine.objects.filter(
+        company_id=company_id, account=OuterRef("pk"), date__gt=as_of, invoice__isnull=False
+    ))).values_list("pk")[:1],
+    company_id=int, as_of=dt.date,
+)
+_CREDIT_NETS = CompiledQuery(
+    lambda company_id, as_of: _credit_nets(company_id, as_of).values_list("invoice__due_date", "net"),
+    company_id=int, as_of=dt.date,
+)
+_RECEIVABLE_NET = CompiledQuery(
+    lambda company_id, as_of: DailyBalance.objects.filter(
+        company_id=company_id, account__role=AccountRole.RECEIVABLE, date__lte=as_of
+    ).order_by().values("company_id").annotate(dr=_kept("")[0], cr=_kept("")[1]).values_list("dr", "cr"),
+    company_id=int, as_of=dt.date,
+)
 
 
 def _client_rows(candidates: Q, *, as_of: dt.date) -> tuple[dict[int, AgingRow], int]:
@@ -729,10 +768,8 @@ def _aging_totals(*, company, as_of: dt.date, later: bool | None = None) -> tupl
     """`receivables_aging_totals`, and the Unassigned row's amount in ten-thousandths.
 
     `later`: `_moved_later(company=..., as_of=...)` when the caller has just asked it."""
-    receivable = Q(account__role=AccountRole.RECEIVABLE)
-    per_due: dict[dt.date, int] = dict(
-        OpenReceivable.objects.filter(company=company).exclude(units=0).values_list("due_date", "units")
-    )
+    company_id = company.pk
+    per_due: dict[dt.date, int] = dict(_PER_DUE_DATE.rows(company_id=company_id))
     if later is None:
         later = _moved_later(company=company, as_of=as_of)
     later_nets = list(
@@ -743,29 +780,24 @@ def _aging_totals(*, company, as_of: dt.date, later: bool | None = None) -> tupl
     ) if later else []
     for row in later_nets:
         per_due[row["invoice__due_date"]] = per_due.get(row["invoice__due_date"], 0) - row["net"]
-    candidates = Q(invoice_id__in=Invoice.objects.filter(company=company, balance__lt=0).values("pk"))
     if later_nets:
-        candidates |= Q(invoice_id__in=[row["invoice_id"] for row in later_nets])
-    credits = (
-        JournalLine.objects.filter(receivable, candidates, date__lte=as_of)
-        .order_by()
-        .values("invoice_id", "invoice__due_date")
-        .annotate(net=Sum(units("debit") - units("credit")))
-        .filter(net__lt=0)
-    )
+        credits = _credit_nets(company_id, as_of, [row["invoice_id"] for row in later_nets]).values_list(
+            "invoice__due_date", "net"
+        )
+    else:  # the common case (nothing dated after as_of): one statement, compiled once
+        credits = _CREDIT_NETS.rows(company_id=company_id, as_of=as_of)
     credit = 0
-    for row in credits:
-        per_due[row["invoice__due_date"]] = per_due.get(row["invoice__due_date"], 0) - row["net"]
-        credit += row["net"]
+    for due_date, net in credits:
+        per_due[due_date] = per_due.get(due_date, 0) - net
+        credit += net
     totals = AgingRow(name="Total", credit=from_units(credit))
     assigned = credit
     for due_date, amount in per_due.items():
         assigned += amount
         if amount:
             totals.add(_bucket((as_of - due_date).days, from_units(amount)), from_units(amount))
-    unassigned = _net_units(
-        DailyBalance.objects.filter(company=company, account__role=AccountRole.RECEIVABLE, date__lte=as_of)
-    ) - assigned
+    ((dr, cr),) = _RECEIVABLE_NET.rows(company_id=company_id, as_of=as_of) or [(0, 0)]
+    unassigned = dr - cr - assigned
     totals.add("current", from_units(credit + unassigned))
     return totals, unassigned
 

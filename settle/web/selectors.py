@@ -31,8 +31,15 @@ class Dashboard:
 def received_between(*, company, start: dt.date, end: dt.date) -> Decimal:
     """Payments received `start`..`end`: manual ones not reversed plus card payments recorded in the
     books, from the kept totals (`ReceivedDay`): one row a day, however many payments."""
-    units = ReceivedDay.objects.filter(company=company, date__range=(start, end)).aggregate(units=Sum("units"))["units"]
-    return from_units(units)
+    found = _RECEIVED.rows(company_id=company.pk, start=start, end=end)
+    return from_units(found[0][0] if found else None)
+
+
+_RECEIVED = CompiledQuery(
+    lambda company_id, start, end: ReceivedDay.objects.filter(company_id=company_id, date__range=(start, end))
+    .order_by().values("company_id").annotate(units=Sum("units")).values_list("units"),
+    company_id=int, start=dt.date, end=dt.date,
+)
 
 
 def dashboard(*, company) -> Dashboard:

@@ -2,6 +2,7 @@
 run of the same queryset gives: the row, its select_related rows, its annotations, converted values
 (L2: the invoice a payment locks is the invoice as stored)."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -90,7 +91,7 @@ def test_a_value_the_statement_does_not_take_is_refused_when_compiled(company): 
     unused = CompiledQuery(lambda invoice_id: Invoice.objects.filter(pk=1), invoice_id=int)
     with pytest.raises(ValueError, match="does not take invoice_id"):
         unused.first(invoice_id=1)
-    with pytest.raises(TypeError, match="Only int and str"):
+    with pytest.raises(TypeError, match="Only int, str and date"):
         CompiledQuery(lambda when: Invoice.objects.filter(issue_date=when), when=object)
 
 
@@ -127,3 +128,40 @@ def test_a_value_no_column_can_hold_finds_no_row(company, invoice_id, client_nam
     with pytest.raises(Invoice.DoesNotExist):
         COMPILED.get(invoice_id=invoice_id, client_name=client_name)
     assert COMPILED.first(invoice_id=invoice.pk, client_name="x").pk == invoice.pk  # and the next run is as before
+
+
+def _issued_between(company_id, start, end):
+    return (
+        Invoice.objects.filter(company_id=company_id, issue_date__range=(start, end)).order_by()
+        .values("company_id").annotate(total=Sum("total")).values_list("total", "company_id")
+    )
+
+
+ISSUED_BETWEEN = CompiledQuery(_issued_between, company_id=int, start=dt.date, end=dt.date)
+DUE_AFTER = CompiledQuery(
+    lambda company_id, after: Invoice.objects.filter(company_id=company_id, due_date__gt=after).order_by("pk"),
+    company_id=int, after=dt.date,
+)
+
+
+def test_dates_vary_and_rows_give_what_django_gives(company):  # L2
+    """Dates may vary (as the backend passes them: a date on PostgreSQL, text on SQLite), and a
+    queryset of values runs by `rows`, converted as Django's own run converts them (a Decimal sum)."""
+    first = make_invoice(company, issue_date=dt.date(2026, 3, 2), lines=(("Bread", "3", "10.00"),))
+    second = make_invoice(company, issue_date=dt.date(2026, 3, 20), lines=(("Cake", "1", "7.50"),))
+    for start, end in [(dt.date(2026, 3, 1), dt.date(2026, 3, 31)), (dt.date(2026, 3, 10), dt.date(2026, 3, 31)),
+                       (dt.date(2026, 4, 1), dt.date(2026, 4, 30))]:
+        ours = ISSUED_BETWEEN.rows(company_id=company.pk, start=start, end=end)
+        assert ours == list(_issued_between(company.pk, start, end))
+    march = ISSUED_BETWEEN.rows(company_id=company.pk, start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31))
+    assert march == [(first.total + second.total, company.pk)] and type(march[0][0]) is Decimal
+    assert ISSUED_BETWEEN.rows(company_id=company.pk, start=dt.date(2026, 4, 1), end=dt.date(2026, 4, 30)) == []
+    assert [i.pk for i in DUE_AFTER.all(company_id=company.pk, after=first.due_date)] == [second.pk]
+    assert [i.pk for i in DUE_AFTER.all(company_id=company.pk, after=first.due_date - dt.timedelta(days=1))] == [
+        first.pk, second.pk]
+    with pytest.raises(TypeError, match="after must be date"):
+        DUE_AFTER.all(company_id=company.pk, after=dt.datetime(2026, 3, 1, 12))
+    with pytest.raises(TypeError, match="runs by rows"):
+        ISSUED_BETWEEN.all(company_id=company.pk, start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31))
+    with pytest.raises(TypeError, match="runs by rows"):
+        DUE_AFTER.rows(company_id=company.pk, after=first.due_date)
