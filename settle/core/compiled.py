@@ -145,7 +145,7 @@ class CompiledQuery:
             value = values[name]
             if type(value) is not self._kinds[name]:
                 raise TypeError(f"{name} must be {self._kinds[name].__name__}, not {type(value).__name__}.")
-            if not _storable(value):
+            if not storable(value):
                 return []  # equal to no stored value; the database would refuse it (an error, not "no row")
             if name in compiled.adapted:
                 value = connection.ops.adapt_datefield_value(value)
@@ -184,7 +184,7 @@ class CompiledQuery:
         return obj
 
 
-def _storable(value) -> bool:
+def storable(value) -> bool:
     """Whether a column can hold `value`: a 64-bit integer, a string without NUL (which PostgreSQL's text
     refuses). A value from a URL or a form may be neither (`/invoices/99999999999999999999/`)."""
     if type(value) is int:

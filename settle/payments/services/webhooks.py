@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 
+from settle.core.compiled import storable
 from settle.core.errors import SettleError
 from settle.core.fields import Secret, decrypt_cached
 
@@ -205,6 +206,8 @@ def _signing_endpoint(processor_id: int, event_id: str | None) -> tuple[str, str
     (`decrypt_cached`), so a rotated secret (a new ciphertext, whichever process wrote it)
     is used from the next delivery.
     """
+    if not storable(processor_id):  # an id from the URL no column can hold (SQLite's driver refuses it)
+        return None
     with connection.cursor() as cursor:
         cursor.execute(_ENDPOINT_SQL, [event_id, processor_id])
         row = cursor.fetchone()
@@ -218,7 +221,10 @@ def _claimed_event_id(parsed) -> str | None:
     """The id an (unverified) event body claims, if it is a usable one; None otherwise."""
     if isinstance(parsed, dict):
         event_id = parsed.get("id")
-        if isinstance(event_id, str) and 0 < len(event_id) <= ProcessorEvent._meta.get_field("event_id").max_length:
+        if (
+            isinstance(event_id, str) and 0 < len(event_id) <= ProcessorEvent._meta.get_field("event_id").max_length
+            and storable(event_id)
+        ):
             return event_id
     return None
 
