@@ -222,20 +222,13 @@ def test_k4_session_stored_while_the_return_waits_for_the_invoice_is_retired_aft
     from django.db import transaction
 
     from settle.payments.models import CheckoutSession
-    from settle.payments.processors import base, client_for
     from settle.sales.models import Invoice
 
-    from .test_paying import at_stripe
+    from .test_paying import at_stripe, open_at_stripe
 
     paid = stripe.open_session(sent_link)
     assert stripe.pay(paid).status_code == 200
-    late = client_for(processor).create_checkout_session(base.CheckoutRequest(
-        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
-        customer_name="Boss", reference=str(invoice.pk),
-        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
-                  "link_id": str(sent_link.link.pk), "settle_payment": "1"},
-        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="other-tab",
-    ))
+    late = open_at_stripe(processor, invoice, sent_link.link, key="other-tab")
     holding, stored = threading.Event(), threading.Event()
 
     def another_writer_holds_the_invoice():

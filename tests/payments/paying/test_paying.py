@@ -94,6 +94,20 @@ def test_return_before_payment_shows_processing_and_trusts_nothing_from_the_url(
     assert not CardPayment.objects.exists()
 
 
+def open_at_stripe(processor, invoice, link, *, key: str):
+    """A $120.00 Checkout Session of `invoice` opened at Stripe for `link` as Pay Now opens one (say in
+    another tab), with Settle's metadata; its row is the caller's to store."""
+    from settle.payments.processors import base, client_for
+
+    return client_for(processor).create_checkout_session(base.CheckoutRequest(
+        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
+        customer_name="Boss", reference=str(invoice.pk),
+        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
+                  "link_id": str(link.pk), "settle_payment": "1"},
+        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key=key,
+    ))
+
+
 def at_stripe(emulator, key, session_id) -> dict:
     """The session as Stripe holds it, read through Stripe's own API (/v1) with the account's key."""
     import requests
@@ -196,31 +210,18 @@ def at_stripe_sessions(emulator, key) -> list[dict]:
 def test_recorded_payment_expires_the_invoices_other_open_sessions(
     emulator, stripe_key, stripe, sent_link, invoice, processor, django_capture_on_commit_callbacks
 ):  # R1, K4
-    from settle.payments.processors import base, client_for
     from settle.payments.services.links import issue_link
 
     # Another session of the same invoice, opened through a second link (e.g. an earlier email).
     other_link, _ = issue_link(invoice=invoice, base="http://testserver")
-    info = client_for(processor).create_checkout_session(base.CheckoutRequest(
-        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
-        customer_name="Boss", reference=str(invoice.pk),
-        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
-                  "link_id": str(other_link.pk), "settle_payment": "1"},
-        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="other-tab",
-    ))
+    info = open_at_stripe(processor, invoice, other_link, key="other-tab")
     CheckoutSession.objects.create(
         company=processor.company, stripe_account=processor.account_id, link=other_link, processor=processor, session_id=info.session_id, url=info.url,
                                    amount=Decimal("120.00"), currency="USD")
     paid = stripe.open_session(sent_link)  # expires the other one already (K4)...
     assert at_stripe(emulator, stripe_key, info.session_id)["status"] == "expired"
     # ...and one that slipped past (a concurrent click) is expired once the payment is recorded.
-    late = client_for(processor).create_checkout_session(base.CheckoutRequest(
-        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
-        customer_name="Boss", reference=str(invoice.pk),
-        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
-                  "link_id": str(other_link.pk), "settle_payment": "1"},
-        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="late-tab",
-    ))
+    late = open_at_stripe(processor, invoice, other_link, key="late-tab")
     CheckoutSession.objects.create(
         company=processor.company, stripe_account=processor.account_id, link=other_link, processor=processor, session_id=late.session_id, url=late.url,
                                    amount=Decimal("120.00"), currency="USD")
@@ -416,17 +417,9 @@ def test_overpayment_is_recorded_client_in_credit_problem_and_email(
 
 
 def test_second_overpayment_names_the_whole_credit(company, stripe, sent_link, invoice, processor):  # R3
-    from settle.payments.processors import base, client_for
-
     first = stripe.open_session(sent_link)  # $120.00
     # A second $120.00 session of the invoice, opened by Settle in another tab before the first was paid.
-    other = client_for(processor).create_checkout_session(base.CheckoutRequest(
-        amount=Decimal("120.00"), currency="USD", description="Invoice", customer_email="boss@acme.example",
-        customer_name="Boss", reference=str(invoice.pk),
-        metadata={"invoice_id": str(invoice.pk), "company_id": str(invoice.company_id),
-                  "link_id": str(sent_link.link.pk), "settle_payment": "1"},
-        success_url="http://testserver/done", cancel_url="http://testserver/back", idempotency_key="other",
-    ))
+    other = open_at_stripe(processor, invoice, sent_link.link, key="other")
     CheckoutSession.objects.create(
         company=company, stripe_account=processor.account_id, link=sent_link.link, processor=processor,
         session_id=other.session_id, url=other.url, amount=Decimal("120.00"), currency="USD",
