@@ -25,9 +25,9 @@ A queryset of plain values (`values_list`, or `values(…).annotate(…)` for su
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass
 
 from django.db import connections

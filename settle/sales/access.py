@@ -13,10 +13,7 @@ def access_client(*, membership, client_id, for_update: bool = False) -> Client:
         return access_object(
             Client.objects.select_related("default_processor"), membership=membership, pk=client_id, for_update=for_update
         )
-    client = _CLIENT.first(client_id=client_id, company_id=membership.company_id)
-    if client is None:
-        raise Http404("Not found.")
-    return client
+    return _own(_CLIENT, client_id, membership)
 
 
 def access_invoice(*, membership, invoice_id, for_update: bool = False) -> Invoice:
@@ -25,20 +22,29 @@ def access_invoice(*, membership, invoice_id, for_update: bool = False) -> Invoi
         return access_object(Invoice.objects.all(), membership=membership, pk=invoice_id, for_update=True)
     if type(invoice_id) is not int:  # what a URL's <int:pk> gives; anything else by the general path
         return access_object(_with_related(Invoice.objects), membership=membership, pk=invoice_id)
-    invoice = _INVOICE.first(invoice_id=invoice_id, company_id=membership.company_id)
-    if invoice is None:
+    return _own(_INVOICE, invoice_id, membership)
+
+
+def _own(compiled: CompiledQuery, pk: int, membership):
+    """`access_object` through a read compiled once: the row `pk` of the membership's company, or Http404."""
+    found = compiled.first(pk=pk, company_id=membership.company_id)
+    if found is None:
         raise Http404("Not found.")
-    return invoice
+    return found
 
 
 def _with_related(invoices):
     return invoices.select_related("company", "client", "receivable_account", "card_processor", "journal_entry")
 
 
-# The client and invoice pages' reads, compiled once (every invoice page and action starts with it).
+# The client and invoice pages' reads, compiled once (every client and invoice page and action starts with one).
+_CLIENT = CompiledQuery(
+    lambda pk, company_id: Client.objects.select_related("default_processor").filter(pk=pk, company_id=company_id),
+    pk=int, company_id=int,
+)
 _INVOICE = CompiledQuery(
-    lambda invoice_id, company_id: _with_related(Invoice.objects).filter(pk=invoice_id, company_id=company_id),
-    invoice_id=int, company_id=int,
+    lambda pk, company_id: _with_related(Invoice.objects).filter(pk=pk, company_id=company_id),
+    pk=int, company_id=int,
 )
 
 
@@ -52,7 +58,3 @@ def access_manual_payment(*, membership, invoice, payment_id) -> ManualPayment:
         membership=membership,
         pk=payment_id,
     )
-_CLIENT = CompiledQuery(
-    lambda client_id, company_id: Client.objects.select_related("default_processor").filter(pk=client_id, company_id=company_id),
-    client_id=int, company_id=int,
-)

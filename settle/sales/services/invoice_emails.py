@@ -76,7 +76,7 @@ def default_subject(invoice: Invoice) -> str:
 def default_body(invoice: Invoice, *, lines=None) -> str:
     """The email's default text; `lines`: the invoice's lines when the caller has read them already."""
     currency = invoice.company.currency
-    lines = "\n".join(
+    listed = "\n".join(
         f"  {line.description} — {format_money(line.amount, currency)}"
         for line in (invoice.lines.all() if lines is None else lines)
     )
@@ -87,7 +87,7 @@ def default_body(invoice: Invoice, *, lines=None) -> str:
     return (
         f"Hello {invoice.client.name},\n\n"
         f"Here is invoice {invoice.number} dated {format_date(invoice.issue_date)} "
-        f"for {format_money(invoice.total, currency)}.\n\n{lines}\n\n{due}\n\n"
+        f"for {format_money(invoice.total, currency)}.\n\n{listed}\n\n{due}\n\n"
         f"Thank you for your business,\n{invoice.company.name}"
     )
 
